@@ -1,0 +1,2 @@
+/* Placeholder until the receive work lands. */
+int main(void) { return 0; }

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what KLAIS needs on a Debian machine, skipping what is already there. Idempotent:
+# `make demo` and `make test` call it every time, so it must be fast when nothing is missing.
+set -euo pipefail
+
+# Native librdkafka (Confluent.Kafka's runtime and the mock cluster), kcat for poking at topics,
+# clang/llvm/libbpf/bpftool for the XDP program, iproute2 for namespaces and veth pairs in tests.
+packages=(librdkafka1 librdkafka-dev kcat clang llvm libbpf-dev libbpf1 bpftool iproute2 procps)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  sudo_cmd=()
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then sudo_cmd=(sudo); else
+      echo "setup: need root (or sudo) to install: ${missing[*]}" >&2; exit 1
+    fi
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  echo "setup: Debian packages present"
+fi
+
+# Confluent.Kafka P/Invokes "librdkafka"; Debian ships librdkafka.so.1 (and the .so link with -dev).
+if ! ldconfig -p | grep -q 'librdkafka\.so\.1'; then
+  echo "setup: librdkafka.so.1 not found after install" >&2; exit 1
+fi

@@ -1,0 +1,13 @@
+namespace Klais.Edge.Receive;
+
+/// <summary>
+/// Called by a receive thread for every datagram of a batch, in arrival order for that socket.
+/// The span is only valid during the call: the buffer is reused for the next batch.
+/// Implementations must be thread-safe (one call at a time per receive thread, several threads).
+/// </summary>
+internal interface IDatagramHandler
+{
+    /// <param name="datagram">UDP payload as received.</param>
+    /// <param name="receivedTimestamp"><see cref="System.Diagnostics.Stopwatch.GetTimestamp"/> when the batch returned from recvmmsg.</param>
+    void Handle(ReadOnlySpan<byte> datagram, long receivedTimestamp);
+}
