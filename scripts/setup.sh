@@ -4,8 +4,9 @@
 set -euo pipefail
 
 # Native librdkafka (Confluent.Kafka's runtime and the mock cluster), kcat for poking at topics,
-# clang/llvm/libbpf/bpftool for the XDP program, iproute2 for namespaces and veth pairs in tests.
-packages=(librdkafka1 librdkafka-dev kcat clang llvm libbpf-dev libbpf1 bpftool iproute2 procps)
+# clang/llvm/libbpf/bpftool for the XDP program, iproute2 for namespaces and veth pairs in tests,
+# curl and jq for the demo and bench scripts.
+packages=(librdkafka1 librdkafka-dev kcat clang llvm libbpf-dev libbpf1 bpftool iproute2 procps curl jq)
 
 missing=()
 for p in "${packages[@]}"; do

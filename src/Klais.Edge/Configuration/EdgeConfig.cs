@@ -1,0 +1,224 @@
+using System.Net;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+
+namespace Klais.Edge.Configuration;
+
+/// <summary>The edge's settings after validation. Built only by <see cref="EdgeConfigLoader"/>.</summary>
+internal sealed record EdgeConfig
+{
+    public required IPEndPoint UdpBind { get; init; }
+    public required IPEndPoint ApiBind { get; init; }
+    public required string? KafkaBootstrap { get; init; }
+    public required string KafkaTopic { get; init; }
+    public required double DamMaxRate { get; init; }
+    public required long DamBurstSize { get; init; }
+    public required int DamQueueMaxMessages { get; init; }
+    public required long DamQueueMaxBytes { get; init; }
+    public required LogLevel LogLevel { get; init; }
+    public required string NodeId { get; init; }
+    public required int ReceiveThreads { get; init; }
+    public required int ReceiveBufferBytes { get; init; }
+    public required int MaxPayloadBytes { get; init; }
+    public required bool ValidateJson { get; init; }
+    public required int KafkaLingerMs { get; init; }
+    public required int KafkaMaxInFlight { get; init; }
+    public required string? ApiToken { get; init; }
+    public required TimeSpan ShutdownTimeout { get; init; }
+
+    public bool EmbeddedKafka => KafkaBootstrap is null;
+}
+
+/// <summary>Outcome of reading the configuration: a config, a request for help, or every problem found.</summary>
+internal sealed record EdgeConfigResult(EdgeConfig? Config, IReadOnlyList<string> Errors, bool HelpRequested);
+
+/// <summary>
+/// Layers, later ones win: defaults, a JSON file (<c>--config PATH</c> or <c>KLAIS_CONFIG</c>; keys are the
+/// environment names), environment variables, command-line flags (<c>--dam-max-rate 20000</c> or
+/// <c>--dam-max-rate=20000</c>). Every bad value is reported, all at once.
+/// </summary>
+internal static class EdgeConfigLoader
+{
+    private const int MaxDatagramPayload = 65507 - 22;
+
+    private static readonly Dictionary<string, LogLevel> LogLevels = new(StringComparer.Ordinal)
+    {
+        ["trace"] = LogLevel.Trace, ["debug"] = LogLevel.Debug, ["info"] = LogLevel.Information,
+        ["warn"] = LogLevel.Warning, ["error"] = LogLevel.Error, ["critical"] = LogLevel.Critical, ["none"] = LogLevel.None,
+    };
+
+    public static EdgeConfigResult Load(IReadOnlyList<string> args, Func<string, string?> environment)
+    {
+        var errors = new List<string>();
+        var flags = new Dictionary<string, string>(StringComparer.Ordinal);
+        string? configPath = environment("KLAIS_CONFIG");
+        bool help = false;
+
+        for (int i = 0; i < args.Count; i++)
+        {
+            string arg = args[i];
+            if (arg is "-h" or "--help" or "-?")
+            {
+                help = true;
+                continue;
+            }
+
+            if (!arg.StartsWith("--", StringComparison.Ordinal))
+            {
+                errors.Add($"Argument \"{arg}\" is not a flag. Flags look like --dam-max-rate 20000; see --help.");
+                continue;
+            }
+
+            string name = arg;
+            string? value = null;
+            int eq = arg.IndexOf('=', StringComparison.Ordinal);
+            if (eq > 0)
+            {
+                name = arg[..eq];
+                value = arg[(eq + 1)..];
+            }
+            else if (i + 1 < args.Count && !args[i + 1].StartsWith("--", StringComparison.Ordinal))
+            {
+                value = args[++i];
+            }
+
+            if (value is null)
+            {
+                errors.Add($"Flag {name} needs a value.");
+                continue;
+            }
+
+            if (name == "--config")
+            {
+                configPath = value;
+                continue;
+            }
+
+            Setting? setting = EdgeSettings.All.FirstOrDefault(s => s.Flag == name);
+            if (setting is null)
+            {
+                errors.Add($"Flag {name} is not a setting of klais-edge; see --help.");
+                continue;
+            }
+
+            flags[setting.EnvName] = value;
+        }
+
+        if (help)
+        {
+            return new EdgeConfigResult(null, [], true);
+        }
+
+        Dictionary<string, string> file = configPath is null ? [] : ReadFile(configPath, errors);
+
+        (string, string) Lookup(Setting s)
+        {
+            if (flags.TryGetValue(s.EnvName, out string? flag))
+            {
+                return (flag, "from " + s.Flag);
+            }
+
+            string? env = environment(s.EnvName);
+            if (env is not null)
+            {
+                return (env, "from the environment");
+            }
+
+            return file.TryGetValue(s.EnvName, out string? fromFile)
+                ? (fromFile, "from " + configPath)
+                : (s.Default, "the default");
+        }
+
+        var read = new SettingReader(Lookup);
+        string bootstrap = read.String(EdgeSettings.KafkaBootstrap).Trim();
+        string nodeId = read.Matching(EdgeSettings.NodeId, IsNodeId, "It must be at most 64 characters with no control characters.").Trim();
+        string token = read.String(EdgeSettings.ApiToken);
+        var config = new EdgeConfig
+        {
+            UdpBind = read.EndPoint(EdgeSettings.UdpBind),
+            ApiBind = read.EndPoint(EdgeSettings.ApiBind),
+            KafkaBootstrap = bootstrap.Length == 0 ? null : bootstrap,
+            KafkaTopic = read.Matching(EdgeSettings.KafkaTopic, IsTopicName,
+                "It must be 1 to 249 characters of a-z, A-Z, 0-9, '.', '_' or '-' (Kafka's rule), and not '.' or '..'."),
+            DamMaxRate = read.Number(EdgeSettings.DamMaxRate, 0, 100_000_000),
+            DamBurstSize = read.Integer(EdgeSettings.DamBurstSize, 1, 1_000_000_000),
+            DamQueueMaxMessages = (int)read.Integer(EdgeSettings.DamQueueMaxMessages, 1, 50_000_000),
+            DamQueueMaxBytes = read.Integer(EdgeSettings.DamQueueMaxBytes, 1024, 16L << 30),
+            LogLevel = read.OneOf(EdgeSettings.LogLevel, LogLevels),
+            NodeId = nodeId.Length == 0 ? Environment.MachineName : nodeId,
+            ReceiveThreads = (int)read.Integer(EdgeSettings.ReceiveThreads, 0, 256),
+            ReceiveBufferBytes = (int)read.Integer(EdgeSettings.ReceiveBufferBytes, 4096, 1 << 30),
+            MaxPayloadBytes = (int)read.Integer(EdgeSettings.MaxPayloadBytes, 2, MaxDatagramPayload),
+            ValidateJson = read.Boolean(EdgeSettings.ValidateJson),
+            KafkaLingerMs = (int)read.Integer(EdgeSettings.KafkaLingerMs, 0, 60_000),
+            KafkaMaxInFlight = (int)read.Integer(EdgeSettings.KafkaMaxInFlight, 1, 10_000_000),
+            ApiToken = token.Length == 0 ? null : token,
+            ShutdownTimeout = TimeSpan.FromSeconds(read.Integer(EdgeSettings.ShutdownSeconds, 1, 3600)),
+        };
+
+        errors.AddRange(read.Errors);
+        return errors.Count == 0 ? new EdgeConfigResult(config, [], false) : new EdgeConfigResult(null, errors, false);
+    }
+
+    public static string HelpText()
+    {
+        var lines = new List<string>
+        {
+            "klais-edge: receives device datagrams over UDP, rate-limits them with the Dam and delivers them to Kafka.",
+            "",
+            "Every setting is an environment variable, a flag, or a key of the JSON file given by --config PATH (or KLAIS_CONFIG).",
+            "Flags win over the environment, which wins over the file. Bad values are all reported at start-up (exit code 2).",
+            "",
+        };
+        foreach (Setting s in EdgeSettings.All)
+        {
+            string shown = s.Default.Length == 0 ? "(unset)" : s.Default;
+            lines.Add($"  {s.EnvName,-32} {s.Flag,-28} default {shown}");
+            lines.Add($"      {s.Description}");
+        }
+
+        return string.Join(Environment.NewLine, lines);
+    }
+
+    private static bool IsTopicName(string topic) =>
+        topic.Length is > 0 and <= 249 && topic is not ("." or "..")
+        && topic.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-');
+
+    private static bool IsNodeId(string nodeId) => nodeId.Length <= 64 && !nodeId.Any(char.IsControl);
+
+    private static Dictionary<string, string> ReadFile(string path, List<string> errors)
+    {
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        try
+        {
+            using JsonDocument doc = JsonDocument.Parse(File.ReadAllBytes(path));
+            if (doc.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                errors.Add($"Settings file {path} must hold one JSON object whose keys are setting names like KLAIS_DAM_MAX_RATE.");
+                return values;
+            }
+
+            foreach (JsonProperty p in doc.RootElement.EnumerateObject())
+            {
+                if (EdgeSettings.All.All(s => s.EnvName != p.Name))
+                {
+                    errors.Add($"Settings file {path} has key \"{p.Name}\", which is not a setting of klais-edge; see --help.");
+                    continue;
+                }
+
+                values[p.Name] = p.Value.ValueKind switch
+                {
+                    JsonValueKind.String => p.Value.GetString()!,
+                    JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False => p.Value.GetRawText(),
+                    _ => p.Value.GetRawText(),
+                };
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
+        {
+            errors.Add($"Settings file {path} could not be read: {e.Message}");
+        }
+
+        return values;
+    }
+}

@@ -1,0 +1,144 @@
+using System.Globalization;
+using System.Net;
+
+namespace Klais.Edge.Configuration;
+
+/// <summary>
+/// Every setting of klais-edge in one table: its environment variable (the name operators use everywhere),
+/// the command-line flag derived from it, the default, and the rule a value must meet. The same names are the
+/// keys of an optional JSON settings file, so one vocabulary serves env, file and flags.
+/// </summary>
+internal static class EdgeSettings
+{
+    public static readonly Setting UdpBind = new("KLAIS_UDP_BIND", "0.0.0.0:5000", "UDP endpoint devices send to (IPv4 or [IPv6]:port).");
+    public static readonly Setting ApiBind = new("KLAIS_API_BIND", "127.0.0.1:8080", "HTTP endpoint of /health, /stats, /config, /metrics.");
+    public static readonly Setting KafkaBootstrap = new("KLAIS_KAFKA_BOOTSTRAP", "", "Kafka bootstrap servers; unset starts an embedded in-memory dev cluster (not durable).");
+    public static readonly Setting KafkaTopic = new("KLAIS_KAFKA_TOPIC", "iot_telemetry", "Topic the telemetry is written to.");
+    public static readonly Setting DamMaxRate = new("KLAIS_DAM_MAX_RATE", "10000", "Dam token refill rate, datagrams per second.");
+    public static readonly Setting DamBurstSize = new("KLAIS_DAM_BURST_SIZE", "50000", "Dam bucket size: datagrams that may pass at once after a quiet spell.");
+    public static readonly Setting DamQueueMaxMessages = new("KLAIS_DAM_QUEUE_MAX_MESSAGES", "100000", "Overflow queue bound in datagrams.");
+    public static readonly Setting DamQueueMaxBytes = new("KLAIS_DAM_QUEUE_MAX_BYTES", "67108864", "Overflow queue bound in bytes.");
+    public static readonly Setting LogLevel = new("KLAIS_LOG_LEVEL", "info", "trace, debug, info, warn, error, critical or none.");
+    public static readonly Setting NodeId = new("KLAIS_NODE_ID", "", "This edge's id in headers and reports; defaults to the host name.");
+    public static readonly Setting ReceiveThreads = new("KLAIS_RECEIVE_THREADS", "0", "Receive threads, one SO_REUSEPORT socket each; 0 means one per core.");
+    public static readonly Setting ReceiveBufferBytes = new("KLAIS_RECEIVE_BUFFER_BYTES", "8388608", "Kernel receive buffer per socket (SO_RCVBUF).");
+    public static readonly Setting MaxPayloadBytes = new("KLAIS_MAX_PAYLOAD_BYTES", "1024", "Largest payload accepted after the 22-byte header.");
+    public static readonly Setting ValidateJson = new("KLAIS_VALIDATE_JSON", "true", "Reject payloads that are not one JSON value.");
+    public static readonly Setting KafkaLingerMs = new("KLAIS_KAFKA_LINGER_MS", "5", "librdkafka linger.ms: how long a batch may wait to fill.");
+    public static readonly Setting KafkaMaxInFlight = new("KLAIS_KAFKA_MAX_IN_FLIGHT", "200000", "Records handed to librdkafka and not yet acknowledged before the Dam holds back.");
+    public static readonly Setting ApiToken = new("KLAIS_API_TOKEN", "", "Bearer token required by mutating endpoints; unset means none is required.");
+    public static readonly Setting ShutdownSeconds = new("KLAIS_SHUTDOWN_TIMEOUT_SECONDS", "10", "Time SIGTERM allows to drain the Dam and flush Kafka.");
+
+    public static IReadOnlyList<Setting> All { get; } =
+    [
+        UdpBind, ApiBind, KafkaBootstrap, KafkaTopic, DamMaxRate, DamBurstSize, DamQueueMaxMessages, DamQueueMaxBytes,
+        LogLevel, NodeId, ReceiveThreads, ReceiveBufferBytes, MaxPayloadBytes, ValidateJson, KafkaLingerMs, KafkaMaxInFlight,
+        ApiToken, ShutdownSeconds,
+    ];
+}
+
+/// <summary>One setting: <c>KLAIS_DAM_MAX_RATE</c> is also <c>--dam-max-rate</c> and the JSON key <c>KLAIS_DAM_MAX_RATE</c>.</summary>
+internal sealed record Setting(string EnvName, string Default, string Description)
+{
+    public string Flag { get; } = "--" + EnvName["KLAIS_".Length..].ToLowerInvariant().Replace('_', '-');
+}
+
+/// <summary>Reads raw values and turns them into typed ones, collecting every problem instead of stopping at the first.</summary>
+internal sealed class SettingReader(Func<Setting, (string Value, string Source)> lookup)
+{
+    private readonly List<string> _errors = [];
+
+    public IReadOnlyList<string> Errors => _errors;
+
+    public string String(Setting s) => lookup(s).Value;
+
+    public string NonEmpty(Setting s)
+    {
+        (string value, string source) = lookup(s);
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            Fail(s, value, source, "It must not be empty.");
+        }
+
+        return value;
+    }
+
+    public long Integer(Setting s, long min, long max)
+    {
+        (string value, string source) = lookup(s);
+        if (!long.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out long n) || n < min || n > max)
+        {
+            Fail(s, value, source, $"It must be a whole number from {min.ToString(CultureInfo.InvariantCulture)} to {max.ToString(CultureInfo.InvariantCulture)}.");
+            return min;
+        }
+
+        return n;
+    }
+
+    public double Number(Setting s, double exclusiveMin, double max)
+    {
+        (string value, string source) = lookup(s);
+        if (!double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double n)
+            || !double.IsFinite(n) || n <= exclusiveMin || n > max)
+        {
+            Fail(s, value, source, $"It must be a number greater than {exclusiveMin.ToString(CultureInfo.InvariantCulture)} and at most {max.ToString(CultureInfo.InvariantCulture)}.");
+            return max;
+        }
+
+        return n;
+    }
+
+    public bool Boolean(Setting s)
+    {
+        (string value, string source) = lookup(s);
+        switch (value.Trim().ToLowerInvariant())
+        {
+            case "true" or "1" or "yes" or "on":
+                return true;
+            case "false" or "0" or "no" or "off":
+                return false;
+            default:
+                Fail(s, value, source, "It must be true or false.");
+                return false;
+        }
+    }
+
+    public IPEndPoint EndPoint(Setting s)
+    {
+        (string value, string source) = lookup(s);
+        if (!IPEndPoint.TryParse(value, out IPEndPoint? endpoint) || endpoint.Port == 0 && !value.EndsWith(":0", StringComparison.Ordinal)
+            || !value.Contains(':', StringComparison.Ordinal))
+        {
+            Fail(s, value, source, "It must be an address and port, like 0.0.0.0:5000 or [::]:5000.");
+            return new IPEndPoint(IPAddress.Loopback, 0);
+        }
+
+        return endpoint;
+    }
+
+    public string Matching(Setting s, Func<string, bool> rule, string ruleText)
+    {
+        (string value, string source) = lookup(s);
+        if (!rule(value))
+        {
+            Fail(s, value, source, ruleText);
+        }
+
+        return value;
+    }
+
+    public T OneOf<T>(Setting s, IReadOnlyDictionary<string, T> choices)
+    {
+        (string value, string source) = lookup(s);
+        if (!choices.TryGetValue(value.Trim().ToLowerInvariant(), out T? result))
+        {
+            Fail(s, value, source, $"It must be one of: {string.Join(", ", choices.Keys)}.");
+            return choices.Values.First();
+        }
+
+        return result;
+    }
+
+    public void Fail(Setting s, string value, string source, string rule) =>
+        _errors.Add($"{s.EnvName} is \"{value}\" ({source}). {rule}");
+}

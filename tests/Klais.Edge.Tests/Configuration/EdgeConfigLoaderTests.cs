@@ -1,0 +1,107 @@
+using System.Net;
+using Klais.Edge.Configuration;
+using Microsoft.Extensions.Logging;
+
+namespace Klais.Edge.Tests.Configuration;
+
+public sealed class EdgeConfigLoaderTests
+{
+    private static EdgeConfigResult Load(Dictionary<string, string>? env = null, params string[] args) =>
+        EdgeConfigLoader.Load(args, name => env is not null && env.TryGetValue(name, out string? v) ? v : null);
+
+    [Fact]
+    public void Defaults_match_the_design()
+    {
+        EdgeConfig config = Load().Config!;
+
+        Assert.Equal(IPEndPoint.Parse("0.0.0.0:5000"), config.UdpBind);
+        Assert.Equal(IPEndPoint.Parse("127.0.0.1:8080"), config.ApiBind);
+        Assert.Null(config.KafkaBootstrap);
+        Assert.True(config.EmbeddedKafka);
+        Assert.Equal("iot_telemetry", config.KafkaTopic);
+        Assert.Equal(10000, config.DamMaxRate);
+        Assert.Equal(50000, config.DamBurstSize);
+        Assert.Equal(LogLevel.Information, config.LogLevel);
+        Assert.Equal(Environment.MachineName, config.NodeId);
+    }
+
+    [Fact]
+    public void Environment_overrides_defaults_and_flags_override_environment()
+    {
+        var env = new Dictionary<string, string> { ["KLAIS_DAM_MAX_RATE"] = "2000", ["KLAIS_NODE_ID"] = "edge-7", ["KLAIS_KAFKA_BOOTSTRAP"] = "k1:9092,k2:9092" };
+
+        EdgeConfig config = Load(env, "--dam-max-rate", "3000", "--udp-bind=[::]:6000").Config!;
+
+        Assert.Equal(3000, config.DamMaxRate);
+        Assert.Equal("edge-7", config.NodeId);
+        Assert.Equal("k1:9092,k2:9092", config.KafkaBootstrap);
+        Assert.Equal(IPEndPoint.Parse("[::]:6000"), config.UdpBind);
+    }
+
+    [Fact]
+    public void Reports_every_bad_setting_at_once_naming_value_source_and_rule()
+    {
+        var env = new Dictionary<string, string>
+        {
+            ["KLAIS_DAM_MAX_RATE"] = "0",
+            ["KLAIS_DAM_BURST_SIZE"] = "lots",
+            ["KLAIS_UDP_BIND"] = "5000",
+            ["KLAIS_LOG_LEVEL"] = "verbose",
+            ["KLAIS_KAFKA_TOPIC"] = "bad topic!",
+        };
+
+        EdgeConfigResult result = Load(env, "--max-payload-bytes", "1", "--no-such-flag", "x");
+
+        Assert.Null(result.Config);
+        Assert.Equal(7, result.Errors.Count);
+        Assert.Contains("KLAIS_DAM_MAX_RATE is \"0\" (from the environment). It must be a number greater than 0 and at most 100000000.", result.Errors);
+        Assert.Contains(result.Errors, e => e.StartsWith("KLAIS_DAM_BURST_SIZE is \"lots\" (from the environment). It must be a whole number", StringComparison.Ordinal));
+        Assert.Contains(result.Errors, e => e.StartsWith("KLAIS_UDP_BIND is \"5000\"", StringComparison.Ordinal));
+        Assert.Contains(result.Errors, e => e.StartsWith("KLAIS_LOG_LEVEL is \"verbose\"", StringComparison.Ordinal) && e.Contains("trace, debug, info", StringComparison.Ordinal));
+        Assert.Contains(result.Errors, e => e.StartsWith("KLAIS_KAFKA_TOPIC is \"bad topic!\"", StringComparison.Ordinal));
+        Assert.Contains(result.Errors, e => e.StartsWith("KLAIS_MAX_PAYLOAD_BYTES is \"1\" (from --max-payload-bytes)", StringComparison.Ordinal));
+        Assert.Contains("Flag --no-such-flag is not a setting of klais-edge; see --help.", result.Errors);
+    }
+
+    [Fact]
+    public void Reads_settings_file_below_environment()
+    {
+        string path = Path.GetTempFileName();
+        File.WriteAllText(path, """{"KLAIS_DAM_MAX_RATE": 4000, "KLAIS_KAFKA_TOPIC": "from_file", "KLAIS_VALIDATE_JSON": false}""");
+        var env = new Dictionary<string, string> { ["KLAIS_KAFKA_TOPIC"] = "from_env" };
+
+        EdgeConfig config = Load(env, "--config", path).Config!;
+
+        Assert.Equal(4000, config.DamMaxRate);
+        Assert.Equal("from_env", config.KafkaTopic);
+        Assert.False(config.ValidateJson);
+        File.Delete(path);
+    }
+
+    [Fact]
+    public void Unknown_key_in_settings_file_is_an_error()
+    {
+        string path = Path.GetTempFileName();
+        File.WriteAllText(path, """{"KLAIS_DAM_MAX_RATE": -1, "KLAIS_TYPO": 1}""");
+
+        EdgeConfigResult result = Load(null, "--config", path);
+
+        Assert.Equal(2, result.Errors.Count);
+        Assert.Contains(result.Errors, e => e.Contains("\"KLAIS_TYPO\"", StringComparison.Ordinal));
+        Assert.Contains(result.Errors, e => e.StartsWith($"KLAIS_DAM_MAX_RATE is \"-1\" (from {path})", StringComparison.Ordinal));
+        File.Delete(path);
+    }
+
+    [Fact]
+    public void Help_lists_every_setting()
+    {
+        Assert.True(Load(null, "--help").HelpRequested);
+        string help = EdgeConfigLoader.HelpText();
+
+        foreach (Setting s in EdgeSettings.All)
+        {
+            Assert.Contains(s.EnvName, help, StringComparison.Ordinal);
+            Assert.Contains(s.Flag, help, StringComparison.Ordinal);
+        }
+    }
+}
