@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# make bench: the edge's figures, each side by side with its baseline in the same run (machines are noisy).
+#  1. Throughput: datagrams/s counted by a minimal C recvmmsg sink vs records/s klais-edge delivers to Kafka,
+#     both fed by the same klais-loadgen command (Dam limit far above the offered load).
+#  2. Receive-to-enqueue latency P50/P99 from the edge's histogram during that run.
+#  3. Idle RSS of klais-edge (external Kafka, and the embedded dev cluster).
+#  4. BenchmarkDotNet: Dam vs TokenBucketRateLimiter, zero-allocation receive/parse/Dam path, produce bytes/record.
+# Results: artifacts/bench/summary.txt (copy figures into docs/BENCHMARKS.md with this command).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+bin=out/bin
+out=artifacts/bench; mkdir -p "$out"
+summary=$out/summary.txt; : >"$summary"
+count=${KLAIS_BENCH_DATAGRAMS:-2000000}
+port=${KLAIS_BENCH_PORT:-5600}
+api=127.0.0.1:${KLAIS_BENCH_API_PORT:-8600}
+rounds=${KLAIS_BENCH_ROUNDS:-3}
+say() { echo "$*" | tee -a "$summary"; }
+sender=("$bin/klais-loadgen" --target "127.0.0.1:$port" --devices 10000 --rate 0 --count "$count" --payload-bytes 60)
+
+say "# klais bench $(date -u +%FT%TZ) on $(nproc) cores; kernel $(uname -r)"
+say "sender: ${sender[*]}"
+
+# Kafka for the edge: a dev cluster in its own process, as a broker would be.
+"$bin/klais-devcluster" --brokers 1 --topic iot_telemetry:6 >"$out/devcluster.out" 2>"$out/devcluster.err" &
+cluster=$!
+for _ in $(seq 100); do grep -q '^bootstrap=' "$out/devcluster.out" && break; sleep 0.1; done
+bootstrap=$(sed -n 's/^bootstrap=//p' "$out/devcluster.out" | head -1)
+[ -n "$bootstrap" ] || { echo "dev cluster did not start" >&2; cat "$out/devcluster.err"; exit 1; }
+
+for round in $(seq "$rounds"); do
+  # 1a. C sink
+  ./bench/sink/udp_sink "$port" 1000 >"$out/sink.$round.txt" &
+  sink=$!
+  sleep 0.3
+  "${sender[@]}" >"$out/sender-sink.$round.json" 2>/dev/null
+  wait "$sink"
+  sink_rate=$(sed -n 's/.*rate=\([0-9.]*\).*/\1/p' "$out/sink.$round.txt")
+  sink_recv=$(sed -n 's/.*received=\([0-9]*\).*/\1/p' "$out/sink.$round.txt")
+
+  # 1b. klais-edge
+  KLAIS_UDP_BIND=127.0.0.1:$port KLAIS_API_BIND=$api KLAIS_KAFKA_BOOTSTRAP=$bootstrap KLAIS_KAFKA_TOPIC=iot_telemetry \
+  KLAIS_DAM_MAX_RATE=100000000 KLAIS_DAM_BURST_SIZE=100000000 KLAIS_LOG_LEVEL=warn \
+    "$bin/klais-edge" >"$out/edge.$round.log" 2>&1 &
+  edge=$!
+  wait_http "http://$api/health" 30 || { cat "$out/edge.$round.log"; exit 1; }
+  base=$(stat .kafka.delivered)
+  "${sender[@]}" >"$out/sender-edge.$round.json" 2>/dev/null &
+  gen=$!
+  # Poll every 50 ms: first datagram received → last record acknowledged.
+  t0="" t1="" last=-1 still=0
+  while :; do
+    now=$(date +%s.%N)
+    s=$(curl -fsS "http://$api/stats")
+    recv=$(jq .receive.datagrams <<<"$s"); del=$(( $(jq .kafka.delivered <<<"$s") - base ))
+    [ -z "$t0" ] && [ "$recv" -gt 0 ] && t0=$now
+    if [ "$del" -eq "$last" ] && ! kill -0 "$gen" 2>/dev/null; then still=$((still + 1)); else still=0; t1=$now; fi
+    last=$del
+    [ $still -ge 20 ] && break
+    sleep 0.05
+  done
+  wait "$gen"
+  edge_rate=$(awk -v n="$last" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')
+  p50=$(jq .latency.receive_to_enqueue_p50_us <<<"$s"); p99=$(jq .latency.receive_to_enqueue_p99_us <<<"$s")
+  kdrops=$(jq .receive.kernel_drops <<<"$s"); erecv=$(jq .receive.datagrams <<<"$s")
+  stop_pid "$edge" 20
+  ratio=$(awk -v e="$edge_rate" -v s="$sink_rate" 'BEGIN { printf "%.2f", e / s }')
+  say "round $round: C sink ${sink_rate}/s ($sink_recv received) | klais-edge ${edge_rate}/s delivered to Kafka ($last delivered, $erecv received, $kdrops kernel drops) | ratio $ratio | receive-to-enqueue p50 ${p50} us p99 ${p99} us"
+done
+
+# 3. Idle RSS after 10 s with no traffic.
+idle_rss() { # label, extra env...
+  local label=$1; shift
+  env KLAIS_UDP_BIND=127.0.0.1:$port KLAIS_API_BIND=$api KLAIS_LOG_LEVEL=warn "$@" "$bin/klais-edge" >"$out/idle.log" 2>&1 &
+  local pid=$!
+  wait_http "http://$api/health" 30 || return 1
+  sleep 10
+  say "idle RSS ($label): $(awk '/VmRSS/ { printf "%.1f MB", $2 / 1024 }' /proc/$pid/status)"
+  stop_pid "$pid" 20
+}
+idle_rss "external Kafka" KLAIS_KAFKA_BOOTSTRAP="$bootstrap"
+idle_rss "embedded dev cluster"
+stop_pid "$cluster" 10
+
+# 4. Micro-benchmarks (BenchmarkDotNet, [MemoryDiagnoser]).
+dotnet run -c Release --project bench/Klais.Benchmarks --no-launch-profile -- \
+  --filter '*' --job short --exporters markdown --artifacts "$out/bdn" >"$out/bdn.log" 2>&1 || { tail -30 "$out/bdn.log"; exit 1; }
+for f in "$out"/bdn/results/*-report-github.md; do
+  say ""; say "$(basename "$f" -report-github.md):"; grep '^|' "$f" | tee -a "$summary" >/dev/null
+done
+echo; cat "$summary"
