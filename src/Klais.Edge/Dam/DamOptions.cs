@@ -1,0 +1,79 @@
+namespace Klais.Edge.Dam;
+
+/// <summary>
+/// Settings of the <see cref="Dam"/>. The edge's config layer maps <c>KLAIS_DAM_MAX_RATE</c> and
+/// <c>KLAIS_DAM_BURST_SIZE</c> onto <see cref="MaxRate"/> and <see cref="BurstSize"/>.
+/// </summary>
+internal sealed class DamOptions
+{
+    /// <summary>
+    /// Highest rate the bucket can express: one token per timestamp tick (1e9/s with Stopwatch on Linux).
+    /// Kept at 1e9 so <c>BurstSize × interval</c> stays far from overflowing a long.
+    /// </summary>
+    public const double MaxRateLimit = 1e9;
+
+    /// <summary>Largest burst: 2^40 tokens, so <c>burst × interval</c> fits a long at any valid rate.</summary>
+    public const long MaxBurstLimit = 1L << 40;
+
+    /// <summary>Sustained records per second handed to the sink.</summary>
+    public double MaxRate { get; set; } = 10_000;
+
+    /// <summary>Tokens the bucket holds when full: how many records may pass at once after a quiet spell.</summary>
+    public long BurstSize { get; set; } = 50_000;
+
+    /// <summary>Records the overflow queue holds at most.</summary>
+    public int QueueMaxMessages { get; set; } = 100_000;
+
+    /// <summary>Bytes (device id + payload) the overflow queue holds at most; preallocated once.</summary>
+    public int QueueMaxBytes { get; set; } = 64 * 1024 * 1024;
+
+    /// <summary>Every rule this instance breaks, each naming the setting, its value and the rule.</summary>
+    public IEnumerable<string> Validate()
+    {
+        foreach (string problem in ValidateRate(MaxRate, BurstSize))
+        {
+            yield return problem;
+        }
+
+        if (QueueMaxMessages < 1)
+        {
+            yield return $"`DamOptions.QueueMaxMessages` is {QueueMaxMessages}. It must be at least 1.";
+        }
+
+        if (QueueMaxBytes < 1)
+        {
+            yield return $"`DamOptions.QueueMaxBytes` is {QueueMaxBytes}. It must be at least 1.";
+        }
+    }
+
+    /// <summary>The rules for rate and burst, shared with <see cref="Dam.Reconfigure"/>.</summary>
+    internal static IEnumerable<string> ValidateRate(double maxRate, long burstSize)
+    {
+        if (double.IsNaN(maxRate) || maxRate <= 0)
+        {
+            yield return $"`DamOptions.MaxRate` is {maxRate}. It must be greater than 0.";
+        }
+        else if (maxRate > MaxRateLimit)
+        {
+            yield return $"`DamOptions.MaxRate` is {maxRate}. It must be at most {MaxRateLimit:0} per second.";
+        }
+
+        if (burstSize < 1)
+        {
+            yield return $"`DamOptions.BurstSize` is {burstSize}. It must be at least 1.";
+        }
+        else if (burstSize > MaxBurstLimit)
+        {
+            yield return $"`DamOptions.BurstSize` is {burstSize}. It must be at most {MaxBurstLimit}.";
+        }
+    }
+
+    internal static void ThrowIfInvalid(IEnumerable<string> problems)
+    {
+        string[] all = problems.ToArray();
+        if (all.Length > 0)
+        {
+            throw new ArgumentException(string.Join(Environment.NewLine, all));
+        }
+    }
+}
