@@ -1,0 +1,132 @@
+using Klais.Net;
+
+namespace Klais.LoadGen;
+
+/// <summary>
+/// Sends datagrams to one target with sendmmsg, paced by a token bucket, in the mix of <see cref="TrafficMix"/>.
+/// One thread: <see cref="Run"/> blocks until the count or duration is reached or it is cancelled.
+/// Nothing is allocated per datagram (progress reports, once a second, aside).
+/// </summary>
+internal sealed class LoadGenerator
+{
+    // Above this wait the loop sleeps (Linux wakes ~1.1 ms later); below it, it yields and spins for precision.
+    private static readonly TimeSpan SleepThreshold = TimeSpan.FromMilliseconds(2);
+    private static readonly TimeSpan ProgressInterval = TimeSpan.FromSeconds(1);
+
+    private readonly LoadGeneratorOptions _options;
+    private readonly TimeProvider _time;
+    private readonly long[] _sentByKind = new long[Enum.GetValues<DatagramKind>().Length];
+    private long _sent;
+
+    public LoadGenerator(LoadGeneratorOptions options, TimeProvider? time = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        IReadOnlyList<string> errors = options.Validate();
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException(string.Join(Environment.NewLine, errors), nameof(options));
+        }
+
+        _options = options;
+        _time = time ?? TimeProvider.System;
+    }
+
+    /// <summary>Datagrams sent so far (readable from any thread while running).</summary>
+    public long Sent => Volatile.Read(ref _sent);
+
+    public LoadSummary Run(Action<LoadProgress>? progress = null, CancellationToken cancellation = default)
+    {
+        var mix = new TrafficMix(_options.BadShare, _options.ReplayShare);
+        var factory = new DatagramFactory(_options.Devices, _options.PayloadBytes, _options.StartSequence);
+        var pacing = new PacingSchedule(_options.Rate, _options.Batch, _time);
+        using UdpSocket socket = UdpSocket.Connect(
+            _options.Target, new UdpSocketOptions { SendBufferBytes = 4 * 1024 * 1024, ReportKernelDrops = false });
+        using var batch = new SendBatch(_options.Batch, factory.MaxDatagramBytes);
+        Span<DatagramKind> kinds = stackalloc DatagramKind[_options.Batch];
+
+        long limit = _options.Count ?? long.MaxValue;
+        long start = _time.GetTimestamp();
+        long lastReport = start;
+        long sentAtLastReport = 0;
+        long refused = 0;
+        while (_sent < limit && !cancellation.IsCancellationRequested && !DurationPassed(start))
+        {
+            int count = pacing.Take((int)Math.Min(_options.Batch, limit - _sent));
+            if (count == 0)
+            {
+                Wait(pacing.UntilNextToken());
+                continue;
+            }
+
+            for (int i = 0; i < count; i++)
+            {
+                int length = factory.Write(mix.Next(), batch.GetBuffer(i), out kinds[i]);
+                batch.SetLength(i, length);
+            }
+
+            refused += SendAll(socket, batch, count);
+            foreach (DatagramKind kind in kinds[..count])
+            {
+                _sentByKind[(int)kind]++;
+            }
+
+            Volatile.Write(ref _sent, _sent + count);
+            if (progress is not null && _time.GetElapsedTime(lastReport) >= ProgressInterval)
+            {
+                long now = _time.GetTimestamp();
+                TimeSpan interval = _time.GetElapsedTime(lastReport, now);
+                progress(new LoadProgress(_sent, (_sent - sentAtLastReport) / interval.TotalSeconds, _time.GetElapsedTime(start, now)));
+                lastReport = now;
+                sentAtLastReport = _sent;
+            }
+        }
+
+        return new LoadSummary(
+            _sent,
+            Valid: _sentByKind[(int)DatagramKind.Valid],
+            TooShort: _sentByKind[(int)DatagramKind.TooShort],
+            BadMagic: _sentByKind[(int)DatagramKind.BadMagic],
+            BadDeviceId: _sentByKind[(int)DatagramKind.BadDeviceId],
+            InvalidJson: _sentByKind[(int)DatagramKind.InvalidJson],
+            Replayed: _sentByKind[(int)DatagramKind.Replay],
+            Refused: refused,
+            Elapsed: _time.GetElapsedTime(start));
+    }
+
+    /// <summary>Sends the whole batch, resuming after partial sends; returns how many ECONNREFUSED it met.</summary>
+    /// <remarks>
+    /// ECONNREFUSED reports an ICMP "port unreachable" for an earlier datagram (nobody listened); the datagrams of this
+    /// call were not sent and go again. A target that never listens therefore makes progress one call in two.
+    /// </remarks>
+    private static long SendAll(UdpSocket socket, SendBatch batch, int count)
+    {
+        long refused = 0;
+        int first = 0;
+        while (first < count)
+        {
+            if (batch.Send(socket, first, count - first, out int sent) == TransferStatus.Refused)
+            {
+                refused++;
+            }
+
+            first += sent;
+        }
+
+        return refused;
+    }
+
+    private bool DurationPassed(long start) =>
+        _options.Duration is { } duration && _time.GetElapsedTime(start) >= duration;
+
+    private static void Wait(TimeSpan untilNextToken)
+    {
+        if (untilNextToken >= SleepThreshold)
+        {
+            Thread.Sleep(1);
+        }
+        else if (!Thread.Yield())
+        {
+            Thread.SpinWait(32);
+        }
+    }
+}

@@ -1,0 +1,108 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Klais.LoadGen;
+
+/// <summary>What the load generator sends, where and how fast.</summary>
+internal sealed record LoadGeneratorOptions
+{
+    /// <summary>Smallest payload the generator writes: <c>{"t":21.5,"h":40,"pad":""}</c>.</summary>
+    public const int MinPayloadBytes = 26;
+
+    /// <summary>Largest UDP payload over IPv4 (65,507) less the 22-byte header.</summary>
+    public const int MaxPayloadBytes = 65_485;
+
+    public IPEndPoint Target { get; init; } = new(IPAddress.Loopback, 5000);
+
+    /// <summary>Device ids <c>dev-000001</c> … ; valid datagrams go to them round-robin.</summary>
+    public int Devices { get; init; } = 1000;
+
+    /// <summary>Datagrams per second over all devices; 0 sends as fast as the socket takes them.</summary>
+    public double Rate { get; init; }
+
+    /// <summary>Stop after this many datagrams (null: no limit).</summary>
+    public long? Count { get; init; }
+
+    /// <summary>Stop after this long (null: no limit).</summary>
+    public TimeSpan? Duration { get; init; }
+
+    /// <summary>Share of malformed datagrams, split evenly over too short, bad magic, bad device id, invalid JSON.</summary>
+    public double BadShare { get; init; }
+
+    /// <summary>Share of datagrams that resend the latest valid (device, sequence): duplicates.</summary>
+    public double ReplayShare { get; init; }
+
+    /// <summary>Length of the JSON payload of a valid datagram.</summary>
+    public int PayloadBytes { get; init; } = 64;
+
+    /// <summary>Datagrams per sendmmsg call (and the burst the pacing allows).</summary>
+    public int Batch { get; init; } = 64;
+
+    /// <summary>First sequence number of every device.</summary>
+    public uint StartSequence { get; init; } = 1;
+
+    /// <summary>Every rule broken, each naming the setting, its value and the rule; empty when valid.</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>();
+        if (Target is null || Target.AddressFamily is not (AddressFamily.InterNetwork or AddressFamily.InterNetworkV6) || Target.Port == 0)
+        {
+            errors.Add($"`--target` is {Show(Target)}. It must be an IPv4 or IPv6 address with a port other than 0.");
+        }
+
+        if (Devices is < 1 or > 999_999)
+        {
+            errors.Add($"`--devices` is {Devices}. It must be between 1 and 999999 (ids are dev-000001 … dev-999999).");
+        }
+
+        if (!double.IsFinite(Rate) || Rate < 0)
+        {
+            errors.Add($"`--rate` is {Show(Rate)}. It must be 0 (as fast as possible) or a positive number of datagrams per second.");
+        }
+
+        if (Count is < 1)
+        {
+            errors.Add($"`--count` is {Count}. It must be at least 1.");
+        }
+
+        if (Duration is { } duration && duration <= TimeSpan.Zero)
+        {
+            errors.Add($"`--duration` is {Show(duration.TotalSeconds)}. It must be more than 0 seconds.");
+        }
+
+        RequireShare(errors, "--bad-share", BadShare);
+        RequireShare(errors, "--replay-share", ReplayShare);
+        if (BadShare + ReplayShare > 1)
+        {
+            errors.Add($"`--bad-share` + `--replay-share` is {Show(BadShare + ReplayShare)}. Together they must be at most 1.");
+        }
+
+        if (PayloadBytes is < MinPayloadBytes or > MaxPayloadBytes)
+        {
+            errors.Add($"`--payload-bytes` is {PayloadBytes}. It must be between {MinPayloadBytes} and {MaxPayloadBytes}.");
+        }
+
+        if (Batch is < 1 or > 1024)
+        {
+            errors.Add($"`--batch` is {Batch}. It must be between 1 and 1024 (UIO_MAXIOV).");
+        }
+
+        return errors;
+    }
+
+    private static void RequireShare(List<string> errors, string name, double value)
+    {
+        if (!double.IsFinite(value) || value < 0 || value > 1)
+        {
+            errors.Add($"`{name}` is {Show(value)}. It must be between 0 and 1.");
+        }
+    }
+
+    private static string Show(object? value) => value switch
+    {
+        null => "not set",
+        double d => d.ToString(CultureInfo.InvariantCulture),
+        _ => value.ToString() ?? "not set",
+    };
+}

@@ -1,0 +1,176 @@
+using System.Diagnostics;
+using System.Net;
+using Klais.Contracts.Wire;
+using Klais.Edge.Receive;
+
+namespace Klais.Edge.Tests.Receive;
+
+public sealed class UdpReceiverTests
+{
+    private static ReceiveOptions Options(string address, int threads = 1) => new()
+    {
+        Endpoint = new IPEndPoint(IPAddress.Parse(address), 0),
+        Threads = threads,
+        ReceiveBufferBytes = 4 * 1024 * 1024,
+    };
+
+    [Theory]
+    [InlineData("127.0.0.1")]
+    [InlineData("::1")]
+    public void Every_datagram_reaches_the_handler_intact_and_exactly_once(string address)
+    {
+        var handler = new RecordingHandler();
+        using var receiver = new UdpReceiver(Options(address), handler);
+        receiver.Start();
+        List<byte[]> sent = Enumerable.Range(0, 2000).Select(i => Loopback.TestDatagram(i)).ToList();
+
+        Loopback.Send(receiver.LocalEndPoint, sent);
+
+        Assert.True(Loopback.WaitFor(() => receiver.Datagrams >= sent.Count), $"received {receiver.Datagrams} of {sent.Count}");
+        Assert.True(receiver.Stop());
+        Assert.Equal(sent.Count, handler.Datagrams.Count);
+        Dictionary<uint, byte[]> bySequence = handler.Datagrams.ToDictionary(d => ParseSequence(d));
+        for (int i = 0; i < sent.Count; i++)
+        {
+            Assert.Equal(sent[i], bySequence[(uint)i]);
+        }
+
+        Assert.Equal(sent.Sum(d => (long)d.Length), receiver.Bytes);
+        Assert.Equal(0, receiver.KernelDrops);
+        Assert.Equal(0, receiver.Truncated);
+        Assert.True(receiver.Batches <= receiver.Datagrams);
+    }
+
+    [Fact]
+    public void Receive_threads_sharing_one_port_together_get_every_datagram()
+    {
+        var handler = new RecordingHandler();
+        using var receiver = new UdpReceiver(Options("127.0.0.1", threads: 3), handler);
+        receiver.Start();
+
+        // SO_REUSEPORT spreads by flow: 16 senders (source ports) land on more than one of the 3 sockets
+        // (all on one has probability 3·3⁻¹⁶).
+        for (int sender = 0; sender < 16; sender++)
+        {
+            Loopback.Send(receiver.LocalEndPoint, Enumerable.Range(sender * 100, 100).Select(i => Loopback.TestDatagram(i)).ToList());
+        }
+
+        Assert.True(Loopback.WaitFor(() => receiver.Datagrams >= 1600), $"received {receiver.Datagrams} of 1600");
+        Assert.True(receiver.Stop());
+        Assert.Equal(1600, handler.Datagrams.Count);
+        Assert.Equal(1600, handler.Datagrams.Select(ParseSequence).Distinct().Count());
+        Assert.InRange(handler.ByThread.Count, 2, 3);
+        Assert.Equal(3, receiver.Threads);
+    }
+
+    [Fact]
+    public void Port_zero_gives_every_thread_the_same_free_port()
+    {
+        using var receiver = new UdpReceiver(Options("127.0.0.1", threads: 2), new RecordingHandler());
+
+        Assert.NotEqual(0, receiver.LocalEndPoint.Port);
+        Assert.Equal(IPAddress.Loopback, receiver.LocalEndPoint.Address);
+    }
+
+    [Fact]
+    public void Stop_returns_within_its_bound_and_the_threads_end()
+    {
+        var options = Options("127.0.0.1", threads: 2);
+        options.PollInterval = TimeSpan.FromMilliseconds(50);
+        using var receiver = new UdpReceiver(options, new RecordingHandler());
+        receiver.Start();
+        var watch = Stopwatch.StartNew();
+
+        bool ended = receiver.Stop(TimeSpan.FromSeconds(2));
+
+        Assert.True(ended);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1), $"Stop took {watch.Elapsed}");
+    }
+
+    [Fact]
+    public void Datagrams_longer_than_the_buffer_are_cut_and_counted_as_truncated()
+    {
+        var handler = new RecordingHandler();
+        var options = Options("127.0.0.1");
+        options.MaxDatagramBytes = 128;
+        using var receiver = new UdpReceiver(options, handler);
+        receiver.Start();
+        var datagrams = Enumerable.Range(0, 10).Select(i => Loopback.TestDatagram(i, payloadBytes: 500))
+            .Concat(Enumerable.Range(10, 10).Select(i => Loopback.TestDatagram(i, payloadBytes: 60)))
+            .ToList();
+
+        Loopback.Send(receiver.LocalEndPoint, datagrams);
+
+        Assert.True(Loopback.WaitFor(() => receiver.Datagrams >= 20));
+        Assert.Equal(10, receiver.Truncated);
+        Assert.Equal(10, handler.Datagrams.Count(d => d.Length == 128));
+        Assert.All(
+            handler.Datagrams.Where(d => d.Length == 128),
+            d => Assert.Equal(Rejection.InvalidJson, Datagram.TryParse(d, 1024, validateJson: true, out _, out _)));
+    }
+
+    [Fact]
+    public void Kernel_drops_of_a_flooded_small_buffer_are_counted()
+    {
+        var handler = new ParsingHandler();
+        var options = Options("127.0.0.1");
+        options.ReceiveBufferBytes = 4096;
+        using var receiver = new UdpReceiver(options, handler);
+        const int Flood = 500;
+        const int After = 5;
+
+        // Not started: nothing reads, the queue fills and the kernel drops the rest.
+        Loopback.Send(receiver.LocalEndPoint, Enumerable.Range(0, Flood).Select(i => Loopback.TestDatagram(i)).ToList());
+        receiver.Start();
+        Assert.True(Loopback.WaitFor(() => receiver.Datagrams > 0));
+        // Datagrams queued after the drops carry the counter.
+        Loopback.Send(receiver.LocalEndPoint, Enumerable.Range(Flood, After).Select(i => Loopback.TestDatagram(i)).ToList());
+
+        Assert.True(
+            Loopback.WaitFor(() => receiver.Datagrams + receiver.KernelDrops == Flood + After),
+            $"received {receiver.Datagrams}, dropped {receiver.KernelDrops}");
+        Assert.InRange(receiver.KernelDrops, 1, Flood - 1);
+        Assert.True(receiver.ActualReceiveBufferBytes < 64 * 1024);
+    }
+
+    [Fact]
+    public void Receive_threads_allocate_nothing_per_datagram()
+    {
+        var handler = new ParsingHandler();
+        var options = Options("127.0.0.1");
+        options.WarmupDatagrams = 1000;
+        using var receiver = new UdpReceiver(options, handler);
+        receiver.Start();
+        byte[][] datagrams = Enumerable.Range(0, 1000).Select(i => Loopback.TestDatagram(i)).ToArray();
+
+        Loopback.Send(receiver.LocalEndPoint, datagrams);
+        Assert.True(Loopback.WaitFor(() => receiver.WarmedUpThreads == 1));
+        for (int round = 1; round <= 20; round++)
+        {
+            Loopback.Send(receiver.LocalEndPoint, datagrams);
+            Assert.True(Loopback.WaitFor(() => receiver.Datagrams >= 1000 * (round + 1)));
+        }
+
+        Assert.True(receiver.Stop());
+        Assert.Equal(21_000, handler.Count(Rejection.None));
+        Assert.Equal(0, receiver.AllocatedBytesSinceWarmup);
+    }
+
+    [Fact]
+    public void Invalid_options_are_all_reported_at_once()
+    {
+        var options = new ReceiveOptions { Threads = 0, BatchSize = 0, MaxDatagramBytes = 10 };
+
+        var error = Assert.Throws<ArgumentException>(() => new UdpReceiver(options, new RecordingHandler()));
+
+        Assert.Contains("`ReceiveOptions.Threads` is 0", error.Message, StringComparison.Ordinal);
+        Assert.Contains("`ReceiveOptions.BatchSize` is 0", error.Message, StringComparison.Ordinal);
+        Assert.Contains("`ReceiveOptions.MaxDatagramBytes` is 10", error.Message, StringComparison.Ordinal);
+    }
+
+    private static uint ParseSequence(byte[] datagram)
+    {
+        Assert.Equal(Rejection.None, Datagram.TryParse(datagram, 1024, validateJson: true, out DatagramHeader header, out _));
+        return header.Sequence;
+    }
+}
