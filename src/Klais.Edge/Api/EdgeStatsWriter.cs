@@ -61,7 +61,8 @@ internal static class EdgeStatsWriter
         w.WriteNumber("batches", node.Receiver.Batches);
         w.WriteNumber("kernel_drops", node.Receiver.KernelDrops);
         w.WriteNumber("truncated", node.Receiver.Truncated);
-        w.WriteNumber("threads", node.Receiver.ThreadCount);
+        w.WriteNumber("handler_faults", node.Receiver.HandlerFaults);
+        w.WriteNumber("threads", node.Receiver.Threads);
         w.WriteNumber("receive_buffer_bytes", node.Receiver.ActualReceiveBufferBytes);
         w.WriteEndObject();
 

@@ -79,8 +79,7 @@ internal sealed partial class EdgeNode : IAsyncDisposable
                 // and the parser rejects it as payload_too_large instead of admitting a cut-off payload.
                 MaxDatagramBytes = Contracts.Wire.Datagram.HeaderLength + config.MaxPayloadBytes + 1,
             },
-            Pipeline,
-            loggers.CreateLogger<UdpReceiver>());
+            Pipeline);
     }
 
     public EdgeConfig Config { get; }

@@ -1,0 +1,162 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using Klais.Contracts.Wire;
+using Klais.Kafka;
+
+namespace Klais.Edge.Tests.EndToEnd;
+
+public sealed class EdgeEndToEndTests : IDisposable
+{
+    private readonly KafkaDevCluster _cluster;
+
+    public EdgeEndToEndTests()
+    {
+        Librdkafka.EnsureLoaded();
+        _cluster = KafkaDevCluster.Start(brokers: 1);
+    }
+
+    public void Dispose() => _cluster.Dispose();
+
+    private static byte[] Datagram(string device, uint sequence, string payload)
+    {
+        byte[] buffer = new byte[Contracts.Wire.Datagram.HeaderLength + Encoding.UTF8.GetByteCount(payload)];
+        Contracts.Wire.Datagram.Write(buffer, Encoding.UTF8.GetBytes(device), sequence, Encoding.UTF8.GetBytes(payload));
+        return buffer;
+    }
+
+    [Fact]
+    public async Task Valid_datagrams_reach_kafka_exactly_once_and_invalid_ones_are_counted_by_reason()
+    {
+        const int Devices = 10, PerDevice = 100, Valid = Devices * PerDevice, BadEach = 25;
+        _cluster.CreateTopic("e2e", 3);
+        long before = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000;
+        await using EdgeHarness edge = await EdgeHarness.StartAsync(EdgeHarness.Config(_cluster.BootstrapServers, "e2e",
+            ("KLAIS_DAM_MAX_RATE", "1000000"), ("KLAIS_DAM_BURST_SIZE", "1000000"), ("KLAIS_MAX_PAYLOAD_BYTES", "256")));
+
+        for (int s = 0; s < PerDevice; s++)
+        {
+            for (int d = 0; d < Devices; d++)
+            {
+                edge.Send(Datagram($"dev-{d:D3}", (uint)(1000 + s), $$"""{"d":{{d}},"s":{{s}}}"""));
+            }
+
+            if (s % 4 == 0)
+            {
+                byte[] good = Datagram("dev-bad", 1, "{}");
+                edge.Send(good.AsSpan(0, 10));                                                     // too_short
+                byte[] magic = (byte[])good.Clone(); magic[0] = 0x55;
+                edge.Send(magic);                                                                  // bad_magic
+                byte[] id = (byte[])good.Clone(); id[Contracts.Wire.Datagram.DeviceIdOffset + 12] = (byte)'x';
+                edge.Send(id);                                                                     // bad_device_id
+                edge.Send(Datagram("dev-bad", 1, "{\"unterminated\":"));                           // invalid_json
+                edge.Send(Datagram("dev-bad", 1, "\"" + new string('x', 400) + "\""));             // payload_too_large
+            }
+        }
+
+        Assert.True(await EdgeHarness.WaitForAsync(() => edge.Node.Producer.Delivered >= Valid, TimeSpan.FromSeconds(30)),
+            $"delivered {edge.Node.Producer.Delivered} of {Valid}");
+        IReadOnlyList<TopicRecord> records = TopicReader.ReadToEnd(_cluster.BootstrapServers, "e2e", TimeSpan.FromSeconds(20));
+
+        Assert.Equal(Valid, records.Count);
+        var seen = new HashSet<(string, uint)>();
+        foreach (IGrouping<string, TopicRecord> device in records.GroupBy(r => Encoding.UTF8.GetString(r.Key!)))
+        {
+            int d = int.Parse(device.Key["dev-".Length..], System.Globalization.CultureInfo.InvariantCulture);
+            var ordered = device.OrderBy(r => r.Offset).ToList();
+            Assert.Single(ordered.Select(r => r.Partition).Distinct());
+            for (int s = 0; s < ordered.Count; s++)
+            {
+                TopicRecord r = ordered[s];
+                uint sequence = BinaryPrimitives.ReadUInt32BigEndian(r.Header("seq"));
+                Assert.Equal((uint)(1000 + s), sequence);                                           // per-device order kept
+                Assert.Equal($$"""{"d":{{d}},"s":{{s}}}""", Encoding.UTF8.GetString(r.Value!));
+                Assert.Equal("edge-test", Encoding.UTF8.GetString(r.Header("edge")!));
+                long ts = BinaryPrimitives.ReadInt64BigEndian(r.Header("ts"));
+                Assert.InRange(ts, before - 1_000_000_000, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000 + 1_000_000_000);
+                Assert.True(seen.Add((device.Key, sequence)), "duplicate record");
+            }
+        }
+
+        Assert.Equal(Devices, seen.Select(x => x.Item1).Distinct().Count());
+
+        JsonElement stats = await edge.GetJsonAsync("/stats");
+        JsonElement rejected = stats.GetProperty("rejected");
+        Assert.Equal(BadEach, rejected.GetProperty("too_short").GetInt64());
+        Assert.Equal(BadEach, rejected.GetProperty("bad_magic").GetInt64());
+        Assert.Equal(BadEach, rejected.GetProperty("bad_device_id").GetInt64());
+        Assert.Equal(BadEach, rejected.GetProperty("invalid_json").GetInt64());
+        Assert.Equal(BadEach, rejected.GetProperty("payload_too_large").GetInt64());
+        Assert.Equal(0, rejected.GetProperty("duplicate").GetInt64());
+        Assert.Equal(0, rejected.GetProperty("rate_limited").GetInt64());
+        Assert.Equal(Valid + 5 * BadEach, stats.GetProperty("receive").GetProperty("datagrams").GetInt64());
+        Assert.Equal(Valid, stats.GetProperty("dam").GetProperty("received").GetInt64());
+        Assert.Equal(Valid, stats.GetProperty("dam").GetProperty("passed").GetInt64());
+        Assert.Equal(Valid, stats.GetProperty("kafka").GetProperty("delivered").GetInt64());
+        Assert.Equal(0, stats.GetProperty("kafka").GetProperty("failed").GetInt64());
+        Assert.Equal(Valid, stats.GetProperty("latency").GetProperty("receive_to_enqueue_count").GetInt64());
+    }
+
+    [Fact]
+    public async Task Bad_config_body_gets_400_and_changes_nothing_while_a_good_one_changes_the_dam()
+    {
+        await using EdgeHarness edge = await EdgeHarness.StartAsync(EdgeHarness.Config(_cluster.BootstrapServers, "cfg"));
+
+        using HttpResponseMessage bad = await edge.Http.PostAsync(new Uri("/config", UriKind.Relative),
+            new StringContent("""{"new_rate":-3,"burst_size":100}""", Encoding.UTF8, "application/json"));
+        string badBody = await bad.Content.ReadAsStringAsync();
+
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        Assert.Contains("new_rate is -3. It must be a number greater than 0", badBody, StringComparison.Ordinal);
+        Assert.Equal(10000, edge.Node.Dam.CurrentRate);
+        Assert.Equal(50000, edge.Node.Dam.CurrentBurst);
+
+        using HttpResponseMessage good = await edge.Http.PostAsync(new Uri("/config", UriKind.Relative),
+            new StringContent("""{"new_rate":20000,"burst_size":70000}""", Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.OK, good.StatusCode);
+        Assert.Equal(20000, edge.Node.Dam.CurrentRate);
+        Assert.Equal(70000, edge.Node.Dam.CurrentBurst);
+        JsonElement health = await edge.GetJsonAsync("/health");
+        Assert.Equal(20000, health.GetProperty("rate_limit").GetDouble());
+    }
+
+    [Fact]
+    public async Task Config_endpoint_requires_the_bearer_token_when_one_is_set()
+    {
+        await using EdgeHarness edge = await EdgeHarness.StartAsync(
+            EdgeHarness.Config(_cluster.BootstrapServers, "auth", ("KLAIS_API_TOKEN", "s3cret")));
+        var body = new StringContent("""{"new_rate":5}""", Encoding.UTF8, "application/json");
+
+        using HttpResponseMessage anonymous = await edge.Http.PostAsync(new Uri("/config", UriKind.Relative), body);
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/config") { Content = new StringContent("""{"new_rate":5}""") };
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", "s3cret");
+        using HttpResponseMessage authorized = await edge.Http.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, authorized.StatusCode);
+        Assert.Equal(5, edge.Node.Dam.CurrentRate);
+    }
+
+    [Fact]
+    public async Task Health_and_metrics_describe_the_running_edge()
+    {
+        await using EdgeHarness edge = await EdgeHarness.StartAsync(EdgeHarness.Config(_cluster.BootstrapServers, "hm"));
+        edge.Send(Datagram("dev-1", 1, "{}").AsSpan(0, 5));
+        Assert.True(await EdgeHarness.WaitForAsync(() => edge.Node.Pipeline.Rejections[Rejection.TooShort] == 1, TimeSpan.FromSeconds(10)));
+
+        JsonElement health = await edge.GetJsonAsync("/health");
+        string metrics = await edge.Http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+
+        Assert.Equal("ok", health.GetProperty("status").GetString());
+        Assert.Equal(0, health.GetProperty("degradation").GetInt32());
+        Assert.Equal("NORMAL", health.GetProperty("degradation_name").GetString());
+        Assert.False(health.GetProperty("kafka").GetProperty("embedded").GetBoolean());
+        Assert.False(health.GetProperty("xdp").GetProperty("attached").GetBoolean());
+        Assert.Equal("edge-test", health.GetProperty("node_id").GetString());
+        Assert.Contains("klais_rejected_total{node=\"edge-test\",reason=\"too_short\"} 1\n", metrics, StringComparison.Ordinal);
+        Assert.Contains("# TYPE klais_dam_passed_total counter\n", metrics, StringComparison.Ordinal);
+        Assert.Contains("klais_dam_rate{node=\"edge-test\"} 10000\n", metrics, StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,94 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using Klais.Edge.Configuration;
+using Klais.Edge.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Klais.Edge.Tests.EndToEnd;
+
+/// <summary>A whole edge host in the test process: real UDP socket, real HTTP, real Kafka protocol to a dev cluster.</summary>
+internal sealed class EdgeHarness : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly Socket _sender;
+
+    private EdgeHarness(WebApplication app)
+    {
+        _app = app;
+        Node = app.Services.GetRequiredService<EdgeNode>();
+        Http = new HttpClient { BaseAddress = new Uri(app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First()) };
+        _sender = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        _sender.Connect(Node.Receiver.LocalEndPoint);
+    }
+
+    public EdgeNode Node { get; }
+
+    public HttpClient Http { get; }
+
+    public static EdgeConfig Config(string bootstrap, string topic, params (string Name, string Value)[] overrides)
+    {
+        var env = new Dictionary<string, string>
+        {
+            ["KLAIS_UDP_BIND"] = "127.0.0.1:0",
+            ["KLAIS_API_BIND"] = "127.0.0.1:0",
+            ["KLAIS_KAFKA_BOOTSTRAP"] = bootstrap,
+            ["KLAIS_KAFKA_TOPIC"] = topic,
+            ["KLAIS_NODE_ID"] = "edge-test",
+            ["KLAIS_RECEIVE_THREADS"] = "2",
+            ["KLAIS_LOG_LEVEL"] = "warn",
+        };
+        foreach ((string name, string value) in overrides)
+        {
+            env[name] = value;
+        }
+
+        EdgeConfigResult result = EdgeConfigLoader.Load([], n => env.GetValueOrDefault(n));
+        return result.Config ?? throw new InvalidOperationException(string.Join("; ", result.Errors));
+    }
+
+    public static async Task<EdgeHarness> StartAsync(EdgeConfig config)
+    {
+        WebApplication app = Program.Build(config);
+        await app.StartAsync();
+        return new EdgeHarness(app);
+    }
+
+    public void Send(ReadOnlySpan<byte> datagram) => _sender.Send(datagram);
+
+    public async Task<JsonElement> GetJsonAsync(string path)
+    {
+        using HttpResponseMessage response = await Http.GetAsync(new Uri(path, UriKind.Relative));
+        response.EnsureSuccessStatusCode();
+        using JsonDocument doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        return doc.RootElement.Clone();
+    }
+
+    /// <summary>Waits (bounded) until the condition holds; real sockets and Kafka acknowledge in their own time.</summary>
+    public static async Task<bool> WaitForAsync(Func<bool> condition, TimeSpan limit)
+    {
+        using var cts = new CancellationTokenSource(limit);
+        while (!condition())
+        {
+            if (cts.IsCancellationRequested)
+            {
+                return false;
+            }
+
+            await Task.Delay(20);
+        }
+
+        return true;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _sender.Dispose();
+        Http.Dispose();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}
