@@ -1,0 +1,152 @@
+using System.Collections.Concurrent;
+using Confluent.Kafka;
+using Confluent.Kafka.Admin;
+
+namespace Klais.Kafka.Tests;
+
+[Collection(KafkaClusterTests.Name)]
+public sealed class KafkaDevClusterTests(KafkaClusterFixture fixture)
+{
+    private readonly KafkaDevCluster _cluster = fixture.Cluster;
+
+    [Fact]
+    public void Debian_librdkafka_is_the_loaded_native_library()
+    {
+        Parallel.For(0, 8, _ => Librdkafka.EnsureLoaded());
+
+        Assert.Equal("2.0.2", Librdkafka.Version);
+    }
+
+    [Fact]
+    public void Bootstrap_list_names_one_loopback_port_per_broker()
+    {
+        string[] brokers = _cluster.BootstrapServers.Split(',');
+
+        Assert.Equal(3, _cluster.BrokerCount);
+        Assert.Equal(3, brokers.Length);
+        Assert.All(brokers, b => Assert.StartsWith("127.0.0.1:", b, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Created_topic_has_its_partition_count_in_metadata()
+    {
+        _cluster.CreateTopic("six-partitions", partitions: 6, replicationFactor: 3);
+
+        TopicMetadata topic = Metadata("six-partitions");
+
+        Assert.False(topic.Error.IsError);
+        Assert.Equal([0, 1, 2, 3, 4, 5], topic.Partitions.Select(p => p.PartitionId).Order());
+        Assert.All(topic.Partitions, p => Assert.Equal(3, p.Replicas.Length));
+    }
+
+    [Fact]
+    public void Produced_records_come_back_with_key_value_and_headers()
+    {
+        _cluster.CreateTopic("round-trip", partitions: 1);
+
+        List<ErrorCode> reports = TestProducer.ProduceAll(_cluster.BootstrapServers, "round-trip", 50);
+        IReadOnlyList<TopicRecord> records = TopicReader.ReadToEnd(_cluster.BootstrapServers, "round-trip", TestProducer.Wait);
+
+        Assert.Equal(Enumerable.Repeat(ErrorCode.NoError, 50), reports);
+        Assert.Equal(50, records.Count);
+        for (int i = 0; i < 50; i++)
+        {
+            Message<byte[], byte[]> sent = TestProducer.Message(i);
+            Assert.Equal(sent.Key, records[i].Key);
+            Assert.Equal(sent.Value, records[i].Value);
+            Assert.Equal(BitConverter.GetBytes(i), records[i].Header("i"));
+            Assert.Equal(i, records[i].Offset);
+        }
+    }
+
+    [Fact]
+    public void Producing_to_an_unknown_topic_auto_creates_it_with_four_partitions()
+    {
+        List<ErrorCode> reports = TestProducer.ProduceAll(_cluster.BootstrapServers, "never-created", 5);
+
+        Assert.Equal(Enumerable.Repeat(ErrorCode.NoError, 5), reports);
+        Assert.Equal(4, Metadata("never-created").Partitions.Count);
+    }
+
+    [Fact]
+    public async Task Admin_api_create_topics_is_never_answered_by_the_mock()
+    {
+        using IAdminClient admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = _cluster.BootstrapServers }).Build();
+
+        var ex = await Assert.ThrowsAsync<KafkaException>(() =>
+            admin.CreateTopicsAsync(
+                [new TopicSpecification { Name = "via-admin", NumPartitions = 2, ReplicationFactor = 1 }],
+                new CreateTopicsOptions { RequestTimeout = TimeSpan.FromSeconds(2) }));
+
+        Assert.Equal(ErrorCode.Local_TimedOut, ex.Error.Code);
+    }
+
+    [Fact]
+    public void Injected_produce_errors_are_retried_without_duplicates()
+    {
+        _cluster.CreateTopic("retried", partitions: 1);
+        _cluster.PushRequestErrors(
+            KafkaApiKey.Produce,
+            ErrorCode.NotLeaderForPartition,
+            ErrorCode.RequestTimedOut,
+            ErrorCode.NotEnoughReplicas,
+            ErrorCode.NotEnoughReplicasAfterAppend);
+
+        List<ErrorCode> reports = TestProducer.ProduceAll(_cluster.BootstrapServers, "retried", 200);
+        IReadOnlyList<TopicRecord> records = TopicReader.ReadToEnd(_cluster.BootstrapServers, "retried", TestProducer.Wait);
+
+        Assert.Equal(Enumerable.Repeat(ErrorCode.NoError, 200), reports);
+        Assert.Equal(Enumerable.Range(0, 200), records.Select(r => BitConverter.ToInt32(r.Header("i"))));
+    }
+
+    [Fact]
+    public void Cluster_rejects_unknown_broker_ids_and_bad_topic_arguments()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => _cluster.SetBrokerDown(0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => _cluster.SetBrokerUp(4));
+        Assert.Throws<ArgumentOutOfRangeException>(() => _cluster.CreateTopic("t", partitions: 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => _cluster.CreateTopic("t", partitions: 1, replicationFactor: 4));
+        Assert.Throws<ArgumentOutOfRangeException>(() => KafkaDevCluster.Start(brokers: 0));
+    }
+
+    private TopicMetadata Metadata(string topic)
+    {
+        using IAdminClient admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = _cluster.BootstrapServers }).Build();
+        return admin.GetMetadata(topic, TestProducer.Wait).Topics.Single();
+    }
+}
+
+/// <summary>Faults that would disturb the shared cluster get a cluster of their own (it starts in milliseconds).</summary>
+public sealed class KafkaDevClusterFaultTests
+{
+    [Fact]
+    public void Produce_stalls_while_the_broker_is_down_and_delivers_once_it_is_up()
+    {
+        using var cluster = KafkaDevCluster.Start();
+        cluster.CreateTopic("stall", partitions: 1);
+        using IProducer<byte[], byte[]> producer = TestProducer.Build(cluster.BootstrapServers);
+        var reports = new BlockingCollection<ErrorCode>();
+
+        cluster.SetAllBrokersDown();
+        producer.Produce("stall", TestProducer.Message(1), r => reports.Add(r.Error.Code));
+        bool reportedWhileDown = reports.TryTake(out _, TimeSpan.FromSeconds(1));
+        cluster.SetAllBrokersUp();
+
+        Assert.False(reportedWhileDown);
+        Assert.True(reports.TryTake(out ErrorCode code, TestProducer.Wait));
+        Assert.Equal(ErrorCode.NoError, code);
+        Assert.Single(TopicReader.ReadToEnd(cluster.BootstrapServers, "stall", TestProducer.Wait));
+    }
+
+    [Fact]
+    public void Produce_fails_with_message_timeout_while_the_broker_stays_down()
+    {
+        using var cluster = KafkaDevCluster.Start();
+        cluster.CreateTopic("down", partitions: 1);
+        cluster.SetBrokerDown(1);
+
+        List<ErrorCode> reports = TestProducer.ProduceAll(cluster.BootstrapServers, "down", 3, messageTimeoutMs: 500);
+
+        Assert.Equal(Enumerable.Repeat(ErrorCode.Local_MsgTimedOut, 3), reports);
+    }
+}
