@@ -1,12 +1,11 @@
 using System.Globalization;
+using Klais.Kafka;
 
 namespace Klais.DevCluster;
 
 /// <summary>A <c>--topic name[:partitions[:replication]]</c> argument.</summary>
 internal sealed record TopicSpec(string Name, int Partitions, int ReplicationFactor)
 {
-    private const int MaxNameLength = 249; // Kafka's limit on topic names
-
     /// <summary>
     /// Parses one argument; on failure <paramref name="problem"/> says what is wrong with it. The replication
     /// factor is checked against <paramref name="brokers"/> only when that is valid (1 or more).
@@ -22,9 +21,9 @@ internal sealed record TopicSpec(string Name, int Partitions, int ReplicationFac
             return false;
         }
 
-        if (name.Length is 0 or > MaxNameLength || name is "." or ".." || !name.All(IsTopicChar))
+        if (!KafkaTopicName.IsValid(name))
         {
-            problem = $"--topic '{text}' has the name '{name}'. It must be 1 to {MaxNameLength} of a-z A-Z 0-9 . _ - (not '.' or '..').";
+            problem = $"--topic '{text}' has the name '{name}'. {KafkaTopicName.Rule}";
             return false;
         }
 
@@ -46,6 +45,4 @@ internal sealed record TopicSpec(string Name, int Partitions, int ReplicationFac
         problem = null;
         return true;
     }
-
-    private static bool IsTopicChar(char c) => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-';
 }
