@@ -47,7 +47,11 @@ public sealed class KafkaDevCluster : IDisposable
     public static KafkaDevCluster Start(int brokers = 1)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(brokers, 1);
-        SafeKafkaHandle host = Interop.Librdkafka.NewProducer(new Dictionary<string, string> { ["client.id"] = "klais-devcluster" });
+        SafeKafkaHandle host = Interop.Librdkafka.NewProducer(new Dictionary<string, string>
+        {
+            ["client.id"] = "klais-devcluster",
+            ["log_level"] = "4", // warnings and worse: the host handle has no bootstrap.servers, which librdkafka notes at level 5
+        });
         try
         {
             return new KafkaDevCluster(host, Interop.Librdkafka.MockClusterNew(host, brokers), brokers);

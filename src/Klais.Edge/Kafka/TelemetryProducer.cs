@@ -1,0 +1,278 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Text;
+using Confluent.Kafka;
+using Klais.Edge.Dam;
+using Klais.Kafka;
+using Microsoft.Extensions.Logging;
+
+namespace Klais.Edge.Kafka;
+
+/// <summary>
+/// The edge's Kafka producer: what the Dam lets through goes to <see cref="KafkaProducerOptions.Topic"/>
+/// with key = device id, value = payload, headers <c>seq</c> (u32 big-endian), <c>edge</c> (node id,
+/// UTF-8) and <c>ts</c> (receive time, i64 big-endian Unix nanoseconds). Idempotent, acks=all.
+/// <para>
+/// Back-pressure: at most <see cref="KafkaProducerOptions.MaxInFlightMessages"/> records are between
+/// <see cref="TryDeliver"/> and their delivery report; beyond that <see cref="TryDeliver"/> returns false
+/// and the Dam holds the record. librdkafka's own queue is sized above that cap, so it never overflows
+/// first; should it anyway (Local_QueueFull), the answer is also false and nothing is lost.
+/// </para>
+/// Thread-safe: several receive threads may call <see cref="TryDeliver"/> at once.
+/// </summary>
+internal sealed partial class TelemetryProducer : IDamSink, IDisposable
+{
+    private const string SeqHeader = "seq";
+    private const string EdgeHeader = "edge";
+    private const string TsHeader = "ts";
+
+    // Reused key/value arrays exist for lengths up to these; longer ones are allocated per record.
+    // 64: device ids are short text; 2048: a datagram's payload fits in one Ethernet frame.
+    private const int MaxReusedKeyLength = 64;
+    private const int MaxReusedValueLength = 2048;
+
+    [ThreadStatic]
+    private static Scratch? t_scratch;
+
+    private readonly IProducer<byte[], byte[]> _producer;
+    private readonly ILogger _logger;
+    private readonly string _topic;
+    private readonly int _maxInFlight;
+    private readonly Header _edgeHeader;
+    private readonly Action<DeliveryReport<byte[], byte[]>> _onDelivery;
+    private long _delivered;
+    private long _failed;
+    private long _inFlight;
+    private string? _lastError;
+    private int _disposed;
+
+    public TelemetryProducer(KafkaProducerOptions options, ILogger<TelemetryProducer> logger)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        string[] problems = options.Validate().ToArray();
+        if (problems.Length > 0)
+        {
+            throw new ArgumentException(string.Join(Environment.NewLine, problems), nameof(options));
+        }
+
+        Librdkafka.EnsureLoaded();
+        _logger = logger;
+        _topic = options.Topic;
+        _maxInFlight = options.MaxInFlightMessages;
+        _edgeHeader = new Header(EdgeHeader, Encoding.UTF8.GetBytes(options.NodeId));
+        _onDelivery = OnDelivery;
+        _producer = new ProducerBuilder<byte[], byte[]>(ProducerConfig(options))
+            .SetLogHandler((_, m) => LogLibrdkafka(_logger, ToLogLevel(m.Level), m.Facility, m.Message))
+            .SetErrorHandler((_, e) => OnClientError(e))
+            .SetStatisticsHandler((_, json) => LogStatistics(_logger, json))
+            .Build();
+        LogStarted(_logger, options.BootstrapServers, _topic, options.NodeId, _maxInFlight);
+    }
+
+    /// <summary>Records acknowledged by Kafka (acks=all).</summary>
+    public long Delivered => Interlocked.Read(ref _delivered);
+
+    /// <summary>Records that will never be delivered: message timeout expired, or rejected by the client or broker.</summary>
+    public long Failed => Interlocked.Read(ref _failed);
+
+    /// <summary>Records taken by <see cref="TryDeliver"/> whose delivery report has not arrived yet.</summary>
+    public long InFlight => Interlocked.Read(ref _inFlight);
+
+    /// <summary>Text of the last delivery or client error, or null.</summary>
+    public string? LastError => Volatile.Read(ref _lastError);
+
+    /// <inheritdoc />
+    public bool TryDeliver(in Admitted record)
+    {
+        // Increment first, then check: the cap is never exceeded, at the price of an occasional false
+        // "full" when two threads race at the limit. The Dam simply retries that record later.
+        if (Interlocked.Increment(ref _inFlight) > _maxInFlight)
+        {
+            Interlocked.Decrement(ref _inFlight);
+            return false;
+        }
+
+        Scratch scratch = t_scratch ??= new Scratch(_edgeHeader);
+        Message<byte[], byte[]> message = scratch.Fill(record);
+        try
+        {
+            _producer.Produce(_topic, message, _onDelivery);
+            return true;
+        }
+        catch (ProduceException<byte[], byte[]> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
+        {
+            Interlocked.Decrement(ref _inFlight);
+            return false;
+        }
+        catch (KafkaException ex)
+        {
+            // Not back-pressure (e.g. record too large, fatal idempotence error): the record is taken and counted failed.
+            Interlocked.Decrement(ref _inFlight);
+            RecordFailure(ex.Error);
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Waits up to <paramref name="timeout"/> for every record taken so far to be acknowledged or failed
+    /// (SIGTERM path). True when nothing is left in flight and no record failed while flushing, i.e.
+    /// everything that was in flight was delivered.
+    /// </summary>
+    public bool Flush(TimeSpan timeout)
+    {
+        long failedBefore = Failed;
+        var elapsed = Stopwatch.StartNew();
+        _producer.Flush(timeout);
+
+        // Flush returns once librdkafka's queues are empty; the last delivery handlers may still be running.
+        TimeSpan left = timeout - elapsed.Elapsed;
+        bool drained = SpinWait.SpinUntil(() => InFlight == 0, left > TimeSpan.Zero ? left : TimeSpan.Zero);
+        if (!drained)
+        {
+            LogFlushIncomplete(_logger, InFlight, timeout);
+        }
+
+        return drained && Failed == failedBefore;
+    }
+
+    /// <summary>Closes the producer without flushing: call <see cref="Flush"/> first to keep what is in flight.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _producer.Dispose();
+        }
+    }
+
+    private static ProducerConfig ProducerConfig(KafkaProducerOptions options) => new()
+    {
+        BootstrapServers = options.BootstrapServers,
+        ClientId = $"klais-edge-{options.NodeId}",
+        EnableIdempotence = true,
+        Acks = Acks.All,
+        CompressionType = options.Compression,
+        LingerMs = options.LingerMs,
+        BatchSize = options.BatchSizeBytes,
+        MessageTimeoutMs = options.MessageTimeoutMs,
+
+        // Twice our own cap: librdkafka frees a record just after its delivery handler has run, so its
+        // count can briefly exceed ours; this margin keeps Local_QueueFull from ever being the limit.
+        QueueBufferingMaxMessages = (int)Math.Min(2L * options.MaxInFlightMessages, int.MaxValue),
+
+        // The delivery handler reads only the status: do not copy keys, values or headers back.
+        DeliveryReportFields = "status",
+        StatisticsIntervalMs = options.StatisticsIntervalMs,
+    };
+
+    private void OnDelivery(DeliveryReport<byte[], byte[]> report)
+    {
+        if (report.Error.IsError)
+        {
+            RecordFailure(report.Error);
+        }
+        else
+        {
+            Interlocked.Increment(ref _delivered);
+        }
+
+        Interlocked.Decrement(ref _inFlight);
+    }
+
+    private void RecordFailure(Error error)
+    {
+        Interlocked.Increment(ref _failed);
+
+        // Logged when the reason changes, not per record: a broker outage fails thousands the same way.
+        string text = $"{error.Code}: {error.Reason}";
+        if (Interlocked.Exchange(ref _lastError, text) != text)
+        {
+            LogDeliveryFailing(_logger, text);
+        }
+    }
+
+    private void OnClientError(Error error)
+    {
+        if (error.IsFatal)
+        {
+            Volatile.Write(ref _lastError, $"{error.Code}: {error.Reason}");
+            LogFatalError(_logger, error.Code, error.Reason);
+        }
+        else
+        {
+            LogClientError(_logger, error.Code, error.Reason);
+        }
+    }
+
+    private static LogLevel ToLogLevel(SyslogLevel level) => level switch
+    {
+        SyslogLevel.Emergency or SyslogLevel.Alert or SyslogLevel.Critical => LogLevel.Critical,
+        SyslogLevel.Error => LogLevel.Error,
+        SyslogLevel.Warning => LogLevel.Warning,
+        SyslogLevel.Notice or SyslogLevel.Info => LogLevel.Information,
+        _ => LogLevel.Debug,
+    };
+
+    /// <summary>
+    /// Per-thread objects handed to Produce, refilled for every record. Safe because Confluent.Kafka 1.9.3
+    /// copies key, value and headers into librdkafka during Produce (RD_KAFKA_MSG_F_COPY, header values
+    /// copied by rd_kafka_header_add) and keeps none of them once Produce returns (delivery reports carry
+    /// the status only, see DeliveryReportFields). A test reads back many records of varying sizes to guard this.
+    /// </summary>
+    private sealed class Scratch
+    {
+        private readonly byte[] _seq = new byte[sizeof(uint)];
+        private readonly byte[] _ts = new byte[sizeof(long)];
+        private readonly byte[]?[] _keys = new byte[MaxReusedKeyLength + 1][];
+        private readonly byte[]?[] _values = new byte[MaxReusedValueLength + 1][];
+        private readonly Message<byte[], byte[]> _message;
+
+        public Scratch(Header edge)
+        {
+            _message = new Message<byte[], byte[]>
+            {
+                Headers = [new Header(SeqHeader, _seq), edge, new Header(TsHeader, _ts)],
+            };
+        }
+
+        public Message<byte[], byte[]> Fill(in Admitted record)
+        {
+            BinaryPrimitives.WriteUInt32BigEndian(_seq, record.Sequence);
+            BinaryPrimitives.WriteInt64BigEndian(_ts, record.ReceivedUnixNanos);
+            _message.Key = Exact(_keys, record.DeviceId);
+            _message.Value = Exact(_values, record.Payload);
+            _message.Timestamp = new Timestamp(record.ReceivedUnixNanos / 1_000_000, TimestampType.CreateTime);
+            return _message;
+        }
+
+        /// <summary>An array of exactly the span's length holding its bytes (Confluent sends whole arrays).</summary>
+        private static byte[] Exact(byte[]?[] byLength, ReadOnlySpan<byte> bytes)
+        {
+            byte[] array = bytes.Length < byLength.Length
+                ? byLength[bytes.Length] ??= new byte[bytes.Length]
+                : new byte[bytes.Length];
+            bytes.CopyTo(array);
+            return array;
+        }
+    }
+
+    [LoggerMessage(EventId = KafkaEventIds.Started, Level = LogLevel.Information, Message = "Kafka producer to {Bootstrap}, topic {Topic}, edge {NodeId}, at most {MaxInFlight} records in flight")]
+    private static partial void LogStarted(ILogger logger, string bootstrap, string topic, string nodeId, int maxInFlight);
+
+    [LoggerMessage(EventId = KafkaEventIds.Librdkafka, Message = "librdkafka {Facility}: {Text}")]
+    private static partial void LogLibrdkafka(ILogger logger, LogLevel level, string facility, string text);
+
+    [LoggerMessage(EventId = KafkaEventIds.ClientError, Level = LogLevel.Warning, Message = "Kafka client error {Code}: {Reason} (librdkafka retries)")]
+    private static partial void LogClientError(ILogger logger, ErrorCode code, string reason);
+
+    [LoggerMessage(EventId = KafkaEventIds.FatalError, Level = LogLevel.Critical, Message = "Kafka producer fatal error {Code}: {Reason}; no record can be delivered until the producer is recreated")]
+    private static partial void LogFatalError(ILogger logger, ErrorCode code, string reason);
+
+    [LoggerMessage(EventId = KafkaEventIds.DeliveryFailing, Level = LogLevel.Warning, Message = "Kafka records failing: {Error} (logged again when the reason changes; see the Failed counter)")]
+    private static partial void LogDeliveryFailing(ILogger logger, string error);
+
+    [LoggerMessage(EventId = KafkaEventIds.Statistics, Level = LogLevel.Debug, Message = "librdkafka statistics {Json}")]
+    private static partial void LogStatistics(ILogger logger, string json);
+
+    [LoggerMessage(EventId = KafkaEventIds.FlushIncomplete, Level = LogLevel.Warning, Message = "Kafka flush: {InFlight} records still in flight after {Timeout}")]
+    private static partial void LogFlushIncomplete(ILogger logger, long inFlight, TimeSpan timeout);
+}

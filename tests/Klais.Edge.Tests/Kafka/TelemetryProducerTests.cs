@@ -1,0 +1,148 @@
+using System.Buffers.Binary;
+using System.Text;
+using Klais.Edge.Dam;
+using Klais.Edge.Kafka;
+using Klais.Kafka;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Klais.Edge.Tests.Kafka;
+
+/// <summary>Each test breaks brokers, so each has its own mock cluster (it starts in milliseconds).</summary>
+public sealed class TelemetryProducerTests : IDisposable
+{
+    private const string Topic = "iot_telemetry";
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
+    private readonly KafkaDevCluster _cluster = KafkaDevCluster.Start();
+
+    public TelemetryProducerTests() => _cluster.CreateTopic(Topic, partitions: 1);
+
+    public void Dispose() => _cluster.Dispose();
+
+    [Fact]
+    public void Produced_record_carries_key_value_and_headers()
+    {
+        using TelemetryProducer producer = Producer();
+        byte[] longKey = Encoding.ASCII.GetBytes(new string('k', 100));
+        byte[] bigPayload = Enumerable.Range(0, 5000).Select(i => (byte)i).ToArray();
+
+        Assert.True(producer.TryDeliver(new Admitted("sensor-1"u8, 7, "{\"t\":21.5}"u8, 1_767_225_600_123_456_789)));
+        Assert.True(producer.TryDeliver(new Admitted(longKey, uint.MaxValue, bigPayload, 42)));
+        Assert.True(producer.Flush(Wait));
+        IReadOnlyList<TopicRecord> records = TopicReader.ReadToEnd(_cluster.BootstrapServers, Topic, Wait);
+
+        Assert.Equal(2, records.Count);
+        Assert.Equal("sensor-1"u8.ToArray(), records[0].Key);
+        Assert.Equal("{\"t\":21.5}"u8.ToArray(), records[0].Value);
+        Assert.Equal(["seq", "edge", "ts"], records[0].Headers.Select(h => h.Key));
+        Assert.Equal(new byte[] { 0, 0, 0, 7 }, records[0].Header("seq"));
+        Assert.Equal("edge-a"u8.ToArray(), records[0].Header("edge"));
+        Assert.Equal(1_767_225_600_123_456_789, BinaryPrimitives.ReadInt64BigEndian(records[0].Header("ts")));
+        Assert.Equal(1_767_225_600_123, records[0].TimestampUnixMs);
+        Assert.Equal(longKey, records[1].Key);
+        Assert.Equal(bigPayload, records[1].Value);
+        Assert.Equal(new byte[] { 0xff, 0xff, 0xff, 0xff }, records[1].Header("seq"));
+        Assert.Equal(2, producer.Delivered);
+    }
+
+    [Fact]
+    public void Records_from_several_threads_arrive_intact_despite_reused_buffers()
+    {
+        using TelemetryProducer producer = Producer();
+        const int count = 2000;
+
+        Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i =>
+        {
+            (byte[] key, byte[] value) = Record(i);
+            Assert.True(producer.TryDeliver(new Admitted(key, (uint)i, value, i)));
+        });
+        Assert.True(producer.Flush(Wait));
+        IReadOnlyList<TopicRecord> records = TopicReader.ReadToEnd(_cluster.BootstrapServers, Topic, Wait);
+
+        Assert.Equal(count, records.Count);
+        Assert.All(records, r =>
+        {
+            int i = (int)BinaryPrimitives.ReadUInt32BigEndian(r.Header("seq"));
+            (byte[] key, byte[] value) = Record(i);
+            Assert.Equal(key, r.Key);
+            Assert.Equal(value, r.Value);
+            Assert.Equal(i, BinaryPrimitives.ReadInt64BigEndian(r.Header("ts")));
+        });
+        Assert.Equal(Enumerable.Range(0, count), records.Select(r => (int)BinaryPrimitives.ReadUInt32BigEndian(r.Header("seq"))).Order());
+    }
+
+    [Fact]
+    public void In_flight_cap_returns_false_and_nothing_counts_as_delivered_while_brokers_are_down()
+    {
+        using TelemetryProducer producer = Producer(o => o.MaxInFlightMessages = 10);
+        _cluster.SetAllBrokersDown();
+
+        bool[] taken = Enumerable.Range(0, 12).Select(i => producer.TryDeliver(new Admitted("d"u8, (uint)i, "{}"u8, i))).ToArray();
+        bool flushedWhileDown = producer.Flush(TimeSpan.FromMilliseconds(500));
+
+        Assert.Equal([.. Enumerable.Repeat(true, 10), false, false], taken);
+        Assert.False(flushedWhileDown);
+        Assert.Equal(10, producer.InFlight);
+        Assert.Equal(0, producer.Delivered);
+        Assert.Equal(0, producer.Failed);
+
+        _cluster.SetAllBrokersUp();
+        Assert.True(producer.Flush(Wait));
+        Assert.Equal(10, producer.Delivered);
+        Assert.True(producer.TryDeliver(new Admitted("d"u8, 10, "{}"u8, 10)));
+    }
+
+    [Fact]
+    public void Flush_returns_true_once_everything_is_delivered()
+    {
+        using TelemetryProducer producer = Producer();
+        for (int i = 0; i < 1000; i++)
+        {
+            Assert.True(producer.TryDeliver(new Admitted("d"u8, (uint)i, "{\"v\":1}"u8, i)));
+        }
+
+        Assert.True(producer.Flush(Wait));
+        Assert.Equal(1000, producer.Delivered);
+        Assert.Equal(0, producer.InFlight);
+        Assert.Equal(0, producer.Failed);
+        Assert.Null(producer.LastError);
+    }
+
+    [Fact]
+    public void Failed_counts_records_whose_message_timeout_expired()
+    {
+        using TelemetryProducer producer = Producer(o => o.MessageTimeoutMs = 300);
+        _cluster.SetAllBrokersDown();
+        for (int i = 0; i < 5; i++)
+        {
+            Assert.True(producer.TryDeliver(new Admitted("d"u8, (uint)i, "{}"u8, i)));
+        }
+
+        bool allDelivered = producer.Flush(Wait);
+
+        Assert.False(allDelivered);
+        Assert.Equal(5, producer.Failed);
+        Assert.Equal(0, producer.Delivered);
+        Assert.Equal(0, producer.InFlight);
+        Assert.StartsWith("Local_MsgTimedOut", producer.LastError, StringComparison.Ordinal);
+    }
+
+    private TelemetryProducer Producer(Action<KafkaProducerOptions>? configure = null)
+    {
+        var options = new KafkaProducerOptions { BootstrapServers = _cluster.BootstrapServers, Topic = Topic, NodeId = "edge-a", LingerMs = 1 };
+        configure?.Invoke(options);
+        return new TelemetryProducer(options, NullLogger<TelemetryProducer>.Instance);
+    }
+
+    /// <summary>Record i: key and value lengths vary (some past the reuse limits), bytes derived from i.</summary>
+    private static (byte[] Key, byte[] Value) Record(int i)
+    {
+        byte[] key = Encoding.ASCII.GetBytes($"dev-{i}-{new string('x', i % 80)}");
+        byte[] value = new byte[(i * 37) % 3000];
+        for (int b = 0; b < value.Length; b++)
+        {
+            value[b] = (byte)(i + b);
+        }
+
+        return (key, value);
+    }
+}
