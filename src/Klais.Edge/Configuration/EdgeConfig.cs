@@ -14,7 +14,7 @@ internal sealed record EdgeConfig
     public required double DamMaxRate { get; init; }
     public required long DamBurstSize { get; init; }
     public required int DamQueueMaxMessages { get; init; }
-    public required long DamQueueMaxBytes { get; init; }
+    public required int DamQueueMaxBytes { get; init; }
     public required LogLevel LogLevel { get; init; }
     public required string NodeId { get; init; }
     public required int ReceiveThreads { get; init; }
@@ -143,7 +143,7 @@ internal static class EdgeConfigLoader
             DamMaxRate = read.Number(EdgeSettings.DamMaxRate, 0, 100_000_000),
             DamBurstSize = read.Integer(EdgeSettings.DamBurstSize, 1, 1_000_000_000),
             DamQueueMaxMessages = (int)read.Integer(EdgeSettings.DamQueueMaxMessages, 1, 50_000_000),
-            DamQueueMaxBytes = read.Integer(EdgeSettings.DamQueueMaxBytes, 1024, 16L << 30),
+            DamQueueMaxBytes = (int)read.Integer(EdgeSettings.DamQueueMaxBytes, 1024, 1L << 30),
             LogLevel = read.OneOf(EdgeSettings.LogLevel, LogLevels),
             NodeId = nodeId.Length == 0 ? Environment.MachineName : nodeId,
             ReceiveThreads = (int)read.Integer(EdgeSettings.ReceiveThreads, 0, 256),

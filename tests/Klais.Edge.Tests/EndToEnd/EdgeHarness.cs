@@ -20,7 +20,7 @@ internal sealed class EdgeHarness : IAsyncDisposable
     {
         _app = app;
         Node = app.Services.GetRequiredService<EdgeNode>();
-        Http = new HttpClient { BaseAddress = new Uri(app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First()) };
+        Http = new HttpClient { BaseAddress = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()) };
         _sender = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         _sender.Connect(Node.Receiver.LocalEndPoint);
     }
