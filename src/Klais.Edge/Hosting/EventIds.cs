@@ -1,11 +1,18 @@
 namespace Klais.Edge.Hosting;
 
-/// <summary>Log event ids of klais-edge, in one place so they stay unique. Ranges: 1xx hosting, 2xx receive, 3xx Dam, 4xx Kafka, 5xx API.</summary>
+/// <summary>Log event ids of klais-edge, in one place so they stay unique. Ranges: 1xx hosting, 2xx receive, 3xx Kafka producer, 4xx Dam, 5xx API.</summary>
 internal static class EventIds
 {
     public const int EmbeddedCluster = 100;
     public const int Started = 101;
     public const int Stopped = 102;
+    public const int KafkaStarted = 300;
+    public const int Librdkafka = 301;
+    public const int KafkaClientError = 302;
+    public const int KafkaFatalError = 303;
+    public const int KafkaDeliveryFailing = 304;
+    public const int KafkaStatistics = 305;
+    public const int KafkaFlushIncomplete = 306;
     public const int ConfigChanged = 500;
     public const int ConfigRejected = 501;
 }

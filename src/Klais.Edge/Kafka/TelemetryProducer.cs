@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Text;
 using Confluent.Kafka;
 using Klais.Edge.Dam;
+using Klais.Edge.Hosting;
 using Klais.Kafka;
 using Microsoft.Extensions.Logging;
 
@@ -255,24 +256,24 @@ internal sealed partial class TelemetryProducer : IDamSink, IDisposable
         }
     }
 
-    [LoggerMessage(EventId = KafkaEventIds.Started, Level = LogLevel.Information, Message = "Kafka producer to {Bootstrap}, topic {Topic}, edge {NodeId}, at most {MaxInFlight} records in flight")]
+    [LoggerMessage(EventId = EventIds.KafkaStarted, Level = LogLevel.Information, Message = "Kafka producer to {Bootstrap}, topic {Topic}, edge {NodeId}, at most {MaxInFlight} records in flight")]
     private static partial void LogStarted(ILogger logger, string bootstrap, string topic, string nodeId, int maxInFlight);
 
-    [LoggerMessage(EventId = KafkaEventIds.Librdkafka, Message = "librdkafka {Facility}: {Text}")]
+    [LoggerMessage(EventId = EventIds.Librdkafka, Message = "librdkafka {Facility}: {Text}")]
     private static partial void LogLibrdkafka(ILogger logger, LogLevel level, string facility, string text);
 
-    [LoggerMessage(EventId = KafkaEventIds.ClientError, Level = LogLevel.Warning, Message = "Kafka client error {Code}: {Reason} (librdkafka retries)")]
+    [LoggerMessage(EventId = EventIds.KafkaClientError, Level = LogLevel.Warning, Message = "Kafka client error {Code}: {Reason} (librdkafka retries)")]
     private static partial void LogClientError(ILogger logger, ErrorCode code, string reason);
 
-    [LoggerMessage(EventId = KafkaEventIds.FatalError, Level = LogLevel.Critical, Message = "Kafka producer fatal error {Code}: {Reason}; no record can be delivered until the producer is recreated")]
+    [LoggerMessage(EventId = EventIds.KafkaFatalError, Level = LogLevel.Critical, Message = "Kafka producer fatal error {Code}: {Reason}; no record can be delivered until the producer is recreated")]
     private static partial void LogFatalError(ILogger logger, ErrorCode code, string reason);
 
-    [LoggerMessage(EventId = KafkaEventIds.DeliveryFailing, Level = LogLevel.Warning, Message = "Kafka records failing: {Error} (logged again when the reason changes; see the Failed counter)")]
+    [LoggerMessage(EventId = EventIds.KafkaDeliveryFailing, Level = LogLevel.Warning, Message = "Kafka records failing: {Error} (logged again when the reason changes; see the Failed counter)")]
     private static partial void LogDeliveryFailing(ILogger logger, string error);
 
-    [LoggerMessage(EventId = KafkaEventIds.Statistics, Level = LogLevel.Debug, Message = "librdkafka statistics {Json}")]
+    [LoggerMessage(EventId = EventIds.KafkaStatistics, Level = LogLevel.Debug, Message = "librdkafka statistics {Json}")]
     private static partial void LogStatistics(ILogger logger, string json);
 
-    [LoggerMessage(EventId = KafkaEventIds.FlushIncomplete, Level = LogLevel.Warning, Message = "Kafka flush: {InFlight} records still in flight after {Timeout}")]
+    [LoggerMessage(EventId = EventIds.KafkaFlushIncomplete, Level = LogLevel.Warning, Message = "Kafka flush: {InFlight} records still in flight after {Timeout}")]
     private static partial void LogFlushIncomplete(ILogger logger, long inFlight, TimeSpan timeout);
 }
