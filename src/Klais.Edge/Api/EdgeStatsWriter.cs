@@ -94,12 +94,12 @@ internal static class EdgeStatsWriter
         w.WriteString("topic", node.Config.KafkaTopic);
         w.WriteEndObject();
 
-        LatencyHistogramView latency = new(node.Pipeline.ReceiveToEnqueue);
+        Pipeline.LatencyHistogram latency = node.Pipeline.ReceiveToEnqueue;
         w.WriteStartObject("latency");
         w.WriteNumber("receive_to_enqueue_count", latency.Count);
-        w.WriteNumber("receive_to_enqueue_p50_us", latency.P50Micros);
-        w.WriteNumber("receive_to_enqueue_p99_us", latency.P99Micros);
-        w.WriteNumber("receive_to_enqueue_p999_us", latency.P999Micros);
+        w.WriteNumber("receive_to_enqueue_p50_us", latency.QuantileNanos(0.50) / 1000.0);
+        w.WriteNumber("receive_to_enqueue_p99_us", latency.QuantileNanos(0.99) / 1000.0);
+        w.WriteNumber("receive_to_enqueue_p999_us", latency.QuantileNanos(0.999) / 1000.0);
         w.WriteEndObject();
 
         w.WriteStartObject("xdp");
@@ -122,15 +122,4 @@ internal static class EdgeStatsWriter
     /// </summary>
     public static long Rejected(EdgeNode node, Rejection reason) =>
         reason == Rejection.RateLimited ? node.Pipeline.Rejections[reason] + node.Dam.Dropped : node.Pipeline.Rejections[reason];
-}
-
-internal readonly struct LatencyHistogramView(Pipeline.LatencyHistogram histogram)
-{
-    public long Count => histogram.Count;
-
-    public double P50Micros => histogram.QuantileNanos(0.50) / 1000.0;
-
-    public double P99Micros => histogram.QuantileNanos(0.99) / 1000.0;
-
-    public double P999Micros => histogram.QuantileNanos(0.999) / 1000.0;
 }

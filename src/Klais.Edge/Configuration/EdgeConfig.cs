@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using Klais.Kafka;
 using Microsoft.Extensions.Logging;
 
 namespace Klais.Edge.Configuration;
@@ -138,8 +139,7 @@ internal static class EdgeConfigLoader
             UdpBind = read.EndPoint(EdgeSettings.UdpBind),
             ApiBind = read.EndPoint(EdgeSettings.ApiBind),
             KafkaBootstrap = bootstrap.Length == 0 ? null : bootstrap,
-            KafkaTopic = read.Matching(EdgeSettings.KafkaTopic, IsTopicName,
-                "It must be 1 to 249 characters of a-z, A-Z, 0-9, '.', '_' or '-' (Kafka's rule), and not '.' or '..'."),
+            KafkaTopic = read.Matching(EdgeSettings.KafkaTopic, KafkaTopicName.IsValid, KafkaTopicName.Rule),
             DamMaxRate = read.Number(EdgeSettings.DamMaxRate, 0, 100_000_000),
             DamBurstSize = read.Integer(EdgeSettings.DamBurstSize, 1, 1_000_000_000),
             DamQueueMaxMessages = (int)read.Integer(EdgeSettings.DamQueueMaxMessages, 1, 50_000_000),
@@ -179,10 +179,6 @@ internal static class EdgeConfigLoader
 
         return string.Join(Environment.NewLine, lines);
     }
-
-    private static bool IsTopicName(string topic) =>
-        topic.Length is > 0 and <= 249 && topic is not ("." or "..")
-        && topic.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-');
 
     private static bool IsNodeId(string nodeId) => nodeId.Length <= 64 && !nodeId.Any(char.IsControl);
 

@@ -9,21 +9,5 @@ internal sealed class RejectionCounters
 
     public void Increment(Rejection reason) => Interlocked.Increment(ref _counts[(int)reason]);
 
-    public void Add(Rejection reason, long count) => Interlocked.Add(ref _counts[(int)reason], count);
-
     public long this[Rejection reason] => Volatile.Read(ref _counts[(int)reason]);
-
-    public long Total
-    {
-        get
-        {
-            long total = 0;
-            foreach (Rejection r in RejectionNames.All)
-            {
-                total += this[r];
-            }
-
-            return total;
-        }
-    }
 }
