@@ -58,8 +58,8 @@ public sealed class XdpFilter : IXdpFilter
         try
         {
             program = XdpProgram.Load(options.ObjectPath);
-            WriteParameters(program, options.Parameters);
-            WritePorts(program, options.Ports);
+            program.WriteParameters(options.Parameters);
+            program.WritePorts(options.Ports);
             XdpProgram loaded = program;
             XdpAttachment attachment = ns.Run(() => XdpAttacher.Attach(loaded, options.Interface, options.Mode, options.ReplaceStaleProgram));
             try
@@ -120,31 +120,7 @@ public sealed class XdpFilter : IXdpFilter
         return ns.Run(() => XdpAttacher.DetachKlaisProgram(interfaceName));
     }
 
-    public XdpStatistics ReadStatistics()
-    {
-        Span<KlaisStatValue> perCpu = new KlaisStatValue[_program.Statistics.PossibleCpus];
-        Span<XdpCounter> sums = stackalloc XdpCounter[(int)StatIndex.Count];
-        for (uint index = 0; index < (uint)StatIndex.Count; index++)
-        {
-            if (_program.Statistics.TryLookup(index, perCpu))
-            {
-                foreach (KlaisStatValue value in perCpu)
-                {
-                    sums[(int)index] += new XdpCounter(value.Packets, value.Bytes);
-                }
-            }
-        }
-
-        return new XdpStatistics(
-            sums[(int)StatIndex.Passed],
-            sums[(int)StatIndex.DroppedSize],
-            sums[(int)StatIndex.DroppedMagic],
-            sums[(int)StatIndex.DroppedBlocked],
-            sums[(int)StatIndex.DroppedRate],
-            sums[(int)StatIndex.NotKlais],
-            sums[(int)StatIndex.EventsLost].Packets,
-            _events?.Dropped ?? 0);
-    }
+    public XdpStatistics ReadStatistics() => _program.ReadStatistics(_events?.Dropped ?? 0);
 
     public void SetPorts(IReadOnlyCollection<ushort> ports)
     {
@@ -155,7 +131,7 @@ public sealed class XdpFilter : IXdpFilter
             throw new ArgumentException(string.Join(Environment.NewLine, errors), nameof(ports));
         }
 
-        WritePorts(_program, ports);
+        _program.WritePorts(ports);
     }
 
     public IReadOnlyList<ushort> GetPorts() => _program.Ports.Keys().Order().ToArray();
@@ -169,7 +145,7 @@ public sealed class XdpFilter : IXdpFilter
             throw new ArgumentException(string.Join(Environment.NewLine, errors), nameof(parameters));
         }
 
-        WriteParameters(_program, parameters);
+        _program.WriteParameters(parameters);
     }
 
     public XdpParameters GetParameters()
@@ -301,32 +277,6 @@ public sealed class XdpFilter : IXdpFilter
 
     private static TimeSpan Remaining(ulong later, ulong earlier) =>
         later >= earlier ? TimeSpan.FromTicks((long)((later - earlier) / 100)) : -TimeSpan.FromTicks((long)((earlier - later) / 100));
-
-    private static void WriteParameters(XdpProgram program, XdpParameters parameters) =>
-        program.AiParams.Update(0, new KlaisParams
-        {
-            DefaultMaxTokens = parameters.DefaultMaxTokens,
-            DefaultRefillRate = parameters.DefaultRefillRate,
-            SampleEvery = parameters.SampleEvery,
-            EventsPerSec = parameters.EventsPerSecond,
-        });
-
-    private static void WritePorts(XdpProgram program, IReadOnlyCollection<ushort> ports)
-    {
-        // New ports first, then the ones no longer wanted: a port kept in both sets is never missing.
-        foreach (ushort port in ports)
-        {
-            program.Ports.Update(port, (byte)1);
-        }
-
-        foreach (ushort old in program.Ports.Keys())
-        {
-            if (!ports.Contains(old))
-            {
-                program.Ports.Delete(old);
-            }
-        }
-    }
 
     private void UpdateExistingBucket(ulong deviceKey, KlaisBucket bucket)
     {

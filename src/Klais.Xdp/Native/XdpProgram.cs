@@ -127,6 +127,60 @@ internal sealed class XdpProgram : IDisposable
         }
     }
 
+    /// <summary>The per-outcome counters summed over every CPU.</summary>
+    public XdpStatistics ReadStatistics(long eventsDroppedInUserSpace)
+    {
+        var perCpu = new KlaisStatValue[Statistics.PossibleCpus];
+        Span<XdpCounter> sums = stackalloc XdpCounter[(int)StatIndex.Count];
+        for (uint index = 0; index < (uint)StatIndex.Count; index++)
+        {
+            if (Statistics.TryLookup(index, perCpu))
+            {
+                foreach (KlaisStatValue value in perCpu)
+                {
+                    sums[(int)index] += new XdpCounter(value.Packets, value.Bytes);
+                }
+            }
+        }
+
+        return new XdpStatistics(
+            sums[(int)StatIndex.Passed],
+            sums[(int)StatIndex.DroppedSize],
+            sums[(int)StatIndex.DroppedMagic],
+            sums[(int)StatIndex.DroppedBlocked],
+            sums[(int)StatIndex.DroppedRate],
+            sums[(int)StatIndex.NotKlais],
+            sums[(int)StatIndex.EventsLost].Packets,
+            eventsDroppedInUserSpace);
+    }
+
+    /// <summary>Replaces the ai_params entry.</summary>
+    public void WriteParameters(XdpParameters parameters) =>
+        AiParams.Update(0, new KlaisParams
+        {
+            DefaultMaxTokens = parameters.DefaultMaxTokens,
+            DefaultRefillRate = parameters.DefaultRefillRate,
+            SampleEvery = parameters.SampleEvery,
+            EventsPerSec = parameters.EventsPerSecond,
+        });
+
+    /// <summary>Replaces the port set: new ports first, then the ones no longer wanted, so a kept port is never missing.</summary>
+    public void WritePorts(IReadOnlyCollection<ushort> ports)
+    {
+        foreach (ushort port in ports)
+        {
+            Ports.Update(port, (byte)1);
+        }
+
+        foreach (ushort old in Ports.Keys())
+        {
+            if (!ports.Contains(old))
+            {
+                Ports.Delete(old);
+            }
+        }
+    }
+
     /// <summary>BPF_PROG_TEST_RUN of one Ethernet frame: the XDP action (1 = drop, 2 = pass).</summary>
     public uint TestRun(ReadOnlySpan<byte> frame) => Interop.Libbpf.TestRun(ProgramFd, frame);
 
