@@ -5,6 +5,7 @@
 #  2. Receive-to-enqueue latency P50/P99 from the edge's histogram during that run.
 #  3. Idle RSS of klais-edge (external Kafka, and the embedded dev cluster).
 #  4. BenchmarkDotNet: Dam vs TokenBucketRateLimiter, zero-allocation receive/parse/Dam path, produce bytes/record.
+#  5. XDP: a 90%-garbage flood over a veth, with and without the filter (scripts/bench-xdp.sh; KLAIS_BENCH_XDP=0 skips).
 # Results: artifacts/bench/summary.txt (copy figures into docs/BENCHMARKS.md with this command).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -98,10 +99,18 @@ idle_rss "embedded dev cluster"
 stop_pid "$cluster" 10
 
 # 4. Micro-benchmarks (BenchmarkDotNet, [MemoryDiagnoser]); KLAIS_BENCH_MICRO=0 skips them.
-[ "${KLAIS_BENCH_MICRO:-1}" = 1 ] || { echo; cat "$summary"; exit 0; }
-dotnet run -c Release --project bench/Klais.Benchmarks --no-launch-profile -- \
-  --filter '*' --job short --exporters markdown --artifacts "$out/bdn" >"$out/bdn.log" 2>&1 || { tail -30 "$out/bdn.log"; exit 1; }
-for f in "$out"/bdn/results/*-report-github.md; do
-  say ""; say "$(basename "$f" -report-github.md):"; grep '^|' "$f" | tee -a "$summary" >/dev/null
-done
+if [ "${KLAIS_BENCH_MICRO:-1}" = 1 ]; then
+  dotnet run -c Release --project bench/Klais.Benchmarks --no-launch-profile -- \
+    --filter '*' --job short --exporters markdown --artifacts "$out/bdn" >"$out/bdn.log" 2>&1 || { tail -30 "$out/bdn.log"; exit 1; }
+  for f in "$out"/bdn/results/*-report-github.md; do
+    say ""; say "$(basename "$f" -report-github.md):"; grep '^|' "$f" | tee -a "$summary" >/dev/null
+  done
+fi
+
+# 5. The XDP filter against a garbage flood (scripts/bench-xdp.sh, its own summary); KLAIS_BENCH_XDP=0 skips it.
+if [ "${KLAIS_BENCH_XDP:-1}" = 1 ]; then
+  say ""; say "XDP (scripts/bench-xdp.sh, artifacts/bench/xdp-summary.txt):"
+  ./scripts/bench-xdp.sh >/dev/null || { cat "$out/xdp-summary.txt"; exit 1; }
+  tee -a "$summary" >/dev/null <"$out/xdp-summary.txt"
+fi
 echo; cat "$summary"

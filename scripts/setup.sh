@@ -34,3 +34,11 @@ fi
 if ! ldconfig -p | grep -q 'librdkafka\.so\.1'; then
   echo "setup: librdkafka.so.1 not found after install" >&2; exit 1
 fi
+
+# Klais.Xdp imports Debian's libbpf by its soname, libbpf.so.1 (package libbpf1); the build needs clang for bpf/.
+if ! ldconfig -p | grep -q 'libbpf\.so\.1'; then
+  echo "setup: libbpf.so.1 not found after install" >&2; exit 1
+fi
+if ! command -v clang >/dev/null 2>&1; then
+  echo "setup: clang not found after install (bpf/ needs it)" >&2; exit 1
+fi
