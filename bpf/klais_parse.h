@@ -35,6 +35,35 @@ struct klais_packet {
     __u8 source_addr[16];  /* IPv6, or IPv4-mapped */
 };
 
+/*
+ * The UDP header after an IPv4 header of `ihl` 32-bit words (5..15). Advanced in constant steps rather than by
+ * ihl * 4: a packet pointer plus a variable is something the verifier accepts only from a loader with
+ * CAP_PERFMON (it cannot mask it against speculation), and the filter should load with CAP_BPF and CAP_NET_ADMIN
+ * alone. The empty asm keeps the compiler from folding the steps back into one multiplication.
+ */
+#define KLAIS_IP_OPTION_WORD(words)          \
+    if (ihl > (words)) {                     \
+        cursor += 4;                         \
+        asm volatile("" : "+r"(cursor));     \
+    }
+
+static __always_inline struct udphdr *klais_skip_ip_options(struct iphdr *ip, __u8 ihl)
+{
+    void *cursor = (void *)ip + 20;
+
+    KLAIS_IP_OPTION_WORD(5)
+    KLAIS_IP_OPTION_WORD(6)
+    KLAIS_IP_OPTION_WORD(7)
+    KLAIS_IP_OPTION_WORD(8)
+    KLAIS_IP_OPTION_WORD(9)
+    KLAIS_IP_OPTION_WORD(10)
+    KLAIS_IP_OPTION_WORD(11)
+    KLAIS_IP_OPTION_WORD(12)
+    KLAIS_IP_OPTION_WORD(13)
+    KLAIS_IP_OPTION_WORD(14)
+    return cursor;
+}
+
 static __always_inline int klais_is_vlan(__be16 proto)
 {
     return proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD);
@@ -72,7 +101,7 @@ static __always_inline int klais_parse(struct xdp_md *ctx, struct klais_packet *
             return -1;
         if (ip->frag_off & bpf_htons(KLAIS_IP_MF | KLAIS_IP_OFFSET))
             return -1;
-        udp = (void *)ip + ip->ihl * 4;
+        udp = klais_skip_ip_options(ip, ip->ihl);
         __builtin_memset(pkt->source_addr, 0, 10);
         pkt->source_addr[10] = 0xff;
         pkt->source_addr[11] = 0xff;

@@ -43,7 +43,8 @@ struct klais_params {
     __u32 events_per_sec;       /* per-CPU cap on events of every kind per second; 0 = no events at all */
 };
 
-/* `statistics` value: one per outcome (enum klais_stat), per CPU; user space sums the CPUs. */
+/* `statistics` value: one per outcome (enum klais_stat), per CPU; user space sums the CPUs. bytes are UDP payload
+ * bytes (the datagram as a socket would receive it); NOT_KLAIS traffic is not parsed that far and counts 0 bytes. */
 struct klais_stat_value {
     __u64 packets;
     __u64 bytes;

@@ -24,14 +24,15 @@ static __always_inline int klais_verdict(__u32 outcome, __u64 bytes, int action)
 SEC("xdp")
 int klais_xdp(struct xdp_md *ctx)
 {
-    void *data = (void *)(long)ctx->data;
     void *data_end = (void *)(long)ctx->data_end;
-    __u64 bytes = data_end - data;
     struct klais_packet pkt;
 
+    /* Bytes are counted as UDP payload bytes (what the socket would get), not frame bytes: data_end - data is
+     * pointer arithmetic the verifier allows only with CAP_PERFMON, which the filter does not need otherwise. */
     if (klais_parse(ctx, &pkt) < 0)
-        return klais_verdict(KLAIS_STAT_NOT_KLAIS, bytes, XDP_PASS);
+        return klais_verdict(KLAIS_STAT_NOT_KLAIS, 0, XDP_PASS);
 
+    __u64 bytes = pkt.payload_len;
     if (pkt.payload_len < KLAIS_HEADER_LEN)
         return klais_verdict(KLAIS_STAT_DROPPED_SIZE, bytes, XDP_DROP);
 

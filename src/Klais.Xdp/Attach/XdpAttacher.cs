@@ -140,7 +140,20 @@ internal static class XdpAttacher
                 continue;
             }
 
-            SafeBpfFdHandle fd = ProgramFdById(id);
+            SafeBpfFdHandle fd;
+            try
+            {
+                fd = ProgramFdById(id);
+            }
+            catch (BpfException e) when (e.Errno == Errnos.EPERM)
+            {
+                found?.Dispose();
+                throw new BpfException(e.Operation, e.Errno,
+                    $"{interfaceName} has an XDP program attached (id {id}, {mode} mode). Telling whether it is a stale KLAIS " +
+                    "program needs BPF_PROG_GET_FD_BY_ID, which the kernel allows with CAP_SYS_ADMIN only. Grant it, or detach " +
+                    $"the program first (as root: klais-xdp detach --iface {interfaceName}, or ip link set dev {interfaceName} xdp off).");
+            }
+
             string name = GetProgramInfo(fd).Name;
             if (name != BpfNames.Program)
             {

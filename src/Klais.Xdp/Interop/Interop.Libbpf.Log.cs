@@ -8,7 +8,9 @@ internal static partial class Interop
 {
     internal static partial class Libbpf
     {
-        private const int LogLineBytes = 1024;
+        // libbpf prints a failed load's verifier log as one message; what is kept of it is bounded by MaxLogChars.
+        private const int LogMessageBytes = 1 << 20;
+        private const int MaxLogChars = 256 * 1024;
 
         // libbpf prints through one process-wide callback. Its messages (the verifier's log above all) are wanted
         // in the exception of the call that failed, so they are collected per thread while a call runs under
@@ -35,17 +37,25 @@ internal static partial class Interop
         private static unsafe int Print(int level, byte* format, nint args)
         {
             StringBuilder? log = t_log;
-            if (log is null || log.Length > 64 * 1024)
+            if (log is null || log.Length > MaxLogChars)
             {
                 return 0;
             }
 
             // va_list is passed by reference on x86-64 and arm64 Linux, so the pointer goes on to vsnprintf as is.
-            byte* line = stackalloc byte[LogLineBytes];
-            int written = Libc.FormatVarArgs(line, LogLineBytes, format, args);
-            if (written > 0)
+            // It can be used once only, so the buffer is big enough for a whole verifier log in one message.
+            byte* text = (byte*)NativeMemory.Alloc(LogMessageBytes);
+            try
             {
-                log.Append(Encoding.UTF8.GetString(line, Math.Min(written, LogLineBytes - 1)));
+                int written = Libc.FormatVarArgs(text, LogMessageBytes, format, args);
+                if (written > 0)
+                {
+                    log.Append(Encoding.UTF8.GetString(text, Math.Min(written, LogMessageBytes - 1)));
+                }
+            }
+            finally
+            {
+                NativeMemory.Free(text);
             }
 
             return 0;
