@@ -38,3 +38,4 @@ clean:
 	$(DOTNET) clean Klais.sln -c $(CONFIG) -nologo -v:q || true
 	rm -rf out artifacts
 	$(MAKE) -C bench/sink clean
+	$(MAKE) -C bpf clean
