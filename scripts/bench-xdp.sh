@@ -49,10 +49,14 @@ done
 ip netns exec "$ns_s" "$tool" flood --target "10.79.0.2:$((port + 1))" --count 100 >/dev/null; sleep 0.2
 sysctl -q -w kernel.bpf_stats_enabled=1
 hz=$(getconf CLK_TCK)
+# Sender on CPU 0, receiver on CPU 1: the veth's receive softirq (and so the filter) runs on the sender's CPU, so
+# the receiver's utime+stime is its own work and not the softirq time the kernel would charge to whoever runs there.
+pin_send=() pin_recv=()
+if [ "$(nproc)" -ge 2 ]; then pin_send=(taskset -c 0) pin_recv=(taskset -c 1); fi
 
 say "# klais bench-xdp $(date -u +%FT%TZ) on $(nproc) cores; kernel $(uname -r)"
-say "flood: ip netns exec $ns_s $tool flood --target 10.79.0.2:$port --count $count --valid-percent 10 --blocked-devices $blocked"
-say "receiver: ip netns exec $ns_r $sink $port 1000"
+say "flood: ip netns exec $ns_s ${pin_send[*]} $tool flood --target 10.79.0.2:$port --count $count --valid-percent 10 --blocked-devices $blocked"
+say "receiver: ip netns exec $ns_r ${pin_recv[*]} $sink $port 1000"
 
 # cpu_ms PID: utime+stime of a live process in ms (fields 14 and 15 of /proc/PID/stat).
 cpu_ms() { awk -v hz="$hz" '{ printf "%d", ($14 + $15) * 1000 / hz }' "/proc/$1/stat" 2>/dev/null; }
@@ -65,10 +69,10 @@ run_case() { # round mode
       "$tool" block --iface "$dev_r" --netns "$netns" --device "flood-blk-$(printf %04d "$i")" --reason 1 >/dev/null
     done
   fi
-  ip netns exec "$ns_r" "$sink" "$port" 1000 >"$out/xdp-sink.$mode.$round.txt" &
+  ip netns exec "$ns_r" "${pin_recv[@]}" "$sink" "$port" 1000 >"$out/xdp-sink.$mode.$round.txt" &
   local sink_pid=$!
   sleep 0.3
-  ip netns exec "$ns_s" "$tool" flood --target "10.79.0.2:$port" --count "$count" --valid-percent 10 \
+  ip netns exec "$ns_s" "${pin_send[@]}" "$tool" flood --target "10.79.0.2:$port" --count "$count" --valid-percent 10 \
     --blocked-devices "$blocked" >"$out/xdp-flood.$mode.$round.json"
   # The sink exits 1 s after its last datagram; its CPU time is read until then.
   while c=$(cpu_ms "$sink_pid") && [ -n "$c" ]; do cpu=$c; sleep 0.05; done
