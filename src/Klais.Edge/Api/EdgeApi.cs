@@ -1,10 +1,10 @@
 using System.Globalization;
 using System.Reflection;
+using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Klais.Edge.Api.Http;
 using Klais.Edge.Hosting;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
 namespace Klais.Edge.Api;
@@ -12,104 +12,84 @@ namespace Klais.Edge.Api;
 /// <summary>
 /// The edge's HTTP API: <c>GET /health</c>, <c>GET /stats</c>, <c>GET /metrics</c>, <c>POST /config</c>.
 /// JSON is written by hand with Utf8JsonWriter: the field names are a public contract (snake_case, stable), and
-/// nothing here runs unless somebody asks.
+/// nothing here runs unless somebody asks. Served by <see cref="HttpApiServer"/>.
 /// </summary>
-internal static partial class EdgeApi
+internal sealed partial class EdgeApi
 {
     public const int MaxConfigBodyBytes = 16 * 1024;
+    private const string PrometheusType = "text/plain; version=0.0.4; charset=utf-8";
+
+    private readonly EdgeNode _node;
+    private readonly ILogger _log;
+
+    public EdgeApi(EdgeNode node, ILogger log)
+    {
+        _node = node;
+        _log = log;
+    }
 
     public static string Version { get; } =
         typeof(EdgeApi).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
 
-    public static void Map(WebApplication app, EdgeNode node)
+    /// <summary>Routes one request. Unknown paths get 404 naming the endpoints; known paths with another method get 405.</summary>
+    public ApiResponse Handle(ApiRequest request) => request.Path switch
     {
-        ILogger log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Klais.Edge.Api");
+        "/health" => Get(request, () => ApiResponse.Json(200, w => EdgeStatsWriter.WriteHealth(w, _node))),
+        "/stats" => Get(request, () => ApiResponse.Json(200, w => EdgeStatsWriter.WriteStats(w, _node))),
+        "/metrics" => Get(request, () => ApiResponse.Text(200, PrometheusType, PrometheusText.Write(_node))),
+        "/config" => request.Method == "POST" ? PostConfig(request) : MethodNotAllowed("POST"),
+        _ => ApiResponse.Error(404, $"No endpoint {request.Path}. Endpoints: GET /health, GET /stats, GET /metrics, POST /config."),
+    };
 
-        app.MapGet("/health", () => Json(w => EdgeStatsWriter.WriteHealth(w, node)));
-        app.MapGet("/stats", () => Json(w => EdgeStatsWriter.WriteStats(w, node)));
-        app.MapGet("/metrics", () => Results.Text(PrometheusText.Write(node), "text/plain; version=0.0.4; charset=utf-8"));
-        app.MapPost("/config", async (HttpContext http) =>
+    private static ApiResponse Get(ApiRequest request, Func<ApiResponse> answer) =>
+        request.Method == "GET" ? answer() : MethodNotAllowed("GET, HEAD");
+
+    private static ApiResponse MethodNotAllowed(string allowed) =>
+        ApiResponse.Error(405, $"This endpoint answers {allowed} only.").WithHeader("Allow", allowed);
+
+    private ApiResponse PostConfig(ApiRequest request)
+    {
+        if (!Authorized(request, _node.Config.ApiToken))
         {
-            if (!Authorized(http, node.Config.ApiToken))
-            {
-                http.Response.Headers.WWWAuthenticate = "Bearer";
-                return Problem(StatusCodes.Status401Unauthorized, "This endpoint needs 'Authorization: Bearer <token>' (KLAIS_API_TOKEN is set).");
-            }
+            return ApiResponse.Error(401, "This endpoint needs 'Authorization: Bearer <token>' (KLAIS_API_TOKEN is set).")
+                .WithHeader("WWW-Authenticate", "Bearer");
+        }
 
-            byte[]? body = await ReadBodyAsync(http.Request, MaxConfigBodyBytes).ConfigureAwait(false);
-            if (body is null)
-            {
-                return Problem(StatusCodes.Status413PayloadTooLarge, $"The body is larger than {MaxConfigBodyBytes} bytes.");
-            }
+        if (request.Body.Length > MaxConfigBodyBytes)
+        {
+            return ApiResponse.Error(413, $"The body is larger than {MaxConfigBodyBytes} bytes.");
+        }
 
-            ConfigChange change = ConfigChange.Parse(body, out string? error);
-            if (error is not null)
-            {
-                LogConfigRejected(log, error);
-                return Problem(StatusCodes.Status400BadRequest, error);
-            }
+        ConfigChange change = ConfigChange.Parse(request.Body.Span, out string? error);
+        if (error is not null)
+        {
+            LogConfigRejected(_log, error);
+            return ApiResponse.Error(400, error);
+        }
 
-            double rate = change.NewRate ?? node.Dam.CurrentRate;
-            long burst = change.BurstSize ?? node.Dam.CurrentBurst;
-            node.Dam.Reconfigure(rate, burst);
-            LogConfigChanged(log, rate, burst);
-            return Json(w =>
-            {
-                w.WriteNumber("rate_limit", rate);
-                w.WriteNumber("burst_size", burst);
-            });
+        double rate = change.NewRate ?? _node.Dam.CurrentRate;
+        long burst = change.BurstSize ?? _node.Dam.CurrentBurst;
+        _node.Dam.Reconfigure(rate, burst);
+        LogConfigChanged(_log, rate, burst);
+        return ApiResponse.Json(200, w =>
+        {
+            w.WriteNumber("rate_limit", rate);
+            w.WriteNumber("burst_size", burst);
         });
     }
 
-    private static bool Authorized(HttpContext http, string? token)
+    private static bool Authorized(ApiRequest request, string? token)
     {
         if (token is null)
         {
             return true;
         }
 
-        string header = http.Request.Headers.Authorization.ToString();
         const string prefix = "Bearer ";
+        string header = request.Authorization ?? "";
         return header.StartsWith(prefix, StringComparison.Ordinal)
-            && CryptographicEquals(header[prefix.Length..], token);
+            && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(header[prefix.Length..]), Encoding.UTF8.GetBytes(token));
     }
-
-    private static bool CryptographicEquals(string a, string b) =>
-        System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(a), Encoding.UTF8.GetBytes(b));
-
-    private static async Task<byte[]?> ReadBodyAsync(HttpRequest request, int limit)
-    {
-        using var buffer = new MemoryStream();
-        byte[] chunk = new byte[4096];
-        int read;
-        while ((read = await request.Body.ReadAsync(chunk).ConfigureAwait(false)) > 0)
-        {
-            if (buffer.Length + read > limit)
-            {
-                return null;
-            }
-
-            buffer.Write(chunk, 0, read);
-        }
-
-        return buffer.ToArray();
-    }
-
-    internal static IResult Json(Action<Utf8JsonWriter> writeProperties)
-    {
-        var output = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true }))
-        {
-            writer.WriteStartObject();
-            writeProperties(writer);
-            writer.WriteEndObject();
-        }
-
-        return Results.Bytes(output.ToArray(), "application/json");
-    }
-
-    private static IResult Problem(int status, string message) =>
-        Results.Json(new Dictionary<string, object> { ["error"] = message, ["status"] = status }, statusCode: status);
 
     [LoggerMessage(EventId = EventIds.ConfigChanged, Level = LogLevel.Information, Message = "POST /config: Dam rate {Rate}/s, burst {Burst}")]
     private static partial void LogConfigChanged(ILogger logger, double rate, long burst);

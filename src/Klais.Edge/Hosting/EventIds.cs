@@ -15,4 +15,6 @@ internal static class EventIds
     public const int KafkaFlushIncomplete = 306;
     public const int ConfigChanged = 500;
     public const int ConfigRejected = 501;
+    public const int ApiListening = 502;
+    public const int ApiHandlerFailed = 503;
 }
