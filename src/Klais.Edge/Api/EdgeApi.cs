@@ -4,13 +4,15 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Klais.Edge.Api.Http;
+using Klais.Edge.Devices;
 using Klais.Edge.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace Klais.Edge.Api;
 
 /// <summary>
-/// The edge's HTTP API: <c>GET /health</c>, <c>GET /stats</c>, <c>GET /metrics</c>, <c>POST /config</c>.
+/// The edge's HTTP API: <c>GET /health</c>, <c>GET /stats</c>, <c>GET /metrics</c>, <c>POST /config</c>, the
+/// blocklist and per-device limits (docs/edge.md).
 /// JSON is written by hand with Utf8JsonWriter: the field names are a public contract (snake_case, stable), and
 /// nothing here runs unless somebody asks. Served by <see cref="HttpApiServer"/>.
 /// </summary>
@@ -37,17 +39,48 @@ internal sealed partial class EdgeApi
         "/health" => Get(request, () => ApiResponse.Json(200, w => EdgeStatsWriter.WriteHealth(w, _node))),
         "/stats" => Get(request, () => ApiResponse.Json(200, w => EdgeStatsWriter.WriteStats(w, _node))),
         "/metrics" => Get(request, () => ApiResponse.Text(200, PrometheusType, PrometheusText.Write(_node))),
-        "/config" => request.Method == "POST" ? PostConfig(request) : MethodNotAllowed("POST"),
-        _ => ApiResponse.Error(404, $"No endpoint {request.Path}. Endpoints: GET /health, GET /stats, GET /metrics, POST /config."),
+        "/config" => request.Method == "POST" ? Mutating(request, PostConfig) : MethodNotAllowed("POST"),
+        "/blocklist" => request.Method switch
+        {
+            "GET" => GetBlocklist(),
+            "POST" => Mutating(request, PostBlock),
+            _ => MethodNotAllowed("GET, HEAD, POST"),
+        },
+        "/limits" => Get(request, GetLimits),
+        _ when TryDevicePath(request.Path, "/blocklist/", out string? id, out ApiResponse? bad) => bad ?? (request.Method == "DELETE"
+            ? Mutating(request, _ => DeleteBlock(id!))
+            : MethodNotAllowed("DELETE")),
+        _ when TryDevicePath(request.Path, "/limits/", out string? id, out ApiResponse? bad) => bad ?? request.Method switch
+        {
+            "PUT" => Mutating(request, r => PutLimit(id!, r)),
+            "DELETE" => Mutating(request, _ => DeleteLimit(id!)),
+            _ => MethodNotAllowed("PUT, DELETE"),
+        },
+        _ => ApiResponse.Error(404, $"No endpoint {request.Path}. Endpoints: GET /health, GET /stats, GET /metrics, POST /config, " +
+            "GET|POST /blocklist, DELETE /blocklist/{device_id}, GET /limits, PUT|DELETE /limits/{device_id}."),
     };
 
-    private static ApiResponse Get(ApiRequest request, Func<ApiResponse> answer) =>
-        request.Method == "GET" ? answer() : MethodNotAllowed("GET, HEAD");
+    /// <summary>Matches <c>prefix{device_id}</c>; the id is percent-decoded and checked (a bad one answers 400).</summary>
+    private static bool TryDevicePath(string path, string prefix, out string? deviceId, out ApiResponse? bad)
+    {
+        deviceId = null;
+        bad = null;
+        if (!path.StartsWith(prefix, StringComparison.Ordinal) || path.Length == prefix.Length || path.IndexOf('/', prefix.Length) >= 0)
+        {
+            return false;
+        }
 
-    private static ApiResponse MethodNotAllowed(string allowed) =>
-        ApiResponse.Error(405, $"This endpoint answers {allowed} only.").WithHeader("Allow", allowed);
+        deviceId = Uri.UnescapeDataString(path[prefix.Length..]);
+        if (DevicePolicy.ValidateDeviceId(deviceId) is { } problem)
+        {
+            bad = ApiResponse.Error(400, problem);
+        }
 
-    private ApiResponse PostConfig(ApiRequest request)
+        return true;
+    }
+
+    /// <summary>Every changing endpoint needs the bearer token when <c>KLAIS_API_TOKEN</c> is set.</summary>
+    private ApiResponse Mutating(ApiRequest request, Func<ApiRequest, ApiResponse> change)
     {
         if (!Authorized(request, _node.Config.ApiToken))
         {
@@ -60,6 +93,139 @@ internal sealed partial class EdgeApi
             return ApiResponse.Error(413, $"The body is larger than {MaxConfigBodyBytes} bytes.");
         }
 
+        return change(request);
+    }
+
+    private ApiResponse GetBlocklist()
+    {
+        IReadOnlyList<BlockEntry> blocked = _node.Devices.ListBlocked();
+        DateTimeOffset now = _node.Time.GetUtcNow();
+        return ApiResponse.Json(200, w =>
+        {
+            w.WriteString("enforced_in", _node.Devices.EnforceInUserSpace ? "user_space" : "kernel");
+            w.WriteNumber("count", blocked.Count);
+            w.WriteStartArray("devices");
+            foreach (BlockEntry e in blocked)
+            {
+                w.WriteStartObject();
+                WriteBlock(w, e, now);
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+        });
+    }
+
+    private static void WriteBlock(Utf8JsonWriter w, BlockEntry e, DateTimeOffset now)
+    {
+        w.WriteString("device_id", e.DeviceId);
+        w.WriteString("device_key", e.DeviceKey.ToString("x16", CultureInfo.InvariantCulture));
+        w.WriteString("reason", e.Reason);
+        w.WriteString("source", e.Source == BlockSource.Operator ? "operator" : "control_plane");
+        w.WriteString("blocked_at", e.BlockedAt);
+        if (e.ExpiresAt is { } expires)
+        {
+            w.WriteString("expires_at", expires);
+            w.WriteNumber("ttl_seconds_left", Math.Max(0, Math.Round((expires - now).TotalSeconds, 1)));
+        }
+        else
+        {
+            w.WriteNull("expires_at");
+        }
+    }
+
+    private ApiResponse PostBlock(ApiRequest request)
+    {
+        BlockRequest? block = BlockRequest.Parse(request.Body.Span, out string? error);
+        if (block is null)
+        {
+            return ApiResponse.Error(400, error!);
+        }
+
+        BlockEntry entry = _node.Devices.Block(block.DeviceId, block.Ttl, block.Reason, BlockSource.Operator);
+        LogBlocked(_log, entry.DeviceId, block.Ttl.TotalSeconds, entry.Reason);
+        DateTimeOffset now = _node.Time.GetUtcNow();
+        return ApiResponse.Json(201, w => WriteBlock(w, entry, now));
+    }
+
+    private ApiResponse DeleteBlock(string deviceId)
+    {
+        if (!_node.Devices.Unblock(deviceId))
+        {
+            return ApiResponse.Error(404, $"Device \"{deviceId}\" is not blocked.");
+        }
+
+        LogUnblocked(_log, deviceId);
+        return ApiResponse.Json(200, w =>
+        {
+            w.WriteString("device_id", deviceId);
+            w.WriteBoolean("blocked", false);
+        });
+    }
+
+    private ApiResponse GetLimits()
+    {
+        IReadOnlyList<LimitEntry> limits = _node.Devices.ListLimits();
+        return ApiResponse.Json(200, w =>
+        {
+            w.WriteString("enforced_in", _node.Devices.EnforceInUserSpace ? "user_space" : "kernel");
+            w.WriteNumber("count", limits.Count);
+            w.WriteStartArray("devices");
+            foreach (LimitEntry e in limits)
+            {
+                w.WriteStartObject();
+                WriteLimit(w, e);
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+        });
+    }
+
+    private static void WriteLimit(Utf8JsonWriter w, LimitEntry e)
+    {
+        w.WriteString("device_id", e.DeviceId);
+        w.WriteString("device_key", e.DeviceKey.ToString("x16", CultureInfo.InvariantCulture));
+        w.WriteNumber("rate", e.Rate);
+        w.WriteNumber("burst", e.Burst);
+    }
+
+    private ApiResponse PutLimit(string deviceId, ApiRequest request)
+    {
+        LimitRequest? limit = LimitRequest.Parse(request.Body.Span, out string? error);
+        if (limit is null)
+        {
+            return ApiResponse.Error(400, error!);
+        }
+
+        LimitEntry entry = _node.Devices.SetLimit(deviceId, limit.Rate, limit.Burst);
+        LogLimitSet(_log, deviceId, limit.Rate, limit.Burst);
+        return ApiResponse.Json(200, w => WriteLimit(w, entry));
+    }
+
+    private ApiResponse DeleteLimit(string deviceId)
+    {
+        if (!_node.Devices.RemoveLimit(deviceId))
+        {
+            return ApiResponse.Error(404, $"Device \"{deviceId}\" has no limit of its own.");
+        }
+
+        LogLimitRemoved(_log, deviceId);
+        return ApiResponse.Json(200, w =>
+        {
+            w.WriteString("device_id", deviceId);
+            w.WriteBoolean("limited", false);
+        });
+    }
+
+    private static ApiResponse Get(ApiRequest request, Func<ApiResponse> answer) =>
+        request.Method == "GET" ? answer() : MethodNotAllowed("GET, HEAD");
+
+    private static ApiResponse MethodNotAllowed(string allowed) =>
+        ApiResponse.Error(405, $"This endpoint answers {allowed} only.").WithHeader("Allow", allowed);
+
+    private ApiResponse PostConfig(ApiRequest request)
+    {
         ConfigChange change = ConfigChange.Parse(request.Body.Span, out string? error);
         if (error is not null)
         {
@@ -93,6 +259,18 @@ internal sealed partial class EdgeApi
 
     [LoggerMessage(EventId = EventIds.ConfigChanged, Level = LogLevel.Information, Message = "POST /config: Dam rate {Rate}/s, burst {Burst}")]
     private static partial void LogConfigChanged(ILogger logger, double rate, long burst);
+
+    [LoggerMessage(EventId = EventIds.DeviceBlocked, Level = LogLevel.Information, Message = "POST /blocklist: {DeviceId} blocked for {TtlSeconds} s: {Reason}")]
+    private static partial void LogBlocked(ILogger logger, string deviceId, double ttlSeconds, string reason);
+
+    [LoggerMessage(EventId = EventIds.DeviceUnblocked, Level = LogLevel.Information, Message = "DELETE /blocklist: {DeviceId} unblocked")]
+    private static partial void LogUnblocked(ILogger logger, string deviceId);
+
+    [LoggerMessage(EventId = EventIds.DeviceLimitSet, Level = LogLevel.Information, Message = "PUT /limits: {DeviceId} limited to {Rate}/s, burst {Burst}")]
+    private static partial void LogLimitSet(ILogger logger, string deviceId, double rate, long burst);
+
+    [LoggerMessage(EventId = EventIds.DeviceLimitRemoved, Level = LogLevel.Information, Message = "DELETE /limits: {DeviceId} follows the defaults again")]
+    private static partial void LogLimitRemoved(ILogger logger, string deviceId);
 
     [LoggerMessage(EventId = EventIds.ConfigRejected, Level = LogLevel.Warning, Message = "POST /config rejected: {Error}")]
     private static partial void LogConfigRejected(ILogger logger, string error);
