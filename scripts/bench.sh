@@ -81,10 +81,11 @@ wait_http "http://$api/health" 30 || exit 1
 "$bin/klais-loadgen" --target "127.0.0.1:$port" --devices 10000 --rate 50000 --duration 6 --payload-bytes 60 >/dev/null 2>&1
 sleep 1
 s=$(curl -fsS "http://$api/stats")
-say "steady 50000/s for 6 s: receive-to-enqueue p50 $(jq .latency.receive_to_enqueue_p50_us <<<"$s") us, p99 $(jq .latency.receive_to_enqueue_p99_us <<<"$s") us, p99.9 $(jq .latency.receive_to_enqueue_p999_us <<<"$s") us; delivered $(jq .kafka.delivered <<<"$s") of $(jq .receive.datagrams <<<"$s") received, $(jq .receive.kernel_drops <<<"$s") kernel drops"
+rss_loaded=$(awk '/VmRSS/ { printf "%.1f MB", $2 / 1024 }' /proc/$edge/status)
+say "steady 50000/s for 6 s: RSS after the load $rss_loaded; receive-to-enqueue p50 $(jq .latency.receive_to_enqueue_p50_us <<<"$s") us, p99 $(jq .latency.receive_to_enqueue_p99_us <<<"$s") us, p99.9 $(jq .latency.receive_to_enqueue_p999_us <<<"$s") us; delivered $(jq .kafka.delivered <<<"$s") of $(jq .receive.datagrams <<<"$s") received, $(jq .receive.kernel_drops <<<"$s") kernel drops"
 stop_pid "$edge" 20
 
-# 3. Idle RSS after 10 s with no traffic.
+# 3. Idle RSS: 10 s after the API answered its first /health, no traffic.
 idle_rss() { # label, extra env...
   local label=$1; shift
   env KLAIS_UDP_BIND=127.0.0.1:$port KLAIS_API_BIND=$api KLAIS_LOG_LEVEL=warn "$@" "$bin/klais-edge" >"$out/idle.log" 2>&1 &

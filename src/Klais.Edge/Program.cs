@@ -2,8 +2,7 @@ using System.Net.Sockets;
 using Klais.Edge.Api;
 using Klais.Edge.Configuration;
 using Klais.Edge.Hosting;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -36,8 +35,8 @@ internal static class Program
 
         try
         {
-            await using WebApplication app = Build(loaded.Config);
-            await app.RunAsync().ConfigureAwait(false);
+            using IHost host = Build(loaded.Config);
+            await host.RunAsync().ConfigureAwait(false);
             return 0;
         }
         catch (Exception e) when (e is IOException or SocketException or InvalidOperationException or DllNotFoundException)
@@ -47,26 +46,21 @@ internal static class Program
         }
     }
 
-    /// <summary>Builds the edge's web host around one <see cref="EdgeNode"/>; tests call this too.</summary>
-    internal static WebApplication Build(EdgeConfig config, TimeProvider? time = null)
+    /// <summary>Builds the edge's host around one <see cref="EdgeNode"/> and its API; tests call this too.</summary>
+    internal static IHost Build(EdgeConfig config, TimeProvider? time = null)
     {
-        // No args: our flags are parsed above; the host must not reinterpret them as its own configuration.
-        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
-        builder.Logging.ClearProviders();
+        // The empty builder: hosting, logging and SIGTERM handling only. No configuration files, no file watchers:
+        // the edge's settings come from EdgeConfig, and every assembly left out is memory an idle edge does not hold.
+        HostApplicationBuilder builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { Args = [] });
         builder.Logging.AddSimpleConsole(o =>
         {
             o.SingleLine = true;
             o.TimestampFormat = "HH:mm:ss.fff ";
         });
         builder.Logging.SetMinimumLevel(config.LogLevel);
-        builder.Logging.AddFilter("Microsoft.AspNetCore", config.LogLevel > LogLevel.Warning ? config.LogLevel : LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", config.LogLevel > LogLevel.Warning ? config.LogLevel : LogLevel.Warning);
-        builder.WebHost.ConfigureKestrel(k => k.Listen(config.ApiBind));
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = config.ShutdownTimeout + TimeSpan.FromSeconds(5));
         builder.Services.AddKlaisEdge(config, time ?? TimeProvider.System);
-
-        WebApplication app = builder.Build();
-        EdgeApi.Map(app, app.Services.GetRequiredService<EdgeNode>());
-        return app;
+        return builder.Build();
     }
 }

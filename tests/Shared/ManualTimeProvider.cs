@@ -32,6 +32,30 @@ internal sealed class ManualTimeProvider : TimeProvider
         }
     }
 
+    /// <summary>Timers waiting to fire.</summary>
+    public int PendingTimers
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _timers.Count;
+            }
+        }
+    }
+
+    /// <summary>Time from now until the earliest pending timer fires (<see cref="TimeSpan.MaxValue"/> when none).</summary>
+    public TimeSpan EarliestDue
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _timers.Count == 0 ? TimeSpan.MaxValue : TimeSpan.FromTicks(_timers.Min(t => t.DueAt) - _timestamp);
+            }
+        }
+    }
+
     public void Advance(TimeSpan by)
     {
         if (by < TimeSpan.Zero)

@@ -12,6 +12,7 @@ public enum Rejection : byte
     Duplicate,
     Blocked,
     RateLimited,
+    DeviceRateLimited,
 }
 
 public static class RejectionNames
@@ -28,6 +29,7 @@ public static class RejectionNames
         Rejection.Duplicate => "duplicate",
         Rejection.Blocked => "blocked",
         Rejection.RateLimited => "rate_limited",
+        Rejection.DeviceRateLimited => "device_rate_limited",
         _ => throw new ArgumentOutOfRangeException(nameof(rejection), rejection, "Unknown rejection."),
     };
 
@@ -35,6 +37,6 @@ public static class RejectionNames
     public static ReadOnlySpan<Rejection> All =>
     [
         Rejection.TooShort, Rejection.BadMagic, Rejection.BadDeviceId, Rejection.PayloadTooLarge,
-        Rejection.InvalidJson, Rejection.Duplicate, Rejection.Blocked, Rejection.RateLimited,
+        Rejection.InvalidJson, Rejection.Duplicate, Rejection.Blocked, Rejection.RateLimited, Rejection.DeviceRateLimited,
     ];
 }

@@ -1,118 +1,276 @@
 using System.Globalization;
 using System.Reflection;
+using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Klais.Edge.Api.Http;
+using Klais.Edge.Devices;
 using Klais.Edge.Hosting;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
 namespace Klais.Edge.Api;
 
 /// <summary>
-/// The edge's HTTP API: <c>GET /health</c>, <c>GET /stats</c>, <c>GET /metrics</c>, <c>POST /config</c>.
+/// The edge's HTTP API: <c>GET /health</c>, <c>GET /stats</c>, <c>GET /metrics</c>, <c>POST /config</c>, the
+/// blocklist and per-device limits (docs/edge.md).
 /// JSON is written by hand with Utf8JsonWriter: the field names are a public contract (snake_case, stable), and
-/// nothing here runs unless somebody asks.
+/// nothing here runs unless somebody asks. Served by <see cref="HttpApiServer"/>.
 /// </summary>
-internal static partial class EdgeApi
+internal sealed partial class EdgeApi
 {
     public const int MaxConfigBodyBytes = 16 * 1024;
+    private const string PrometheusType = "text/plain; version=0.0.4; charset=utf-8";
+
+    private readonly EdgeNode _node;
+    private readonly ILogger _log;
+
+    public EdgeApi(EdgeNode node, ILogger log)
+    {
+        _node = node;
+        _log = log;
+    }
 
     public static string Version { get; } =
         typeof(EdgeApi).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
 
-    public static void Map(WebApplication app, EdgeNode node)
+    /// <summary>Routes one request. Unknown paths get 404 naming the endpoints; known paths with another method get 405.</summary>
+    public ApiResponse Handle(ApiRequest request) => request.Path switch
     {
-        ILogger log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Klais.Edge.Api");
-
-        app.MapGet("/health", () => Json(w => EdgeStatsWriter.WriteHealth(w, node)));
-        app.MapGet("/stats", () => Json(w => EdgeStatsWriter.WriteStats(w, node)));
-        app.MapGet("/metrics", () => Results.Text(PrometheusText.Write(node), "text/plain; version=0.0.4; charset=utf-8"));
-        app.MapPost("/config", async (HttpContext http) =>
+        "/health" => Get(request, () => ApiResponse.Json(200, w => EdgeStatsWriter.WriteHealth(w, _node))),
+        "/stats" => Get(request, () => ApiResponse.Json(200, w => EdgeStatsWriter.WriteStats(w, _node))),
+        "/metrics" => Get(request, () => ApiResponse.Text(200, PrometheusType, PrometheusText.Write(_node))),
+        "/config" => request.Method == "POST" ? Mutating(request, PostConfig) : MethodNotAllowed("POST"),
+        "/blocklist" => request.Method switch
         {
-            if (!Authorized(http, node.Config.ApiToken))
+            "GET" => GetBlocklist(),
+            "POST" => Mutating(request, PostBlock),
+            _ => MethodNotAllowed("GET, HEAD, POST"),
+        },
+        "/limits" => Get(request, GetLimits),
+        _ when TryDevicePath(request.Path, "/blocklist/", out string? id, out ApiResponse? bad) => bad ?? (request.Method == "DELETE"
+            ? Mutating(request, _ => DeleteBlock(id!))
+            : MethodNotAllowed("DELETE")),
+        _ when TryDevicePath(request.Path, "/limits/", out string? id, out ApiResponse? bad) => bad ?? request.Method switch
+        {
+            "PUT" => Mutating(request, r => PutLimit(id!, r)),
+            "DELETE" => Mutating(request, _ => DeleteLimit(id!)),
+            _ => MethodNotAllowed("PUT, DELETE"),
+        },
+        _ => ApiResponse.Error(404, $"No endpoint {request.Path}. Endpoints: GET /health, GET /stats, GET /metrics, POST /config, " +
+            "GET|POST /blocklist, DELETE /blocklist/{device_id}, GET /limits, PUT|DELETE /limits/{device_id}."),
+    };
+
+    /// <summary>Matches <c>prefix{device_id}</c>; the id is percent-decoded and checked (a bad one answers 400).</summary>
+    private static bool TryDevicePath(string path, string prefix, out string? deviceId, out ApiResponse? bad)
+    {
+        deviceId = null;
+        bad = null;
+        if (!path.StartsWith(prefix, StringComparison.Ordinal) || path.Length == prefix.Length || path.IndexOf('/', prefix.Length) >= 0)
+        {
+            return false;
+        }
+
+        deviceId = Uri.UnescapeDataString(path[prefix.Length..]);
+        if (DevicePolicy.ValidateDeviceId(deviceId) is { } problem)
+        {
+            bad = ApiResponse.Error(400, problem);
+        }
+
+        return true;
+    }
+
+    /// <summary>Every changing endpoint needs the bearer token when <c>KLAIS_API_TOKEN</c> is set.</summary>
+    private ApiResponse Mutating(ApiRequest request, Func<ApiRequest, ApiResponse> change)
+    {
+        if (!Authorized(request, _node.Config.ApiToken))
+        {
+            return ApiResponse.Error(401, "This endpoint needs 'Authorization: Bearer <token>' (KLAIS_API_TOKEN is set).")
+                .WithHeader("WWW-Authenticate", "Bearer");
+        }
+
+        if (request.Body.Length > MaxConfigBodyBytes)
+        {
+            return ApiResponse.Error(413, $"The body is larger than {MaxConfigBodyBytes} bytes.");
+        }
+
+        return change(request);
+    }
+
+    private ApiResponse GetBlocklist()
+    {
+        IReadOnlyList<BlockEntry> blocked = _node.Devices.ListBlocked();
+        DateTimeOffset now = _node.Time.GetUtcNow();
+        return ApiResponse.Json(200, w =>
+        {
+            w.WriteString("enforced_in", _node.Devices.EnforceInUserSpace ? "user_space" : "kernel");
+            w.WriteNumber("count", blocked.Count);
+            w.WriteStartArray("devices");
+            foreach (BlockEntry e in blocked)
             {
-                http.Response.Headers.WWWAuthenticate = "Bearer";
-                return Problem(StatusCodes.Status401Unauthorized, "This endpoint needs 'Authorization: Bearer <token>' (KLAIS_API_TOKEN is set).");
+                w.WriteStartObject();
+                WriteBlock(w, e, now);
+                w.WriteEndObject();
             }
 
-            byte[]? body = await ReadBodyAsync(http.Request, MaxConfigBodyBytes).ConfigureAwait(false);
-            if (body is null)
-            {
-                return Problem(StatusCodes.Status413PayloadTooLarge, $"The body is larger than {MaxConfigBodyBytes} bytes.");
-            }
-
-            ConfigChange change = ConfigChange.Parse(body, out string? error);
-            if (error is not null)
-            {
-                LogConfigRejected(log, error);
-                return Problem(StatusCodes.Status400BadRequest, error);
-            }
-
-            double rate = change.NewRate ?? node.Dam.CurrentRate;
-            long burst = change.BurstSize ?? node.Dam.CurrentBurst;
-            node.Dam.Reconfigure(rate, burst);
-            LogConfigChanged(log, rate, burst);
-            return Json(w =>
-            {
-                w.WriteNumber("rate_limit", rate);
-                w.WriteNumber("burst_size", burst);
-            });
+            w.WriteEndArray();
         });
     }
 
-    private static bool Authorized(HttpContext http, string? token)
+    private static void WriteBlock(Utf8JsonWriter w, BlockEntry e, DateTimeOffset now)
+    {
+        w.WriteString("device_id", e.DeviceId);
+        w.WriteString("device_key", e.DeviceKey.ToString("x16", CultureInfo.InvariantCulture));
+        w.WriteString("reason", e.Reason);
+        w.WriteString("source", e.Source == BlockSource.Operator ? "operator" : "control_plane");
+        w.WriteString("blocked_at", e.BlockedAt);
+        if (e.ExpiresAt is { } expires)
+        {
+            w.WriteString("expires_at", expires);
+            w.WriteNumber("ttl_seconds_left", Math.Max(0, Math.Round((expires - now).TotalSeconds, 1)));
+        }
+        else
+        {
+            w.WriteNull("expires_at");
+        }
+    }
+
+    private ApiResponse PostBlock(ApiRequest request)
+    {
+        BlockRequest? block = BlockRequest.Parse(request.Body.Span, out string? error);
+        if (block is null)
+        {
+            return ApiResponse.Error(400, error!);
+        }
+
+        BlockEntry entry = _node.Devices.Block(block.DeviceId, block.Ttl, block.Reason, BlockSource.Operator);
+        LogBlocked(_log, entry.DeviceId, block.Ttl.TotalSeconds, entry.Reason);
+        DateTimeOffset now = _node.Time.GetUtcNow();
+        return ApiResponse.Json(201, w => WriteBlock(w, entry, now));
+    }
+
+    private ApiResponse DeleteBlock(string deviceId)
+    {
+        if (!_node.Devices.Unblock(deviceId))
+        {
+            return ApiResponse.Error(404, $"Device \"{deviceId}\" is not blocked.");
+        }
+
+        LogUnblocked(_log, deviceId);
+        return ApiResponse.Json(200, w =>
+        {
+            w.WriteString("device_id", deviceId);
+            w.WriteBoolean("blocked", false);
+        });
+    }
+
+    private ApiResponse GetLimits()
+    {
+        IReadOnlyList<LimitEntry> limits = _node.Devices.ListLimits();
+        return ApiResponse.Json(200, w =>
+        {
+            w.WriteString("enforced_in", _node.Devices.EnforceInUserSpace ? "user_space" : "kernel");
+            w.WriteNumber("count", limits.Count);
+            w.WriteStartArray("devices");
+            foreach (LimitEntry e in limits)
+            {
+                w.WriteStartObject();
+                WriteLimit(w, e);
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+        });
+    }
+
+    private static void WriteLimit(Utf8JsonWriter w, LimitEntry e)
+    {
+        w.WriteString("device_id", e.DeviceId);
+        w.WriteString("device_key", e.DeviceKey.ToString("x16", CultureInfo.InvariantCulture));
+        w.WriteNumber("rate", e.Rate);
+        w.WriteNumber("burst", e.Burst);
+    }
+
+    private ApiResponse PutLimit(string deviceId, ApiRequest request)
+    {
+        LimitRequest? limit = LimitRequest.Parse(request.Body.Span, out string? error);
+        if (limit is null)
+        {
+            return ApiResponse.Error(400, error!);
+        }
+
+        LimitEntry entry = _node.Devices.SetLimit(deviceId, limit.Rate, limit.Burst);
+        LogLimitSet(_log, deviceId, limit.Rate, limit.Burst);
+        return ApiResponse.Json(200, w => WriteLimit(w, entry));
+    }
+
+    private ApiResponse DeleteLimit(string deviceId)
+    {
+        if (!_node.Devices.RemoveLimit(deviceId))
+        {
+            return ApiResponse.Error(404, $"Device \"{deviceId}\" has no limit of its own.");
+        }
+
+        LogLimitRemoved(_log, deviceId);
+        return ApiResponse.Json(200, w =>
+        {
+            w.WriteString("device_id", deviceId);
+            w.WriteBoolean("limited", false);
+        });
+    }
+
+    private static ApiResponse Get(ApiRequest request, Func<ApiResponse> answer) =>
+        request.Method == "GET" ? answer() : MethodNotAllowed("GET, HEAD");
+
+    private static ApiResponse MethodNotAllowed(string allowed) =>
+        ApiResponse.Error(405, $"This endpoint answers {allowed} only.").WithHeader("Allow", allowed);
+
+    private ApiResponse PostConfig(ApiRequest request)
+    {
+        ConfigChange change = ConfigChange.Parse(request.Body.Span, out string? error);
+        if (error is not null)
+        {
+            LogConfigRejected(_log, error);
+            return ApiResponse.Error(400, error);
+        }
+
+        double rate = change.NewRate ?? _node.Dam.CurrentRate;
+        long burst = change.BurstSize ?? _node.Dam.CurrentBurst;
+        _node.Dam.Reconfigure(rate, burst);
+        LogConfigChanged(_log, rate, burst);
+        return ApiResponse.Json(200, w =>
+        {
+            w.WriteNumber("rate_limit", rate);
+            w.WriteNumber("burst_size", burst);
+        });
+    }
+
+    private static bool Authorized(ApiRequest request, string? token)
     {
         if (token is null)
         {
             return true;
         }
 
-        string header = http.Request.Headers.Authorization.ToString();
         const string prefix = "Bearer ";
+        string header = request.Authorization ?? "";
         return header.StartsWith(prefix, StringComparison.Ordinal)
-            && CryptographicEquals(header[prefix.Length..], token);
+            && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(header[prefix.Length..]), Encoding.UTF8.GetBytes(token));
     }
-
-    private static bool CryptographicEquals(string a, string b) =>
-        System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(a), Encoding.UTF8.GetBytes(b));
-
-    private static async Task<byte[]?> ReadBodyAsync(HttpRequest request, int limit)
-    {
-        using var buffer = new MemoryStream();
-        byte[] chunk = new byte[4096];
-        int read;
-        while ((read = await request.Body.ReadAsync(chunk).ConfigureAwait(false)) > 0)
-        {
-            if (buffer.Length + read > limit)
-            {
-                return null;
-            }
-
-            buffer.Write(chunk, 0, read);
-        }
-
-        return buffer.ToArray();
-    }
-
-    internal static IResult Json(Action<Utf8JsonWriter> writeProperties)
-    {
-        var output = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true }))
-        {
-            writer.WriteStartObject();
-            writeProperties(writer);
-            writer.WriteEndObject();
-        }
-
-        return Results.Bytes(output.ToArray(), "application/json");
-    }
-
-    private static IResult Problem(int status, string message) =>
-        Results.Json(new Dictionary<string, object> { ["error"] = message, ["status"] = status }, statusCode: status);
 
     [LoggerMessage(EventId = EventIds.ConfigChanged, Level = LogLevel.Information, Message = "POST /config: Dam rate {Rate}/s, burst {Burst}")]
     private static partial void LogConfigChanged(ILogger logger, double rate, long burst);
+
+    [LoggerMessage(EventId = EventIds.DeviceBlocked, Level = LogLevel.Information, Message = "POST /blocklist: {DeviceId} blocked for {TtlSeconds} s: {Reason}")]
+    private static partial void LogBlocked(ILogger logger, string deviceId, double ttlSeconds, string reason);
+
+    [LoggerMessage(EventId = EventIds.DeviceUnblocked, Level = LogLevel.Information, Message = "DELETE /blocklist: {DeviceId} unblocked")]
+    private static partial void LogUnblocked(ILogger logger, string deviceId);
+
+    [LoggerMessage(EventId = EventIds.DeviceLimitSet, Level = LogLevel.Information, Message = "PUT /limits: {DeviceId} limited to {Rate}/s, burst {Burst}")]
+    private static partial void LogLimitSet(ILogger logger, string deviceId, double rate, long burst);
+
+    [LoggerMessage(EventId = EventIds.DeviceLimitRemoved, Level = LogLevel.Information, Message = "DELETE /limits: {DeviceId} follows the defaults again")]
+    private static partial void LogLimitRemoved(ILogger logger, string deviceId);
 
     [LoggerMessage(EventId = EventIds.ConfigRejected, Level = LogLevel.Warning, Message = "POST /config rejected: {Error}")]
     private static partial void LogConfigRejected(ILogger logger, string error);

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Klais.Edge.Configuration;
 using Klais.Edge.Dam;
+using Klais.Edge.Devices;
 using Klais.Edge.Kafka;
 using Klais.Edge.Pipeline;
 using Klais.Edge.Receive;
@@ -67,7 +68,8 @@ internal sealed partial class EdgeNode : IAsyncDisposable
             Producer,
             time);
 
-        Pipeline = new EdgePipeline(Dam, config.MaxPayloadBytes, config.ValidateJson, time);
+        Devices = new DevicePolicy(time);
+        Pipeline = new EdgePipeline(Dam, Devices, config.MaxPayloadBytes, config.ValidateJson, time);
         Receiver = new UdpReceiver(
             new ReceiveOptions
             {
@@ -84,6 +86,8 @@ internal sealed partial class EdgeNode : IAsyncDisposable
 
     public EdgeConfig Config { get; }
 
+    public TimeProvider Time => _time;
+
     public long StartedAt { get; }
 
     public KafkaDevCluster? EmbeddedCluster { get; }
@@ -95,6 +99,9 @@ internal sealed partial class EdgeNode : IAsyncDisposable
     public Dam.Dam Dam { get; }
 
     public EdgePipeline Pipeline { get; }
+
+    /// <summary>Blocklist and per-device limits (mirrored into the XDP maps when XDP is attached).</summary>
+    public DevicePolicy Devices { get; }
 
     public UdpReceiver Receiver { get; }
 

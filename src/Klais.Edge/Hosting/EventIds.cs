@@ -15,4 +15,10 @@ internal static class EventIds
     public const int KafkaFlushIncomplete = 306;
     public const int ConfigChanged = 500;
     public const int ConfigRejected = 501;
+    public const int ApiListening = 502;
+    public const int ApiHandlerFailed = 503;
+    public const int DeviceBlocked = 504;
+    public const int DeviceUnblocked = 505;
+    public const int DeviceLimitSet = 506;
+    public const int DeviceLimitRemoved = 507;
 }

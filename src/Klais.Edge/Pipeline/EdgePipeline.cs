@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Klais.Contracts.Wire;
 using Klais.Edge.Dam;
+using Klais.Edge.Devices;
 using Klais.Edge.Receive;
 
 namespace Klais.Edge.Pipeline;
@@ -13,15 +14,17 @@ namespace Klais.Edge.Pipeline;
 internal sealed class EdgePipeline : IDatagramHandler
 {
     private readonly Dam.Dam _dam;
+    private readonly DevicePolicy _policy;
     private readonly int _maxPayloadBytes;
     private readonly bool _validateJson;
     private readonly long _unixNanosAtStart;
     private readonly long _timestampAtStart;
     private readonly double _nanosPerTick = 1e9 / Stopwatch.Frequency;
 
-    public EdgePipeline(Dam.Dam dam, int maxPayloadBytes, bool validateJson, TimeProvider time)
+    public EdgePipeline(Dam.Dam dam, DevicePolicy policy, int maxPayloadBytes, bool validateJson, TimeProvider time)
     {
         _dam = dam;
+        _policy = policy;
         _maxPayloadBytes = maxPayloadBytes;
         _validateJson = validateJson;
 
@@ -38,6 +41,14 @@ internal sealed class EdgePipeline : IDatagramHandler
     public void Handle(ReadOnlySpan<byte> datagram, long receivedTimestamp)
     {
         Rejection rejection = Datagram.TryParse(datagram, _maxPayloadBytes, _validateJson, out DatagramHeader header, out ReadOnlySpan<byte> payload);
+        if (rejection != Rejection.None)
+        {
+            Rejections.Increment(rejection);
+            return;
+        }
+
+        // Blocklist and per-device limits: a no-op when XDP enforces them in the kernel.
+        rejection = _policy.Check(header.DeviceKey);
         if (rejection != Rejection.None)
         {
             Rejections.Increment(rejection);

@@ -3,24 +3,22 @@ using System.Net.Sockets;
 using System.Text.Json;
 using Klais.Edge.Configuration;
 using Klais.Edge.Hosting;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace Klais.Edge.Tests.EndToEnd;
 
 /// <summary>A whole edge host in the test process: real UDP socket, real HTTP, real Kafka protocol to a dev cluster.</summary>
 internal sealed class EdgeHarness : IAsyncDisposable
 {
-    private readonly WebApplication _app;
+    private readonly IHost _host;
     private readonly Socket _sender;
 
-    private EdgeHarness(WebApplication app)
+    private EdgeHarness(IHost host)
     {
-        _app = app;
-        Node = app.Services.GetRequiredService<EdgeNode>();
-        Http = new HttpClient { BaseAddress = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()) };
+        _host = host;
+        Node = host.Services.GetRequiredService<EdgeNode>();
+        Http = new HttpClient { BaseAddress = new Uri($"http://{host.Services.GetRequiredService<EdgeApiService>().LocalEndPoint}/") };
         _sender = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         _sender.Connect(Node.Receiver.LocalEndPoint);
     }
@@ -52,9 +50,9 @@ internal sealed class EdgeHarness : IAsyncDisposable
 
     public static async Task<EdgeHarness> StartAsync(EdgeConfig config)
     {
-        WebApplication app = Program.Build(config);
-        await app.StartAsync();
-        return new EdgeHarness(app);
+        IHost host = Program.Build(config);
+        await host.StartAsync();
+        return new EdgeHarness(host);
     }
 
     public void Send(ReadOnlySpan<byte> datagram) => _sender.Send(datagram);
@@ -88,7 +86,7 @@ internal sealed class EdgeHarness : IAsyncDisposable
     {
         _sender.Dispose();
         Http.Dispose();
-        await _app.StopAsync();
-        await _app.DisposeAsync();
+        await _host.StopAsync();
+        _host.Dispose();
     }
 }

@@ -1,0 +1,394 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Klais.Edge.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Klais.Edge.Api.Http;
+
+/// <summary>Limits of the edge's HTTP server; every one is enforced with a specific status.</summary>
+internal sealed record HttpApiLimits
+{
+    /// <summary>Request line plus headers; more gets 431.</summary>
+    public int MaxHeaderBytes { get; init; } = 8 * 1024;
+
+    /// <summary>Request body; more gets 413.</summary>
+    public int MaxBodyBytes { get; init; } = 64 * 1024;
+
+    /// <summary>Open connections; one more is answered 503 and closed.</summary>
+    public int MaxConnections { get; init; } = 64;
+
+    /// <summary>Time to receive one whole request once its first byte arrived; slower gets 408.</summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>A kept-alive connection with no request for this long is closed.</summary>
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(60);
+}
+
+/// <summary>
+/// The edge's HTTP/1.1 server: a listening socket, one task per connection, keep-alive, pipelined requests,
+/// <c>Content-Length</c> bodies, bounded heads, bodies, connections and time. Handlers are synchronous and answer
+/// whole responses. It exists because the edge's idle memory budget (60 MB) has no room for Kestrel (the same edge
+/// idles about 15 MB higher on it, measured in docs/BENCHMARKS.md); the silo's larger API runs on Kestrel.
+/// Not supported, answered with a status: chunked request bodies (501), HTTP versions other than 1.0/1.1 (505).
+/// </summary>
+internal sealed partial class HttpApiServer : IAsyncDisposable
+{
+    private static readonly byte[] HeadEnd = "\r\n\r\n"u8.ToArray();
+    private static readonly byte[] Continue = "HTTP/1.1 100 Continue\r\n\r\n"u8.ToArray();
+
+    private readonly IPEndPoint _bind;
+    private readonly Func<ApiRequest, ApiResponse> _handler;
+    private readonly HttpApiLimits _limits;
+    private readonly TimeProvider _time;
+    private readonly ILogger _log;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly HashSet<Task> _connections = [];
+    private Socket? _listener;
+    private Task? _acceptLoop;
+    private long _requests;
+    private long _refused;
+
+    public HttpApiServer(IPEndPoint bind, Func<ApiRequest, ApiResponse> handler, HttpApiLimits limits, TimeProvider time, ILogger log)
+    {
+        _bind = bind;
+        _handler = handler;
+        _limits = limits;
+        _time = time;
+        _log = log;
+    }
+
+    /// <summary>The bound address (the real port when bound to port 0).</summary>
+    public IPEndPoint LocalEndPoint => (IPEndPoint)(_listener ?? throw new InvalidOperationException("The server is not started.")).LocalEndPoint!;
+
+    public long Requests => Interlocked.Read(ref _requests);
+
+    /// <summary>Connections refused because <see cref="HttpApiLimits.MaxConnections"/> were open.</summary>
+    public long Refused => Interlocked.Read(ref _refused);
+
+    public void Start()
+    {
+        var listener = new Socket(_bind.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            listener.Bind(_bind);
+            listener.Listen(128);
+        }
+        catch (SocketException e)
+        {
+            listener.Dispose();
+            throw new IOException($"The API cannot listen on {_bind}: {e.Message}", e);
+        }
+
+        _listener = listener;
+        _acceptLoop = AcceptLoopAsync(listener, _stopping.Token);
+        LogListening(_log, LocalEndPoint.ToString());
+    }
+
+    public async Task StopAsync()
+    {
+        if (_stopping.IsCancellationRequested)
+        {
+            return;
+        }
+
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        _listener?.Dispose();
+        if (_acceptLoop is not null)
+        {
+            await _acceptLoop.ConfigureAwait(false);
+        }
+
+        Task[] open;
+        lock (_connections)
+        {
+            open = [.. _connections];
+        }
+
+        await Task.WhenAll(open).ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+
+    private async Task AcceptLoopAsync(Socket listener, CancellationToken stop)
+    {
+        while (!stop.IsCancellationRequested)
+        {
+            Socket client;
+            try
+            {
+                client = await listener.AcceptAsync(stop).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
+            {
+                if (stop.IsCancellationRequested)
+                {
+                    return;
+                }
+
+                continue;
+            }
+
+            client.NoDelay = true;
+            lock (_connections)
+            {
+                if (_connections.Count >= _limits.MaxConnections)
+                {
+                    Interlocked.Increment(ref _refused);
+                    _ = RefuseAsync(client);
+                    continue;
+                }
+
+                Task connection = ServeAsync(client, stop);
+                _connections.Add(connection);
+                _ = connection.ContinueWith(
+                    t =>
+                    {
+                        lock (_connections)
+                        {
+                            _connections.Remove(t);
+                        }
+                    },
+                    CancellationToken.None,
+                    TaskContinuationOptions.ExecuteSynchronously,
+                    TaskScheduler.Default);
+            }
+        }
+    }
+
+    private static async Task RefuseAsync(Socket client)
+    {
+        using (client)
+        {
+            try
+            {
+                ApiResponse busy = ApiResponse.Error(503, "Too many open API connections; try again.").WithHeader("Retry-After", "1");
+                await client.SendAsync(Serialize(busy, keepAlive: false, includeBody: true)).ConfigureAwait(false);
+            }
+            catch (SocketException)
+            {
+                // The client went away first; nothing to tell it.
+            }
+        }
+    }
+
+    private async Task ServeAsync(Socket client, CancellationToken stop)
+    {
+        // Yield at once so the accept loop never runs a connection's first read inline.
+        await Task.Yield();
+        byte[] buffer = new byte[_limits.MaxHeaderBytes + _limits.MaxBodyBytes];
+        int filled = 0;
+        try
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stop);
+                using ITimer timer = _time.CreateTimer(CancelDeadline, deadline, filled == 0 ? _limits.IdleTimeout : _limits.RequestTimeout, Timeout.InfiniteTimeSpan);
+
+                // The head: request line and headers, up to the blank line.
+                int headLength;
+                while ((headLength = buffer.AsSpan(0, filled).IndexOf(HeadEnd)) < 0)
+                {
+                    if (filled >= _limits.MaxHeaderBytes)
+                    {
+                        await SendAsync(client, ApiResponse.Error(431, $"The request head is larger than {_limits.MaxHeaderBytes} bytes."), false, true).ConfigureAwait(false);
+                        return;
+                    }
+
+                    int read = await ReceiveAsync(client, buffer.AsMemory(filled, _limits.MaxHeaderBytes - filled), deadline).ConfigureAwait(false);
+                    if (read <= 0)
+                    {
+                        if (read < 0 && filled > 0)
+                        {
+                            await SendAsync(client, ApiResponse.Error(408, "The request was not received in time."), false, true).ConfigureAwait(false);
+                        }
+
+                        return;
+                    }
+
+                    if (filled == 0)
+                    {
+                        // The first byte of a request: from now on the request timeout applies.
+                        timer.Change(_limits.RequestTimeout, Timeout.InfiniteTimeSpan);
+                    }
+
+                    filled += read;
+                }
+
+                RequestHead head = RequestHead.Parse(buffer.AsSpan(0, headLength), out string? error, out int errorStatus);
+                if (error is not null)
+                {
+                    await SendAsync(client, ApiResponse.Error(errorStatus, error), false, true).ConfigureAwait(false);
+                    return;
+                }
+
+                if (head.ContentLength > _limits.MaxBodyBytes)
+                {
+                    await SendAsync(client, ApiResponse.Error(413, $"The body is larger than {_limits.MaxBodyBytes} bytes."), false, true).ConfigureAwait(false);
+                    return;
+                }
+
+                int bodyStart = headLength + HeadEnd.Length;
+                int end = bodyStart + (int)head.ContentLength;
+                if (head.ExpectContinue && filled < end)
+                {
+                    await client.SendAsync(Continue, deadline.Token).ConfigureAwait(false);
+                }
+
+                while (filled < end)
+                {
+                    int read = await ReceiveAsync(client, buffer.AsMemory(filled, end - filled), deadline).ConfigureAwait(false);
+                    if (read <= 0)
+                    {
+                        if (read < 0)
+                        {
+                            await SendAsync(client, ApiResponse.Error(408, "The request body was not received in time."), false, true).ConfigureAwait(false);
+                        }
+
+                        return;
+                    }
+
+                    filled += read;
+                }
+
+                var request = new ApiRequest
+                {
+                    Method = head.Method == "HEAD" ? "GET" : head.Method,
+                    Path = head.Path,
+                    Query = head.Query,
+                    Authorization = head.Authorization,
+                    Body = buffer.AsSpan(bodyStart, end - bodyStart).ToArray(),
+                };
+                Interlocked.Increment(ref _requests);
+                ApiResponse response;
+                try
+                {
+                    response = _handler(request);
+                }
+#pragma warning disable CA1031 // One failing handler must answer 500, not take the connection or the server down.
+                catch (Exception e)
+#pragma warning restore CA1031
+                {
+                    LogHandlerFailed(_log, head.Method, head.Path, e);
+                    response = ApiResponse.Error(500, "The request failed inside the edge; see its log.");
+                }
+
+                await SendAsync(client, response, head.KeepAlive, head.Method != "HEAD").ConfigureAwait(false);
+                if (!head.KeepAlive)
+                {
+                    return;
+                }
+
+                // Keep what followed this request (a pipelined next one).
+                buffer.AsSpan(end, filled - end).CopyTo(buffer);
+                filled -= end;
+            }
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+            // The client went away or the server is stopping; the connection just ends.
+        }
+        finally
+        {
+            try
+            {
+                client.Shutdown(SocketShutdown.Both);
+            }
+            catch (SocketException)
+            {
+                // Already closed by the peer.
+            }
+
+            client.Dispose();
+        }
+    }
+
+    private static void CancelDeadline(object? state)
+    {
+        try
+        {
+            ((CancellationTokenSource)state!).Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The request completed just as its deadline fired.
+        }
+    }
+
+    /// <summary>Bytes read; 0 when the peer closed; -1 when the deadline passed (or the server is stopping).</summary>
+    private static async ValueTask<int> ReceiveAsync(Socket client, Memory<byte> into, CancellationTokenSource deadline)
+    {
+        try
+        {
+            return await client.ReceiveAsync(into, SocketFlags.None, deadline.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return -1;
+        }
+    }
+
+    private static async Task SendAsync(Socket client, ApiResponse response, bool keepAlive, bool includeBody) =>
+        await client.SendAsync(Serialize(response, keepAlive, includeBody)).ConfigureAwait(false);
+
+    internal static byte[] Serialize(ApiResponse response, bool keepAlive, bool includeBody)
+    {
+        var head = new StringBuilder(256);
+        head.Append("HTTP/1.1 ").Append(response.Status.ToString(CultureInfo.InvariantCulture)).Append(' ').Append(ReasonPhrase(response.Status)).Append("\r\n");
+        head.Append("Content-Type: ").Append(response.ContentType).Append("\r\n");
+        head.Append("Content-Length: ").Append(response.Body.Length.ToString(CultureInfo.InvariantCulture)).Append("\r\n");
+        head.Append("Cache-Control: no-store\r\n");
+        foreach ((string name, string value) in response.Headers)
+        {
+            head.Append(name).Append(": ").Append(value).Append("\r\n");
+        }
+
+        if (!keepAlive)
+        {
+            head.Append("Connection: close\r\n");
+        }
+
+        head.Append("\r\n");
+        int headBytes = Encoding.ASCII.GetByteCount(head.ToString());
+        byte[] bytes = new byte[headBytes + (includeBody ? response.Body.Length : 0)];
+        Encoding.ASCII.GetBytes(head.ToString(), bytes);
+        if (includeBody)
+        {
+            response.Body.Span.CopyTo(bytes.AsSpan(headBytes));
+        }
+
+        return bytes;
+    }
+
+    private static string ReasonPhrase(int status) => status switch
+    {
+        200 => "OK",
+        201 => "Created",
+        204 => "No Content",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        411 => "Length Required",
+        413 => "Content Too Large",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        503 => "Service Unavailable",
+        505 => "HTTP Version Not Supported",
+        _ => "Status",
+    };
+
+    [LoggerMessage(EventId = EventIds.ApiListening, Level = LogLevel.Information, Message = "API listening on http://{Endpoint}")]
+    private static partial void LogListening(ILogger logger, string endpoint);
+
+    [LoggerMessage(EventId = EventIds.ApiHandlerFailed, Level = LogLevel.Error, Message = "API {Method} {Path} failed")]
+    private static partial void LogHandlerFailed(ILogger logger, string method, string path, Exception exception);
+}
