@@ -27,7 +27,21 @@ internal sealed record EdgeConfig
     public required string? ApiToken { get; init; }
     public required TimeSpan ShutdownTimeout { get; init; }
 
+    /// <summary>Interface for the XDP filter, or null (no XDP).</summary>
+    public string? XdpInterface { get; init; }
+
+    public EdgeXdpMode XdpMode { get; init; } = EdgeXdpMode.Off;
+
     public bool EmbeddedKafka => KafkaBootstrap is null;
+}
+
+/// <summary><c>KLAIS_XDP_MODE</c>: Auto falls back to no XDP when attaching fails; Native and Generic make that a start-up error.</summary>
+internal enum EdgeXdpMode
+{
+    Off,
+    Auto,
+    Native,
+    Generic,
 }
 
 /// <summary>Outcome of reading the configuration: a config, a request for help, or every problem found.</summary>
@@ -47,6 +61,14 @@ internal static class EdgeConfigLoader
         ["trace"] = LogLevel.Trace, ["debug"] = LogLevel.Debug, ["info"] = LogLevel.Information,
         ["warn"] = LogLevel.Warning, ["error"] = LogLevel.Error, ["critical"] = LogLevel.Critical, ["none"] = LogLevel.None,
     };
+
+    private static readonly Dictionary<string, EdgeXdpMode> XdpModes = new(StringComparer.Ordinal)
+    {
+        ["auto"] = EdgeXdpMode.Auto, ["native"] = EdgeXdpMode.Native, ["generic"] = EdgeXdpMode.Generic, ["off"] = EdgeXdpMode.Off,
+    };
+
+    private static bool IsInterfaceName(string name) =>
+        name.Length == 0 || (name.Length <= 15 && !name.Any(c => c is '/' or ':' || char.IsWhiteSpace(c) || char.IsControl(c)));
 
     public static EdgeConfigResult Load(IReadOnlyList<string> args, Func<string, string?> environment)
     {
@@ -134,6 +156,16 @@ internal static class EdgeConfigLoader
         string bootstrap = read.String(EdgeSettings.KafkaBootstrap).Trim();
         string nodeId = read.Matching(EdgeSettings.NodeId, IsNodeId, "It must be at most 64 characters with no control characters.").Trim();
         string token = read.String(EdgeSettings.ApiToken);
+        string xdpInterface = read.Matching(EdgeSettings.XdpInterface, IsInterfaceName, "It must be a network interface name: 1 to 15 characters, no '/', ':' or whitespace.").Trim();
+        string xdpModeText = read.String(EdgeSettings.XdpMode).Trim();
+        EdgeXdpMode xdpMode = xdpModeText.Length == 0
+            ? (xdpInterface.Length == 0 ? EdgeXdpMode.Off : EdgeXdpMode.Auto)
+            : read.OneOf(EdgeSettings.XdpMode, XdpModes);
+        if (xdpMode is EdgeXdpMode.Native or EdgeXdpMode.Generic or EdgeXdpMode.Auto && xdpInterface.Length == 0 && xdpModeText.Length > 0)
+        {
+            errors.Add($"KLAIS_XDP_MODE is \"{xdpModeText}\" but KLAIS_XDP_IFACE is unset. Name the interface the filter attaches to, or set KLAIS_XDP_MODE=off.");
+        }
+
         var config = new EdgeConfig
         {
             UdpBind = read.EndPoint(EdgeSettings.UdpBind),
@@ -154,6 +186,8 @@ internal static class EdgeConfigLoader
             KafkaMaxInFlight = (int)read.Integer(EdgeSettings.KafkaMaxInFlight, 1, 10_000_000),
             ApiToken = token.Length == 0 ? null : token,
             ShutdownTimeout = TimeSpan.FromSeconds(read.Integer(EdgeSettings.ShutdownSeconds, 1, 3600)),
+            XdpInterface = xdpMode == EdgeXdpMode.Off || xdpInterface.Length == 0 ? null : xdpInterface,
+            XdpMode = xdpInterface.Length == 0 ? EdgeXdpMode.Off : xdpMode,
         };
 
         errors.AddRange(read.Errors);

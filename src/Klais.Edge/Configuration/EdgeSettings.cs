@@ -27,13 +27,15 @@ internal static class EdgeSettings
     public static readonly Setting KafkaLingerMs = new("KLAIS_KAFKA_LINGER_MS", "5", "librdkafka linger.ms: how long a batch may wait to fill.");
     public static readonly Setting KafkaMaxInFlight = new("KLAIS_KAFKA_MAX_IN_FLIGHT", "200000", "Records handed to librdkafka and not yet acknowledged before the Dam holds back.");
     public static readonly Setting ApiToken = new("KLAIS_API_TOKEN", "", "Bearer token required by mutating endpoints; unset means none is required.");
+    public static readonly Setting XdpInterface = new("KLAIS_XDP_IFACE", "", "Network interface the XDP filter attaches to; unset runs without XDP.");
+    public static readonly Setting XdpMode = new("KLAIS_XDP_MODE", "", "auto (native where the driver supports it, else generic; without privileges: no XDP, said in /health), native, generic or off. Default: auto when KLAIS_XDP_IFACE is set.");
     public static readonly Setting ShutdownSeconds = new("KLAIS_SHUTDOWN_TIMEOUT_SECONDS", "10", "Time SIGTERM allows to drain the Dam and flush Kafka.");
 
     public static IReadOnlyList<Setting> All { get; } =
     [
         UdpBind, ApiBind, KafkaBootstrap, KafkaTopic, DamMaxRate, DamBurstSize, DamQueueMaxMessages, DamQueueMaxBytes,
         LogLevel, NodeId, ReceiveThreads, ReceiveBufferBytes, MaxPayloadBytes, ValidateJson, KafkaLingerMs, KafkaMaxInFlight,
-        ApiToken, ShutdownSeconds,
+        ApiToken, XdpInterface, XdpMode, ShutdownSeconds,
     ];
 }
 
