@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using Klais.Edge.Api;
 using Klais.Edge.Configuration;
 using Klais.Edge.Hosting;
+using Klais.Edge.Xdp;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -38,6 +39,11 @@ internal static class Program
             using IHost host = Build(loaded.Config);
             await host.RunAsync().ConfigureAwait(false);
             return 0;
+        }
+        catch (XdpStartException e)
+        {
+            await Console.Error.WriteLineAsync("klais-edge: " + e.Message).ConfigureAwait(false);
+            return ExitBadConfiguration;
         }
         catch (Exception e) when (e is IOException or SocketException or InvalidOperationException or DllNotFoundException)
         {

@@ -160,7 +160,7 @@ internal sealed record BlockRequest(string DeviceId, TimeSpan Ttl, string Reason
 /// <summary><c>PUT /limits/{device_id}</c>: <c>{"rate": 50, "burst": 100}</c> — datagrams per second and burst size.</summary>
 internal sealed record LimitRequest(double Rate, long Burst)
 {
-    public const double MaxRate = 10_000_000;
+    public const long MaxRate = 10_000_000;
     public const long MaxBurst = 100_000_000;
     private const string Example = "{\"rate\": 50, \"burst\": 100}";
 
@@ -173,13 +173,14 @@ internal sealed record LimitRequest(double Rate, long Burst)
         {
             if (p.Name == "rate")
             {
-                if (p.Value.ValueKind == JsonValueKind.Number && p.Value.TryGetDouble(out double r) && double.IsFinite(r) && r > 0 && r <= MaxRate)
+                // Whole datagrams per second: the kernel's bucket refills in whole tokens, and user space must match it.
+                if (p.Value.ValueKind == JsonValueKind.Number && p.Value.TryGetInt64(out long r) && r >= 1 && r <= MaxRate)
                 {
                     rate = r;
                 }
                 else
                 {
-                    json.Problems.Add($"rate is {p.Value.GetRawText()}. It must be a number of datagrams per second greater than 0 and at most {MaxRate.ToString(CultureInfo.InvariantCulture)}.");
+                    json.Problems.Add($"rate is {p.Value.GetRawText()}. It must be a whole number of datagrams per second from 1 to {MaxRate.ToString(CultureInfo.InvariantCulture)}.");
                 }
             }
             else if (p.Value.ValueKind == JsonValueKind.Number && p.Value.TryGetInt64(out long b) && b is >= 1 and <= MaxBurst)

@@ -20,7 +20,14 @@ internal static class EdgeStatsWriter
             warnings.Add("Kafka is an embedded in-memory dev cluster: not durable, records are lost when the edge exits. Set KLAIS_KAFKA_BOOTSTRAP.");
         }
 
-        warnings.Add("XDP is not attached: kernel filtering is not built into this edge yet; all filtering happens in user space.");
+        if (node.Xdp.NotAttachedReason is { } xdpReason)
+        {
+            warnings.Add(xdpReason);
+        }
+        else if (!node.Xdp.Attached)
+        {
+            warnings.Add("XDP is off (KLAIS_XDP_IFACE is unset): every datagram is filtered in user space.");
+        }
 
         w.WriteString("status", degradation == 0 ? "ok" : "degraded");
         w.WriteNumber("degradation", degradation);
@@ -38,8 +45,7 @@ internal static class EdgeStatsWriter
         w.WriteString("topic", node.Config.KafkaTopic);
         w.WriteEndObject();
         w.WriteStartObject("xdp");
-        w.WriteBoolean("attached", false);
-        w.WriteString("mode", "off");
+        WriteXdpState(w, node);
         w.WriteEndObject();
         w.WriteStartArray("warnings");
         foreach (string warning in warnings)
@@ -103,8 +109,18 @@ internal static class EdgeStatsWriter
         w.WriteEndObject();
 
         w.WriteStartObject("xdp");
-        w.WriteBoolean("attached", false);
-        w.WriteString("mode", "off");
+        WriteXdpState(w, node);
+        Klais.Xdp.XdpStatistics? xdp = node.Xdp.ReadStatistics();
+        w.WriteNumber("passed", xdp?.Passed.Packets ?? 0);
+        w.WriteNumber("dropped_size", xdp?.DroppedSize.Packets ?? 0);
+        w.WriteNumber("dropped_magic", xdp?.DroppedMagic.Packets ?? 0);
+        w.WriteNumber("dropped_blocked", xdp?.DroppedBlocked.Packets ?? 0);
+        w.WriteNumber("dropped_rate", xdp?.DroppedRate.Packets ?? 0);
+        w.WriteNumber("not_klais", xdp?.NotKlais.Packets ?? 0);
+        w.WriteNumber("events_first_seen", node.Xdp.EventCount(Klais.Xdp.XdpEventKind.FirstSeen));
+        w.WriteNumber("events_blocked", node.Xdp.EventCount(Klais.Xdp.XdpEventKind.Blocked));
+        w.WriteNumber("events_rate_limited", node.Xdp.EventCount(Klais.Xdp.XdpEventKind.RateLimited));
+        w.WriteNumber("events_lost", (long)(xdp?.EventsLost ?? 0) + (xdp?.EventsDroppedInUserSpace ?? 0));
         w.WriteEndObject();
 
         // The control plane fills these once it exists; the edge's own rate is known now.
@@ -114,6 +130,21 @@ internal static class EdgeStatsWriter
         w.WriteNull("anomaly_score");
         w.WriteNull("pid_output");
         w.WriteEndObject();
+    }
+
+    private static void WriteXdpState(Utf8JsonWriter w, EdgeNode node)
+    {
+        w.WriteBoolean("attached", node.Xdp.Attached);
+        w.WriteString("mode", node.Xdp.Mode);
+        if (node.Xdp.Interface is { } iface)
+        {
+            w.WriteString("interface", iface);
+        }
+
+        if (node.Xdp.NotAttachedReason is { } reason)
+        {
+            w.WriteString("reason", reason);
+        }
     }
 
     /// <summary>

@@ -39,7 +39,17 @@ internal static class PrometheusText
         Counter(sb, "klais_kafka_failed_total", "Records whose delivery failed for good.", labels, node.Producer.Failed);
         Gauge(sb, "klais_kafka_in_flight", "Records handed to librdkafka and not yet acknowledged.", labels, node.Producer.InFlight);
         Gauge(sb, "klais_degradation_level", "0 NORMAL, 1 DEGRADED_ML, 2 DEGRADED_KAFKA, 3 DEGRADED_FULL.", labels, 0);
-        Gauge(sb, "klais_xdp_attached", "1 when the XDP program is attached.", labels, 0);
+        Gauge(sb, "klais_xdp_attached", "1 when the XDP program is attached.", labels, node.Xdp.Attached ? 1 : 0);
+        if (node.Xdp.ReadStatistics() is { } xdp)
+        {
+            Header(sb, "klais_xdp_packets_total", "counter", "Packets the XDP program decided on, by outcome (passed and not_klais go on to the stack).");
+            foreach ((string outcome, Klais.Xdp.XdpCounter c) in (ReadOnlySpan<(string, Klais.Xdp.XdpCounter)>)
+                [("passed", xdp.Passed), ("dropped_size", xdp.DroppedSize), ("dropped_magic", xdp.DroppedMagic),
+                 ("dropped_blocked", xdp.DroppedBlocked), ("dropped_rate", xdp.DroppedRate), ("not_klais", xdp.NotKlais)])
+            {
+                Sample(sb, "klais_xdp_packets_total", $"{labels},outcome=\"{outcome}\"", c.Packets);
+            }
+        }
 
         Pipeline.LatencyHistogram h = node.Pipeline.ReceiveToEnqueue;
         Header(sb, "klais_receive_to_enqueue_seconds", "summary", "Time from recvmmsg returning to the Dam's decision.");

@@ -161,7 +161,7 @@ internal static class EdgeConfigLoader
         EdgeXdpMode xdpMode = xdpModeText.Length == 0
             ? (xdpInterface.Length == 0 ? EdgeXdpMode.Off : EdgeXdpMode.Auto)
             : read.OneOf(EdgeSettings.XdpMode, XdpModes);
-        if (xdpMode is EdgeXdpMode.Native or EdgeXdpMode.Generic or EdgeXdpMode.Auto && xdpInterface.Length == 0 && xdpModeText.Length > 0)
+        if (xdpModeText.Length > 0 && xdpMode != EdgeXdpMode.Off && xdpInterface.Length == 0)
         {
             errors.Add($"KLAIS_XDP_MODE is \"{xdpModeText}\" but KLAIS_XDP_IFACE is unset. Name the interface the filter attaches to, or set KLAIS_XDP_MODE=off.");
         }

@@ -5,6 +5,7 @@ using Klais.Edge.Devices;
 using Klais.Edge.Kafka;
 using Klais.Edge.Pipeline;
 using Klais.Edge.Receive;
+using Klais.Edge.Xdp;
 using Klais.Kafka;
 using Microsoft.Extensions.Logging;
 
@@ -69,6 +70,7 @@ internal sealed partial class EdgeNode : IAsyncDisposable
             time);
 
         Devices = new DevicePolicy(time);
+        Xdp = EdgeXdp.Start(config, Devices, loggers.CreateLogger<EdgeXdp>(), time);
         Pipeline = new EdgePipeline(Dam, Devices, config.MaxPayloadBytes, config.ValidateJson, time);
         Receiver = new UdpReceiver(
             new ReceiveOptions
@@ -102,6 +104,9 @@ internal sealed partial class EdgeNode : IAsyncDisposable
 
     /// <summary>Blocklist and per-device limits (mirrored into the XDP maps when XDP is attached).</summary>
     public DevicePolicy Devices { get; }
+
+    /// <summary>The kernel filter, or its absence and why.</summary>
+    public EdgeXdp Xdp { get; }
 
     public UdpReceiver Receiver { get; }
 
@@ -139,6 +144,7 @@ internal sealed partial class EdgeNode : IAsyncDisposable
     {
         await StopAsync().ConfigureAwait(false);
         Receiver.Dispose();
+        await Xdp.DisposeAsync().ConfigureAwait(false);
         Producer.Dispose();
         EmbeddedCluster?.Dispose();
         _stopping.Dispose();

@@ -1,11 +1,16 @@
 namespace Klais.Edge.Hosting;
 
-/// <summary>Log event ids of klais-edge, in one place so they stay unique. Ranges: 1xx hosting, 2xx receive, 3xx Kafka producer, 4xx Dam, 5xx API.</summary>
+/// <summary>Log event ids of klais-edge, in one place so they stay unique. Ranges: 1xx hosting, 2xx receive and XDP, 3xx Kafka producer, 4xx Dam, 5xx API.</summary>
 internal static class EventIds
 {
     public const int EmbeddedCluster = 100;
     public const int Started = 101;
     public const int Stopped = 102;
+    public const int XdpAttached = 200;
+    public const int XdpNotAttached = 201;
+    public const int XdpDetached = 202;
+    public const int XdpFirstSeen = 203;
+    public const int XdpPurgeFailed = 204;
     public const int KafkaStarted = 300;
     public const int Librdkafka = 301;
     public const int KafkaClientError = 302;

@@ -130,7 +130,11 @@ public sealed class HttpApiServerTests : IAsyncLifetime
     [Theory]
     [InlineData("GET /x HTTP/1.1\r\n\r\n", "400 Bad Request", "Host header")]
     [InlineData("GET /x HTTP/2.0\r\nHost: h\r\n\r\n", "505 HTTP Version Not Supported", "HTTP/1.1")]
-    [InlineData("POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n", "501 Not Implemented", "Content-Length")]
+    [InlineData("POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n", "501 Not Implemented", "chunked")]
+    [InlineData("POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", "400 Bad Request", "both")]
+    [InlineData("POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "400 Bad Request", "hexadecimal")]
+    [InlineData("POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcd\r\n", "400 Bad Request", "CRLF")]
+    [InlineData("POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n1ff\r\n", "413 Content Too Large", "256 bytes")]
     [InlineData("POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", "400 Bad Request", "Content-Length")]
     [InlineData("POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n", "400 Bad Request", "Content-Length")]
     [InlineData("GET x HTTP/1.1\r\nHost: h\r\n\r\n", "400 Bad Request", "must be a path starting with")]
@@ -148,6 +152,20 @@ public sealed class HttpApiServerTests : IAsyncLifetime
         Assert.Contains("Connection: close", reply, StringComparison.Ordinal);
         Assert.Contains(messagePart, reply, StringComparison.Ordinal);
         Assert.Empty(_seen);
+    }
+
+    [Fact]
+    public async Task A_chunked_body_is_joined_and_the_next_pipelined_request_is_served()
+    {
+        using Socket socket = await ConnectAsync();
+        await SendAsync(socket,
+            "POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nbody\r\n3;ext=1\r\n123\r\n0\r\nX-Trailer: t\r\n\r\n" +
+            "GET /next HTTP/1.1\r\nHost: h\r\n\r\n");
+
+        string reply = await ReadAsync(socket, responses: 2);
+
+        Assert.Equal(2, CountOf(reply, "HTTP/1.1 200 OK"));
+        Assert.Equal(["POST /c ? auth= body=body123", "GET /next ? auth= body="], _seen);
     }
 
     [Fact]

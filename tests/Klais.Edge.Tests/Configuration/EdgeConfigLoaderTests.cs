@@ -104,4 +104,41 @@ public sealed class EdgeConfigLoaderTests
             Assert.Contains(s.Flag, help, StringComparison.Ordinal);
         }
     }
+
+    [Theory]
+    [InlineData(null, null, "Off", null)]
+    [InlineData("eth0", null, "Auto", "eth0")]
+    [InlineData("eth0", "generic", "Generic", "eth0")]
+    [InlineData("eth0", "native", "Native", "eth0")]
+    [InlineData("eth0", "off", "Off", null)]
+    public void Xdp_mode_defaults_to_auto_when_an_interface_is_named(string? iface, string? mode, string expected, string? expectedIface)
+    {
+        var env = new Dictionary<string, string>();
+        if (iface is not null)
+        {
+            env["KLAIS_XDP_IFACE"] = iface;
+        }
+
+        if (mode is not null)
+        {
+            env["KLAIS_XDP_MODE"] = mode;
+        }
+
+        EdgeConfig config = Load(env).Config!;
+
+        Assert.Equal(expected, config.XdpMode.ToString());
+        Assert.Equal(expectedIface, config.XdpInterface);
+    }
+
+    [Fact]
+    public void Bad_xdp_settings_are_each_named()
+    {
+        EdgeConfigResult both = Load(new Dictionary<string, string> { ["KLAIS_XDP_IFACE"] = "eth0/x", ["KLAIS_XDP_MODE"] = "turbo" });
+        Assert.Null(both.Config);
+        Assert.Contains(both.Errors, e => e.StartsWith("KLAIS_XDP_IFACE is \"eth0/x\"", StringComparison.Ordinal));
+        Assert.Contains(both.Errors, e => e.StartsWith("KLAIS_XDP_MODE is \"turbo\"", StringComparison.Ordinal));
+
+        EdgeConfigResult noInterface = Load(new Dictionary<string, string> { ["KLAIS_XDP_MODE"] = "generic" });
+        Assert.Equal(["KLAIS_XDP_MODE is \"generic\" but KLAIS_XDP_IFACE is unset. Name the interface the filter attaches to, or set KLAIS_XDP_MODE=off."], noInterface.Errors);
+    }
 }

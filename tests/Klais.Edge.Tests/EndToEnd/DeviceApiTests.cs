@@ -88,7 +88,7 @@ public sealed class DeviceApiTests : IDisposable
         _cluster.CreateTopic("limits", 2);
         await using EdgeHarness edge = await EdgeHarness.StartAsync(EdgeHarness.Config(_cluster.BootstrapServers, "limits"));
 
-        (HttpStatusCode status, JsonElement set) = await SendAsync(edge.Http, HttpMethod.Put, "/limits/dev-c", """{"rate": 0.01, "burst": 5}""");
+        (HttpStatusCode status, JsonElement set) = await SendAsync(edge.Http, HttpMethod.Put, "/limits/dev-c", """{"rate": 1, "burst": 5}""");
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Equal(5, set.GetProperty("burst").GetInt64());
 
@@ -118,6 +118,7 @@ public sealed class DeviceApiTests : IDisposable
     [InlineData("POST", "/blocklist", "{", new[] { "not valid JSON" })]
     [InlineData("PUT", "/limits/dev-x", "{}", new[] { "rate is missing", "burst is missing" })]
     [InlineData("PUT", "/limits/dev-x", """{"rate": "fast", "burst": 0}""", new[] { "rate is \"fast\"", "burst is 0" })]
+    [InlineData("PUT", "/limits/dev-x", """{"rate": 0.5, "burst": 2}""", new[] { "rate is 0.5. It must be a whole number" })]
     [InlineData("PUT", "/limits/this-id-is-far-too-long", """{"rate": 1, "burst": 1}""", new[] { "1 to 16 bytes" })]
     [InlineData("DELETE", "/limits/dev-x", null, new[] { "has no limit of its own" })]
     public async Task Bad_requests_get_a_message_naming_every_problem_and_change_nothing(string method, string path, string? body, string[] problems)

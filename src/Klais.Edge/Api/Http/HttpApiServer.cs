@@ -28,10 +28,11 @@ internal sealed record HttpApiLimits
 
 /// <summary>
 /// The edge's HTTP/1.1 server: a listening socket, one task per connection, keep-alive, pipelined requests,
-/// <c>Content-Length</c> bodies, bounded heads, bodies, connections and time. Handlers are synchronous and answer
+/// <c>Content-Length</c> and chunked bodies, bounded heads, bodies, connections and time. Handlers are synchronous and answer
 /// whole responses. It exists because the edge's idle memory budget (60 MB) has no room for Kestrel (the same edge
 /// idles about 15 MB higher on it, measured in docs/BENCHMARKS.md); the silo's larger API runs on Kestrel.
-/// Not supported, answered with a status: chunked request bodies (501), HTTP versions other than 1.0/1.1 (505).
+/// Bodies come with <c>Content-Length</c> or chunked (what .NET's HttpClient sends for JsonContent). Not supported,
+/// answered with a status: other transfer codings (501), HTTP versions other than 1.0/1.1 (505).
 /// </summary>
 internal sealed partial class HttpApiServer : IAsyncDisposable
 {
@@ -228,42 +229,42 @@ internal sealed partial class HttpApiServer : IAsyncDisposable
                     return;
                 }
 
+                // From here on the buffer holds only what followed the head.
+                int afterHead = headLength + HeadEnd.Length;
+                buffer.AsSpan(afterHead, filled - afterHead).CopyTo(buffer);
+                filled -= afterHead;
                 if (head.ContentLength > _limits.MaxBodyBytes)
                 {
                     await SendAsync(client, ApiResponse.Error(413, $"The body is larger than {_limits.MaxBodyBytes} bytes."), false, true).ConfigureAwait(false);
                     return;
                 }
 
-                int bodyStart = headLength + HeadEnd.Length;
-                int end = bodyStart + (int)head.ContentLength;
-                if (head.ExpectContinue && filled < end)
+                if (head.ExpectContinue && filled == 0 && (head.Chunked || head.ContentLength > 0))
                 {
                     await client.SendAsync(Continue, deadline.Token).ConfigureAwait(false);
                 }
 
-                while (filled < end)
+                BodyRead body = head.Chunked
+                    ? await ReadChunkedAsync(client, buffer, filled, deadline).ConfigureAwait(false)
+                    : await ReadLengthAsync(client, buffer, filled, (int)head.ContentLength, deadline).ConfigureAwait(false);
+                if (body.Body is null)
                 {
-                    int read = await ReceiveAsync(client, buffer.AsMemory(filled, end - filled), deadline).ConfigureAwait(false);
-                    if (read <= 0)
+                    if (body.Status != 0)
                     {
-                        if (read < 0)
-                        {
-                            await SendAsync(client, ApiResponse.Error(408, "The request body was not received in time."), false, true).ConfigureAwait(false);
-                        }
-
-                        return;
+                        await SendAsync(client, ApiResponse.Error(body.Status, body.Error!), false, true).ConfigureAwait(false);
                     }
 
-                    filled += read;
+                    return;
                 }
 
+                filled = body.Filled;
                 var request = new ApiRequest
                 {
                     Method = head.Method == "HEAD" ? "GET" : head.Method,
                     Path = head.Path,
                     Query = head.Query,
                     Authorization = head.Authorization,
-                    Body = buffer.AsSpan(bodyStart, end - bodyStart).ToArray(),
+                    Body = body.Body,
                 };
                 Interlocked.Increment(ref _requests);
                 ApiResponse response;
@@ -285,9 +286,6 @@ internal sealed partial class HttpApiServer : IAsyncDisposable
                     return;
                 }
 
-                // Keep what followed this request (a pipelined next one).
-                buffer.AsSpan(end, filled - end).CopyTo(buffer);
-                filled -= end;
             }
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException)
@@ -307,6 +305,148 @@ internal sealed partial class HttpApiServer : IAsyncDisposable
 
             client.Dispose();
         }
+    }
+
+    /// <summary>A body read: the bytes and how much of the buffer (the next request's start) is left; or a status to answer.</summary>
+    private readonly record struct BodyRead(byte[]? Body, int Filled, int Status, string? Error)
+    {
+        public static BodyRead Fail(int status, string error) => new(null, 0, status, error);
+
+        /// <summary>The peer closed (status 0: nothing to answer) or the deadline passed (408).</summary>
+        public static BodyRead Ended(int read) => read < 0 ? Fail(408, "The request body was not received in time.") : default;
+    }
+
+    /// <summary>A <c>Content-Length</c> body; <paramref name="buffer"/> starts with what followed the head.</summary>
+    private static async Task<BodyRead> ReadLengthAsync(Socket client, byte[] buffer, int filled, int length, CancellationTokenSource deadline)
+    {
+        while (filled < length)
+        {
+            int read = await ReceiveAsync(client, buffer.AsMemory(filled), deadline).ConfigureAwait(false);
+            if (read <= 0)
+            {
+                return BodyRead.Ended(read);
+            }
+
+            filled += read;
+        }
+
+        byte[] body = buffer.AsSpan(0, length).ToArray();
+        buffer.AsSpan(length, filled - length).CopyTo(buffer);
+        return new BodyRead(body, filled - length, 0, null);
+    }
+
+    /// <summary>
+    /// A chunked body (RFC 9112 section 7.1): size line in hex (extensions ignored), data, CRLF; a zero size ends it,
+    /// followed by optional trailer lines (ignored) and an empty line. Each chunk is consumed from the front of
+    /// <paramref name="buffer"/> as it completes.
+    /// </summary>
+    private async Task<BodyRead> ReadChunkedAsync(Socket client, byte[] buffer, int filled, CancellationTokenSource deadline)
+    {
+        const int MaxLine = 1024;
+        using var body = new MemoryStream();
+        bool trailers = false;
+        while (true)
+        {
+            int lineEnd;
+            while ((lineEnd = buffer.AsSpan(0, filled).IndexOf("\r\n"u8)) < 0)
+            {
+                if (filled >= MaxLine)
+                {
+                    return BodyRead.Fail(400, "A chunk size or trailer line is longer than 1024 bytes.");
+                }
+
+                int read = await ReceiveAsync(client, buffer.AsMemory(filled), deadline).ConfigureAwait(false);
+                if (read <= 0)
+                {
+                    return BodyRead.Ended(read);
+                }
+
+                filled += read;
+            }
+
+            int consumed = lineEnd + 2;
+            if (trailers)
+            {
+                buffer.AsSpan(consumed, filled - consumed).CopyTo(buffer);
+                filled -= consumed;
+                if (lineEnd == 0)
+                {
+                    return new BodyRead(body.ToArray(), filled, 0, null);
+                }
+
+                continue;
+            }
+
+            ReadOnlySpan<byte> sizeText = buffer.AsSpan(0, lineEnd);
+            int semicolon = sizeText.IndexOf((byte)';');
+            if (!TryParseHex(semicolon < 0 ? sizeText : sizeText[..semicolon], out long size))
+            {
+                return BodyRead.Fail(400, "A chunk size is not a hexadecimal number.");
+            }
+
+            if (size == 0)
+            {
+                trailers = true;
+                buffer.AsSpan(consumed, filled - consumed).CopyTo(buffer);
+                filled -= consumed;
+                continue;
+            }
+
+            if (body.Length + size > _limits.MaxBodyBytes)
+            {
+                return BodyRead.Fail(413, $"The body is larger than {_limits.MaxBodyBytes} bytes.");
+            }
+
+            int chunkEnd = consumed + (int)size + 2;
+            while (filled < chunkEnd)
+            {
+                int read = await ReceiveAsync(client, buffer.AsMemory(filled), deadline).ConfigureAwait(false);
+                if (read <= 0)
+                {
+                    return BodyRead.Ended(read);
+                }
+
+                filled += read;
+            }
+
+            if (!buffer.AsSpan(chunkEnd - 2, 2).SequenceEqual("\r\n"u8))
+            {
+                return BodyRead.Fail(400, "A chunk's data is not followed by CRLF.");
+            }
+
+            body.Write(buffer, consumed, (int)size);
+            buffer.AsSpan(chunkEnd, filled - chunkEnd).CopyTo(buffer);
+            filled -= chunkEnd;
+        }
+    }
+
+    private static bool TryParseHex(ReadOnlySpan<byte> text, out long value)
+    {
+        value = 0;
+        text = text.Trim(" \t"u8);
+        if (text.IsEmpty || text.Length > 8)
+        {
+            return false;
+        }
+
+        foreach (byte b in text)
+        {
+            int digit = b switch
+            {
+                >= (byte)'0' and <= (byte)'9' => b - '0',
+                >= (byte)'a' and <= (byte)'f' => b - 'a' + 10,
+                >= (byte)'A' and <= (byte)'F' => b - 'A' + 10,
+                _ => -1,
+            };
+            if (digit < 0)
+            {
+                return false;
+            }
+
+            value = (value * 16) + digit;
+        }
+
+        return true;
     }
 
     private static void CancelDeadline(object? state)

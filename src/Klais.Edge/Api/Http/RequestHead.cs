@@ -7,7 +7,7 @@ namespace Klais.Edge.Api.Http;
 /// yields an error message and status instead of a guess.
 /// </summary>
 internal readonly record struct RequestHead(
-    string Method, string Path, string Query, bool KeepAlive, long ContentLength, bool ExpectContinue, string? Authorization)
+    string Method, string Path, string Query, bool KeepAlive, long ContentLength, bool Chunked, bool ExpectContinue, string? Authorization)
 {
     public static RequestHead Parse(ReadOnlySpan<byte> head, out string? error, out int status)
     {
@@ -48,6 +48,7 @@ internal readonly record struct RequestHead(
         bool sawLength = false;
         bool sawHost = false;
         bool expectContinue = false;
+        bool chunked = false;
         string? authorization = null;
         while (!fields.IsEmpty)
         {
@@ -74,7 +75,12 @@ internal readonly record struct RequestHead(
             }
             else if (Is(name, "transfer-encoding"))
             {
-                return Fail(out error, out status, 501, "Transfer-Encoding is not supported here; send the body with Content-Length.");
+                if (!Ascii.EqualsIgnoreCase(value, "chunked"u8))
+                {
+                    return Fail(out error, out status, 501, "Only the chunked transfer coding is supported here.");
+                }
+
+                chunked = true;
             }
             else if (Is(name, "connection"))
             {
@@ -101,6 +107,12 @@ internal readonly record struct RequestHead(
             }
         }
 
+        if (chunked && sawLength)
+        {
+            // Both framings at once is how requests get smuggled past proxies (RFC 9112 section 6.3): refuse.
+            return Fail(out error, out status, 400, "A request cannot have both Transfer-Encoding and Content-Length.");
+        }
+
         if (http11 && !sawHost)
         {
             return Fail(out error, out status, 400, "An HTTP/1.1 request needs a Host header.");
@@ -114,6 +126,7 @@ internal readonly record struct RequestHead(
             question < 0 ? "" : targetText[(question + 1)..],
             keepAlive,
             contentLength,
+            chunked,
             expectContinue,
             authorization);
     }
