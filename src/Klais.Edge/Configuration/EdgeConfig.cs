@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using Klais.Edge.Spill;
 using Klais.Kafka;
 using Microsoft.Extensions.Logging;
 
@@ -27,6 +28,18 @@ internal sealed record EdgeConfig
     public required string? ApiToken { get; init; }
     public required TimeSpan ShutdownTimeout { get; init; }
 
+    /// <summary>Null: a temporary directory (the backlog does not survive a restart).</summary>
+    public required string? SpillDirectory { get; init; }
+    public required long SpillMaxBytes { get; init; }
+    public required SpillFsync SpillFsync { get; init; }
+    public required TimeSpan SpillFsyncInterval { get; init; }
+    public required SpillFullPolicy SpillFullPolicy { get; init; }
+    public required TimeSpan BreakerWindow { get; init; }
+    public required TimeSpan BreakerBreak { get; init; }
+    public required TimeSpan BreakerStall { get; init; }
+    public required int DedupeMaxDevices { get; init; }
+    public required TimeSpan DedupeIdle { get; init; }
+
     public bool EmbeddedKafka => KafkaBootstrap is null;
 }
 
@@ -46,6 +59,11 @@ internal static class EdgeConfigLoader
     {
         ["trace"] = LogLevel.Trace, ["debug"] = LogLevel.Debug, ["info"] = LogLevel.Information,
         ["warn"] = LogLevel.Warning, ["error"] = LogLevel.Error, ["critical"] = LogLevel.Critical, ["none"] = LogLevel.None,
+    };
+
+    private static readonly Dictionary<string, SpillFullPolicy> FullPolicies = new(StringComparer.Ordinal)
+    {
+        ["refuse-newest"] = SpillFullPolicy.RefuseNewest, ["block"] = SpillFullPolicy.Block,
     };
 
     public static EdgeConfigResult Load(IReadOnlyList<string> args, Func<string, string?> environment)
@@ -134,6 +152,10 @@ internal static class EdgeConfigLoader
         string bootstrap = read.String(EdgeSettings.KafkaBootstrap).Trim();
         string nodeId = read.Matching(EdgeSettings.NodeId, IsNodeId, "It must be at most 64 characters with no control characters.").Trim();
         string token = read.String(EdgeSettings.ApiToken);
+        string spillDir = read.Matching(EdgeSettings.SpillDir, IsDirectoryPath, "It must be a directory path (not an existing file), or empty for a temporary directory.").Trim();
+        SpillFsync fsync = SpillFsync.Interval;
+        TimeSpan fsyncInterval = TimeSpan.Zero;
+        read.Matching(EdgeSettings.SpillFsync, v => SpillOptions.TryParseFsync(v, out fsync, out fsyncInterval), "It must be always, never, or interval:<ms> with 1 to 60000 ms.");
         var config = new EdgeConfig
         {
             UdpBind = read.EndPoint(EdgeSettings.UdpBind),
@@ -154,6 +176,16 @@ internal static class EdgeConfigLoader
             KafkaMaxInFlight = (int)read.Integer(EdgeSettings.KafkaMaxInFlight, 1, 10_000_000),
             ApiToken = token.Length == 0 ? null : token,
             ShutdownTimeout = TimeSpan.FromSeconds(read.Integer(EdgeSettings.ShutdownSeconds, 1, 3600)),
+            SpillDirectory = spillDir.Length == 0 ? null : spillDir,
+            SpillMaxBytes = read.Integer(EdgeSettings.SpillMaxBytes, SpillOptions.MinMaxBytes, SpillOptions.MaxMaxBytes),
+            SpillFsync = fsync,
+            SpillFsyncInterval = fsyncInterval,
+            SpillFullPolicy = read.OneOf(EdgeSettings.SpillFullPolicy, FullPolicies),
+            BreakerWindow = TimeSpan.FromMilliseconds(read.Integer(EdgeSettings.BreakerWindowMs, 500, 600_000)),
+            BreakerBreak = TimeSpan.FromMilliseconds(read.Integer(EdgeSettings.BreakerBreakMs, 500, 3_600_000)),
+            BreakerStall = TimeSpan.FromMilliseconds(read.Integer(EdgeSettings.BreakerStallMs, 100, 600_000)),
+            DedupeMaxDevices = (int)read.Integer(EdgeSettings.DedupeMaxDevices, Dedupe.DedupeOptions.MinDevices, Dedupe.DedupeOptions.MaxDevices),
+            DedupeIdle = TimeSpan.FromSeconds(read.Integer(EdgeSettings.DedupeIdleSeconds, 1, 30L * 86_400)),
         };
 
         errors.AddRange(read.Errors);
@@ -179,6 +211,9 @@ internal static class EdgeConfigLoader
 
         return string.Join(Environment.NewLine, lines);
     }
+
+    private static bool IsDirectoryPath(string path) =>
+        path.Trim().Length == 0 || (path.IndexOfAny(Path.GetInvalidPathChars()) < 0 && !File.Exists(path.Trim()));
 
     private static bool IsNodeId(string nodeId) => nodeId.Length <= 64 && !nodeId.Any(char.IsControl);
 
