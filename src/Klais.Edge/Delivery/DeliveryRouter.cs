@@ -49,6 +49,9 @@ internal sealed partial class DeliveryRouter : IDamSink, IDeliveryObserver, IDis
     private static readonly TimeSpan IdleWait = TimeSpan.FromMilliseconds(20);
     private static readonly TimeSpan CommitEvery = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>How long records already sent may take to be answered before they are purged too (see PurgeUntilEmpty).</summary>
+    private static readonly TimeSpan InFlightGrace = TimeSpan.FromSeconds(2);
+
     private readonly TelemetryProducer _producer;
     private readonly SpillLog _spill;
     private readonly KafkaCircuit _circuit;
@@ -58,6 +61,7 @@ internal sealed partial class DeliveryRouter : IDamSink, IDeliveryObserver, IDis
     private readonly ReplayWindow _window;
     private readonly Lock _modeGate = new();
     private readonly SemaphoreSlim _wake = new(0);
+    private readonly List<ReturnedRecord> _returned = [];
     private readonly CancellationTokenSource _stopping = new();
     private int _mode;
     private Task? _replayer;
@@ -192,6 +196,17 @@ internal sealed partial class DeliveryRouter : IDamSink, IDeliveryObserver, IDis
 
         // Keep order: once one record fell out of librdkafka, everything after it goes through the spill too.
         BeginSpilling(ours ? "records taken back from librdkafka" : $"a record came back undelivered ({code})");
+        lock (_modeGate)
+        {
+            if (_mode == (int)DeliveryMode.Draining)
+            {
+                // Spilled when the drain ends, sorted by produce order: librdkafka reports in-flight and queued
+                // records of one partition in separate passes, not necessarily oldest first.
+                _returned.Add(new ReturnedRecord(record));
+                return;
+            }
+        }
+
         while (true)
         {
             SpillAppendResult result = _spill.Append(record.Record);
@@ -246,7 +261,7 @@ internal sealed partial class DeliveryRouter : IDamSink, IDeliveryObserver, IDis
         if (heldBack > 0)
         {
             BeginSpilling("shutdown: Kafka did not acknowledge everything in time");
-            PurgeUntilEmpty(Left() + TimeSpan.FromSeconds(1));
+            PurgeUntilEmpty(Left() + TimeSpan.FromSeconds(1), graceForSent: false);
         }
 
         await _draining.ConfigureAwait(false);
@@ -275,15 +290,44 @@ internal sealed partial class DeliveryRouter : IDamSink, IDeliveryObserver, IDis
             _spill.OpenForAppends();
             Interlocked.Exchange(ref _mode, (int)DeliveryMode.Draining);   // a full fence: see TelemetryProducer.TryProduceWhile
             Interlocked.Increment(ref _spillEpisodes);
-            _draining = Task.Run(() =>
-            {
-                PurgeUntilEmpty(Timeout.InfiniteTimeSpan);
-                Interlocked.Exchange(ref _mode, (int)DeliveryMode.Spilling);
-                Wake();
-            });
+            _draining = Task.Run(FinishDraining);
         }
 
         LogSpilling(_log, reason, _producer.InFlight);
+    }
+
+    /// <summary>Takes everything back from librdkafka, spills it in produce order, then lets new records into the spill.</summary>
+    private void FinishDraining()
+    {
+        PurgeUntilEmpty(_stopping.IsCancellationRequested ? TimeSpan.Zero : Timeout.InfiniteTimeSpan, graceForSent: !_stopping.IsCancellationRequested);
+        PurgeUntilEmpty(Timeout.InfiniteTimeSpan, graceForSent: false);
+        ReturnedRecord[] returned;
+        lock (_modeGate)
+        {
+            returned = [.. _returned];
+            _returned.Clear();
+        }
+
+        Array.Sort(returned, static (a, b) => a.Order.CompareTo(b.Order));
+        foreach (ReturnedRecord r in returned)
+        {
+            SpillAppendResult result = _spill.Append(r.Record);
+            if (result == SpillAppendResult.Appended)
+            {
+                Interlocked.Increment(ref _spilled);
+            }
+            else
+            {
+                CountLost(result);
+            }
+        }
+
+        lock (_modeGate)
+        {
+            Interlocked.Exchange(ref _mode, (int)DeliveryMode.Spilling);
+        }
+
+        Wake();
     }
 
     private void OnCircuitOpened()
@@ -300,15 +344,23 @@ internal sealed partial class DeliveryRouter : IDamSink, IDeliveryObserver, IDis
         }
     }
 
-    /// <summary>Purges until librdkafka holds nothing and every report has been handled (the observer spilled or rewound each).</summary>
-    private void PurgeUntilEmpty(TimeSpan limit)
+    /// <summary>
+    /// Purges until librdkafka holds nothing and every report has been handled (the observer spilled or rewound each).
+    /// With <paramref name="graceForSent"/> (replay: the records are safe in the spill, order comes from re-reading it)
+    /// only what was never sent is purged at first; records already sent get <see cref="InFlightGrace"/> to be answered
+    /// before they are purged too, because a purged in-flight record may have been written by the broker and sending
+    /// it again would duplicate it. Without it (records from the Dam, whose order is the report order) everything is
+    /// purged at once: librdkafka reports in-flight records before queued ones, oldest first.
+    /// </summary>
+    private void PurgeUntilEmpty(TimeSpan limit, bool graceForSent)
     {
         var elapsed = Stopwatch.StartNew();
         while (_producer.InFlight > 0)
         {
+            bool inFlightToo = !graceForSent || elapsed.Elapsed >= InFlightGrace;
             try
             {
-                _producer.Purge();
+                _producer.Purge(inFlightToo);
             }
             catch (KafkaException e)
             {
@@ -316,7 +368,7 @@ internal sealed partial class DeliveryRouter : IDamSink, IDeliveryObserver, IDis
             }
 
             // Reports arrive on the poll thread; a record that slipped past the gate just now is caught by the next round.
-            SpinWait.SpinUntil(() => _producer.InFlight == 0, TimeSpan.FromMilliseconds(200));
+            SpinWait.SpinUntil(() => _producer.InFlight == 0, TimeSpan.FromMilliseconds(inFlightToo ? 200 : 50));
             if (limit != Timeout.InfiniteTimeSpan && elapsed.Elapsed > limit)
             {
                 return;
@@ -370,7 +422,7 @@ internal sealed partial class DeliveryRouter : IDamSink, IDeliveryObserver, IDis
             // from the oldest unacknowledged record, passing over those acknowledged out of order.
             if (_window.InFlight > 0)
             {
-                PurgeUntilEmpty(TimeSpan.FromSeconds(1));
+                PurgeUntilEmpty(InFlightGrace + TimeSpan.FromSeconds(1), graceForSent: true);
                 return false;
             }
 
@@ -394,6 +446,9 @@ internal sealed partial class DeliveryRouter : IDamSink, IDeliveryObserver, IDis
             {
                 if (_spill.TryCloseWhenCaughtUp(_reader.Position, () => Interlocked.Exchange(ref _mode, (int)DeliveryMode.Direct)))
                 {
+                    // The tail is sealed now: one more read moves the reader past it, so the checkpoint can pass it
+                    // and the segment is deleted once its last records are acknowledged.
+                    _reader.TryRead(out _, out _, out _);
                     LogReplayFinished(_log, Replayed, _window.InFlight);
                     return true;
                 }
@@ -456,6 +511,19 @@ internal sealed partial class DeliveryRouter : IDamSink, IDeliveryObserver, IDis
         {
             LogLost(_log, result == SpillAppendResult.Full ? "full" : "failing", _spill.Bytes, _spill.LastError ?? string.Empty);
         }
+    }
+
+    /// <summary>A copy of a record librdkafka gave back while draining, kept until the drain ends.</summary>
+    private sealed class ReturnedRecord(InFlightRecord from)
+    {
+        private readonly byte[] _id = from.Record.DeviceId.ToArray();
+        private readonly byte[] _payload = from.Record.Payload.ToArray();
+        private readonly uint _sequence = from.Sequence;
+        private readonly long _received = from.ReceivedUnixNanos;
+
+        public long Order { get; } = from.Order;
+
+        public Admitted Record => new(_id, _sequence, _payload, _received);
     }
 
     [LoggerMessage(EventId = EventIds.SpillingStarted, Level = LogLevel.Warning, Message = "Spilling: {Reason}; taking back {InFlight} records from librdkafka into the spill")]

@@ -47,6 +47,7 @@ internal sealed partial class KafkaCircuit
     private int _allBrokersDown;
     private long _lastProgress;
     private long _samples;
+    private long _ticks;
     private long _failingSamples;
     private long _opens;
     private long _probes;
@@ -117,6 +118,9 @@ internal sealed partial class KafkaCircuit
 
     public long Samples => Interlocked.Read(ref _samples);
 
+    /// <summary>Calls of <see cref="Sample"/>, recorded or idle (tests wait on it after moving the clock).</summary>
+    public long Ticks => Interlocked.Read(ref _ticks);
+
     public long FailingSamples => Interlocked.Read(ref _failingSamples);
 
     public bool AllBrokersDown => Volatile.Read(ref _allBrokersDown) != 0;
@@ -160,6 +164,18 @@ internal sealed partial class KafkaCircuit
 
     /// <summary>Turns what happened since the last sample into one breaker execution.</summary>
     internal void Sample()
+    {
+        try
+        {
+            SampleCore();
+        }
+        finally
+        {
+            Interlocked.Increment(ref _ticks);
+        }
+    }
+
+    private void SampleCore()
     {
         long now = _time.GetTimestamp();
         long acks = Interlocked.Exchange(ref _acks, 0);

@@ -25,6 +25,9 @@ internal sealed class InFlightRecord
 
     public uint Sequence { get; private set; }
 
+    /// <summary>Produce order across all threads: records given back are spilled in this order, whatever order librdkafka reports them in.</summary>
+    public long Order { get; private set; }
+
     public long ReceivedUnixNanos { get; private set; }
 
     /// <summary>The record as it was produced; valid while the slot is not reused (during the delivery callback).</summary>
@@ -39,8 +42,9 @@ internal sealed class InFlightRecord
 
     internal Action<DeliveryReport<byte[], byte[]>> Handler { get; }
 
-    internal void Fill(in Admitted record, long ticket)
+    internal void Fill(in Admitted record, long ticket, long order)
     {
+        Order = order;
         int length = record.DeviceId.Length + record.Payload.Length;
         if (length > _bytes.Length)
         {

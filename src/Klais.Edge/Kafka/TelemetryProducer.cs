@@ -54,6 +54,7 @@ internal sealed partial class TelemetryProducer : IDamSink, IDisposable
     private long _returned;
     private long _returnedPossiblyPersisted;
     private long _inFlight;
+    private long _produceOrder;
     private string? _lastError;
     private int _disposed;
 
@@ -156,7 +157,7 @@ internal sealed partial class TelemetryProducer : IDamSink, IDisposable
     private bool ProduceReserved(in Admitted record, long ticket)
     {
         InFlightRecord slot = Rent();
-        slot.Fill(record, ticket);
+        slot.Fill(record, ticket, Interlocked.Increment(ref _produceOrder));
         Scratch scratch = t_scratch ??= new Scratch(_edgeHeader);
         Message<byte[], byte[]> message = scratch.Fill(record);
         try
@@ -179,11 +180,12 @@ internal sealed partial class TelemetryProducer : IDamSink, IDisposable
     }
 
     /// <summary>
-    /// Fails every record librdkafka holds (queued and in flight) through the delivery handlers, which hand them to
-    /// the <see cref="Observer"/> as returned. Reports arrive on the poll thread after this returns; wait for
+    /// Fails the records librdkafka holds through the delivery handlers, which hand them to the <see cref="Observer"/>
+    /// as returned: those not sent yet, and with <paramref name="inFlight"/> also those sent and not answered (the
+    /// broker may still write them). Reports arrive on the poll thread after this returns; wait for
     /// <see cref="InFlight"/> to reach 0.
     /// </summary>
-    public void Purge() => ProducerPurge.Purge(_producer, inFlight: true);
+    public void Purge(bool inFlight) => ProducerPurge.Purge(_producer, inFlight);
 
     /// <summary>
     /// The circuit breaker's half-open probe: a metadata request for the topic over this producer's own connections.

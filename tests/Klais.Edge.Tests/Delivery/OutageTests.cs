@@ -1,0 +1,127 @@
+using System.Buffers.Binary;
+using System.Text;
+using Klais.Contracts.Wire;
+using Klais.Edge.Delivery;
+using Klais.Edge.Hosting;
+using Klais.Kafka;
+using Polly.CircuitBreaker;
+
+namespace Klais.Edge.Tests.Delivery;
+
+/// <summary>Kafka outages against the dev cluster: nothing admitted is lost, nothing is delivered twice, each device's order holds.</summary>
+public sealed class OutageTests : IDisposable
+{
+    private readonly KafkaDevCluster _cluster;
+    private readonly string _spill = Path.Combine(Path.GetTempPath(), "klais-outage-" + Guid.NewGuid().ToString("N"));
+
+    public OutageTests()
+    {
+        Librdkafka.EnsureLoaded();
+        _cluster = KafkaDevCluster.Start(brokers: 1);
+    }
+
+    public void Dispose()
+    {
+        _cluster.Dispose();
+        if (Directory.Exists(_spill))
+        {
+            Directory.Delete(_spill, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Brokers_down_past_the_breaker_then_back_delivers_every_record_once_in_device_order()
+    {
+        const int Devices = 20, PerDevice = 250, N = Devices * PerDevice;
+        _cluster.CreateTopic("outage", 3);
+        await using NodeHarness edge = NodeHarness.Start(NodeHarness.Config(_cluster.BootstrapServers, "outage", _spill));
+        Assert.True(await NodeHarness.WaitForAsync(() => edge.Node.Producer.Probe(TimeSpan.FromSeconds(5), out _), TimeSpan.FromSeconds(30)));
+
+        _cluster.SetAllBrokersDown();
+        SendRange(edge, Devices, 0, PerDevice / 2);   // these reach librdkafka and wait there
+        Assert.True(await NodeHarness.WaitForAsync(() => edge.Node.Dam.Received == N / 2, TimeSpan.FromSeconds(30)));
+        Assert.Equal(DeliveryMode.Direct, edge.Node.Router.Mode);
+
+        Assert.True(await edge.AdvanceUntilAsync(() => edge.Node.Circuit.State == CircuitState.Open, TimeSpan.FromSeconds(30)),
+            $"circuit {edge.Node.Circuit.State}, samples {edge.Node.Circuit.Samples}, failing {edge.Node.Circuit.FailingSamples}");
+        Assert.True(await NodeHarness.WaitForAsync(() => edge.Node.Router.Mode == DeliveryMode.Spilling, TimeSpan.FromSeconds(30)));
+        Assert.Equal(N / 2, edge.Node.Producer.Returned);   // taken back from librdkafka into the spill
+
+        SendRange(edge, Devices, PerDevice / 2, PerDevice);  // these go straight to the spill
+        Assert.True(await NodeHarness.WaitForAsync(() => edge.Node.Dam.Received == N && edge.Node.Spill.PendingRecords == N, TimeSpan.FromSeconds(30)),
+            $"received {edge.Node.Dam.Received}, pending {edge.Node.Spill.PendingRecords}");
+        EdgeDegradation during = edge.Node.Degradation;
+        Assert.Equal(EdgeDegradation.DegradedKafka, during.Level);
+        Assert.Contains(during.Reasons, r => r.StartsWith("Kafka circuit open", StringComparison.Ordinal));
+        Assert.Equal(0, edge.Node.Producer.Delivered);
+
+        _cluster.SetAllBrokersUp();
+        Assert.True(await edge.AdvanceUntilAsync(() => edge.Node.Circuit.State == CircuitState.Closed, TimeSpan.FromMinutes(2)));
+
+        // From here Kafka works in real time: one fake 100 ms per real 100 ms, so the stall detector judges fairly.
+        Assert.True(await edge.AdvanceUntilAsync(
+            () => edge.Node.Producer.Delivered == N && edge.Node.Router.Mode == DeliveryMode.Direct && edge.Node.Spill.PendingRecords == 0,
+            TimeSpan.FromMinutes(2), TimeSpan.FromMilliseconds(100)),
+            $"delivered {edge.Node.Producer.Delivered}, mode {edge.Node.Router.Mode}, pending {edge.Node.Spill.PendingRecords}, replayed {edge.Node.Router.Replayed}, "
+            + $"replay in flight {edge.Node.Router.ReplayInFlight}, in flight {edge.Node.Producer.InFlight}, rewinds {edge.Node.Router.Rewinds}, returned {edge.Node.Producer.Returned}, "
+            + $"failed {edge.Node.Producer.Failed}, spilled {edge.Node.Router.Spilled}, segments {edge.Node.Spill.SegmentCount}, circuit {edge.Node.Circuit.State}, ticks {edge.Node.Circuit.Ticks}, samples {edge.Node.Circuit.Samples}, failing {edge.Node.Circuit.FailingSamples}, opens {edge.Node.Circuit.Opens}, probes {edge.Node.Circuit.Probes} {edge.Node.Circuit.LastProblem}");
+
+        IReadOnlyList<TopicRecord> written = TopicReader.ReadToEnd(_cluster.BootstrapServers, "outage", TimeSpan.FromSeconds(30));
+        var dups = written.GroupBy(r => (Encoding.UTF8.GetString(r.Key!), BinaryPrimitives.ReadUInt32BigEndian(r.Header("seq")))).Where(g => g.Count() > 1).ToList();
+        Assert.True(dups.Count == 0, $"{dups.Count} duplicated, e.g. {string.Join(", ", dups.Take(10).Select(g => g.Key + "@" + string.Join("/", g.Select(r => r.Partition + ":" + r.Offset))))}; "
+            + $"possibly persisted {edge.Node.Producer.ReturnedPossiblyPersisted}, rewinds {edge.Node.Router.Rewinds}, replayed {edge.Node.Router.Replayed}, returned {edge.Node.Producer.Returned}");
+        AssertExactlyOnceInOrder(written, Devices, PerDevice);
+        Assert.Equal(EdgeDegradation.Normal, edge.Node.Degradation.Level);
+        Assert.Equal(0, edge.Node.Router.Lost);
+        Assert.Equal(0, edge.Node.Spill.SegmentCount);   // every segment deleted once acknowledged
+    }
+
+    [Fact]
+    public async Task Ten_thousand_datagrams_sent_twice_reach_kafka_once_and_count_ten_thousand_duplicates()
+    {
+        const int Devices = 100, PerDevice = 100, N = Devices * PerDevice;
+        _cluster.CreateTopic("twice", 3);
+        await using NodeHarness edge = NodeHarness.Start(NodeHarness.Config(_cluster.BootstrapServers, "twice", _spill));
+
+        for (int round = 0; round < 2; round++)
+        {
+            SendRange(edge, Devices, 0, PerDevice);
+            Assert.True(await NodeHarness.WaitForAsync(() => edge.Node.Receiver.Datagrams == (round + 1) * N, TimeSpan.FromSeconds(30)));
+        }
+
+        Assert.True(await NodeHarness.WaitForAsync(() => edge.Node.Producer.Delivered == N, TimeSpan.FromSeconds(30)));
+        AssertExactlyOnceInOrder(TopicReader.ReadToEnd(_cluster.BootstrapServers, "twice", TimeSpan.FromSeconds(30)), Devices, PerDevice);
+        Assert.Equal(N, edge.Node.Pipeline.Rejections[Rejection.Duplicate]);
+        Assert.Equal(N, edge.Node.Dam.Received);
+        Assert.Equal(0, edge.Node.Receiver.KernelDrops);
+    }
+
+    internal static void SendRange(NodeHarness edge, int devices, int from, int to)
+    {
+        for (int s = from; s < to; s++)
+        {
+            for (int d = 0; d < devices; d++)
+            {
+                edge.Send(NodeHarness.Datagram($"dev-{d:D3}", (uint)s, $$"""{"d":{{d}},"s":{{s}}}"""));
+            }
+
+            if (s % 20 == 19)
+            {
+                Thread.Sleep(1);   // keep the socket's receive queue from overflowing on 2 shared cores
+            }
+        }
+    }
+
+    /// <summary>Exactly <paramref name="perDevice"/> records per device, sequences 0.. in offset order, no duplicates.</summary>
+    internal static void AssertExactlyOnceInOrder(IReadOnlyList<TopicRecord> records, int devices, int perDevice)
+    {
+        Assert.Equal(devices * perDevice, records.Count);
+        foreach (IGrouping<string, TopicRecord> device in records.GroupBy(r => Encoding.UTF8.GetString(r.Key!)))
+        {
+            uint[] sequences = device.OrderBy(r => r.Offset).Select(r => BinaryPrimitives.ReadUInt32BigEndian(r.Header("seq"))).ToArray();
+            Assert.Equal(Enumerable.Range(0, perDevice).Select(i => (uint)i), sequences);
+        }
+
+        Assert.Equal(devices, records.Select(r => Encoding.UTF8.GetString(r.Key!)).Distinct().Count());
+    }
+}
