@@ -102,21 +102,7 @@ internal sealed class NodeHarness : IAsyncDisposable
     }
 
     /// <summary>Waits (bounded, real time) for something the real socket or Kafka does in its own time.</summary>
-    public static async Task<bool> WaitForAsync(Func<bool> condition, TimeSpan limit)
-    {
-        using var cts = new CancellationTokenSource(limit);
-        while (!condition())
-        {
-            if (cts.IsCancellationRequested)
-            {
-                return false;
-            }
-
-            await Task.Delay(10);
-        }
-
-        return true;
-    }
+    public static Task<bool> WaitForAsync(Func<bool> condition, TimeSpan limit) => Eventually.TrueAsync(condition, limit);
 
     public async ValueTask DisposeAsync()
     {
