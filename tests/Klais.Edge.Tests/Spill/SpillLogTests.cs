@@ -72,15 +72,7 @@ public sealed class SpillLogTests : IDisposable
     [Fact]
     public void Torn_last_record_is_counted_and_skipped_never_replayed()
     {
-        using (SpillLog log = Open())
-        {
-            for (int i = 0; i < 5; i++)
-            {
-                log.Append(Record(i));
-            }
-        }
-
-        string segment = Directory.GetFiles(_dir, "*.spill").Single();
+        string segment = WriteSegment(_dir, 5);
         using (var file = new FileStream(segment, FileMode.Open))
         {
             file.SetLength(file.Length - 3);   // a crash in the middle of the last write
@@ -97,15 +89,7 @@ public sealed class SpillLogTests : IDisposable
     [Fact]
     public void Damaged_record_fails_its_checksum_and_the_rest_of_its_segment_is_skipped()
     {
-        using (SpillLog log = Open())
-        {
-            for (int i = 0; i < 5; i++)
-            {
-                log.Append(Record(i));
-            }
-        }
-
-        string segment = Directory.GetFiles(_dir, "*.spill").Single();
+        string segment = WriteSegment(_dir, 5);
         byte[] bytes = File.ReadAllBytes(segment);
         int third = SpillFormat.HeaderLength + (2 * SpillFormat.EncodedLength(Record(0)));
         bytes[third + SpillFormat.FrameLength + 3] ^= 0x40;   // a bit flips inside the third record's body
@@ -130,15 +114,7 @@ public sealed class SpillLogTests : IDisposable
         Prop.ForAll(damage, d =>
         {
             string dir = Path.Combine(_dir, Guid.NewGuid().ToString("N"));
-            using (SpillLog log = Open(dir))
-            {
-                for (int i = 0; i < d.Records; i++)
-                {
-                    log.Append(Record(i));
-                }
-            }
-
-            string segment = Directory.GetFiles(dir, "*.spill").Single();
+            string segment = WriteSegment(dir, d.Records);
             byte[] bytes = File.ReadAllBytes(segment);
             for (int i = 0; i < d.Positions.Length; i++)
             {
@@ -215,6 +191,20 @@ public sealed class SpillLogTests : IDisposable
     internal static Admitted Record(int i) =>
         new(Encoding.UTF8.GetBytes($"dev-{i % 7}"), (uint)i, Encoding.UTF8.GetBytes($"{{\"i\":{i}}}"), 1_000_000L + i);
 
+    /// <summary>Writes records 0..<paramref name="records"/>-1 into a fresh log in <paramref name="dir"/>; returns its one segment file.</summary>
+    private static string WriteSegment(string dir, int records)
+    {
+        using (SpillLog log = Open(dir))
+        {
+            for (int i = 0; i < records; i++)
+            {
+                log.Append(Record(i));
+            }
+        }
+
+        return Directory.GetFiles(dir, "*.spill").Single();
+    }
+
     private static List<(string Id, uint Seq, string Payload, long Ts, bool Done)> ReadAll(SpillLog log)
     {
         var read = new List<(string, uint, string, long, bool)>();
@@ -227,9 +217,11 @@ public sealed class SpillLogTests : IDisposable
         return read;
     }
 
-    private SpillLog Open(string? dir = null, long maxBytes = 1L << 30, TimeProvider? clock = null, SpillFsync fsync = SpillFsync.Never)
+    private SpillLog Open(long maxBytes = 1L << 30, TimeProvider? clock = null, SpillFsync fsync = SpillFsync.Never) => Open(_dir, maxBytes, clock, fsync);
+
+    private static SpillLog Open(string dir, long maxBytes = 1L << 30, TimeProvider? clock = null, SpillFsync fsync = SpillFsync.Never)
     {
-        SpillLog log = new(new SpillOptions { Directory = dir ?? _dir, MaxBytes = maxBytes, Fsync = fsync }, clock ?? new ManualTimeProvider(), NullLogger<SpillLog>.Instance);
+        SpillLog log = new(new SpillOptions { Directory = dir, MaxBytes = maxBytes, Fsync = fsync }, clock ?? new ManualTimeProvider(), NullLogger<SpillLog>.Instance);
         log.OpenForAppends();
         return log;
     }
