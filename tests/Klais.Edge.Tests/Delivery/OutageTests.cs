@@ -1,6 +1,8 @@
 using System.Buffers.Binary;
 using System.Text;
+using System.Text.Json;
 using Klais.Contracts.Wire;
+using Klais.Edge.Api;
 using Klais.Edge.Delivery;
 using Klais.Edge.Hosting;
 using Klais.Kafka;
@@ -50,9 +52,14 @@ public sealed class OutageTests : IDisposable
         SendRange(edge, Devices, PerDevice / 2, PerDevice);  // these go straight to the spill
         Assert.True(await NodeHarness.WaitForAsync(() => edge.Node.Dam.Received == N && edge.Node.Spill.PendingRecords == N, TimeSpan.FromSeconds(30)),
             $"received {edge.Node.Dam.Received}, pending {edge.Node.Spill.PendingRecords}");
-        EdgeDegradation during = edge.Node.Degradation;
-        Assert.Equal(EdgeDegradation.DegradedKafka, during.Level);
-        Assert.Contains(during.Reasons, r => r.StartsWith("Kafka circuit open", StringComparison.Ordinal));
+        JsonElement health = Render(w => EdgeStatsWriter.WriteHealth(w, edge.Node));
+        Assert.Equal(EdgeDegradation.DegradedKafka, health.GetProperty("degradation").GetInt32());
+        Assert.Equal("DEGRADED_KAFKA", health.GetProperty("degradation_name").GetString());
+        Assert.Contains(health.GetProperty("degradation_reasons").EnumerateArray(), r => r.GetString()!.StartsWith("Kafka circuit open", StringComparison.Ordinal));
+        Assert.Equal("open", health.GetProperty("kafka").GetProperty("circuit").GetString());
+        Assert.Equal(N, health.GetProperty("spill").GetProperty("pending_records").GetInt64());
+        Assert.Contains("klais_degradation_level{node=\"edge-test\"} 2\n", PrometheusText.Write(edge.Node), StringComparison.Ordinal);
+        Assert.Contains("klais_circuit_state{node=\"edge-test\"} 1\n", PrometheusText.Write(edge.Node), StringComparison.Ordinal);
         Assert.Equal(0, edge.Node.Producer.Delivered);
 
         _cluster.SetAllBrokersUp();
@@ -91,9 +98,65 @@ public sealed class OutageTests : IDisposable
 
         Assert.True(await NodeHarness.WaitForAsync(() => edge.Node.Producer.Delivered == N, TimeSpan.FromSeconds(30)));
         AssertExactlyOnceInOrder(TopicReader.ReadToEnd(_cluster.BootstrapServers, "twice", TimeSpan.FromSeconds(30)), Devices, PerDevice);
-        Assert.Equal(N, edge.Node.Pipeline.Rejections[Rejection.Duplicate]);
+        JsonElement stats = Render(w => EdgeStatsWriter.WriteStats(w, edge.Node));
+        Assert.Equal(N, stats.GetProperty("rejected").GetProperty("duplicate").GetInt64());
+        Assert.Equal(N, stats.GetProperty("kafka").GetProperty("delivered").GetInt64());
+        Assert.Equal(Devices, stats.GetProperty("dedupe").GetProperty("devices").GetInt64());
+        Assert.Equal(0, stats.GetProperty("dedupe").GetProperty("gaps").GetInt64());
         Assert.Equal(N, edge.Node.Dam.Received);
         Assert.Equal(0, edge.Node.Receiver.KernelDrops);
+    }
+
+    [Fact]
+    public async Task Full_spill_refuses_the_newest_records_counts_them_and_reports_degraded_full()
+    {
+        const int Devices = 4, PerDevice = 600, N = Devices * PerDevice;
+        _cluster.CreateTopic("full", 3);
+        await using NodeHarness edge = NodeHarness.Start(NodeHarness.Config(_cluster.BootstrapServers, "full", _spill, ("KLAIS_SPILL_MAX_BYTES", "1048576")));
+        string filler = new('x', 900);
+        _cluster.SetAllBrokersDown();
+        edge.Send(NodeHarness.Datagram("dev-000", 0, "{}"));
+        Assert.True(await edge.AdvanceUntilAsync(() => edge.Node.Circuit.State == CircuitState.Open, TimeSpan.FromSeconds(30)));
+        Assert.True(await NodeHarness.WaitForAsync(() => edge.Node.Router.Mode == DeliveryMode.Spilling, TimeSpan.FromSeconds(30)));
+
+        for (int s = 1; s <= PerDevice; s++)
+        {
+            for (int d = 0; d < Devices; d++)
+            {
+                edge.Send(NodeHarness.Datagram($"dev-{d:D3}", (uint)s, $$"""{"f":"{{filler}}"}"""));
+            }
+
+            Thread.Sleep(s % 10 == 0 ? 1 : 0);
+        }
+
+        Assert.True(await NodeHarness.WaitForAsync(() => edge.Node.Dam.Received == N + 1 && edge.Node.Dam.QueueDepth == 0, TimeSpan.FromSeconds(30)));
+        long spilled = edge.Node.Spill.PendingRecords, lost = edge.Node.Router.Lost;
+        Assert.Equal(N + 1, spilled + lost);
+        Assert.True(lost > N / 3, $"lost {lost}");
+        Assert.True(edge.Node.Spill.IsFull);
+        EdgeDegradation full = edge.Node.Degradation;
+        Assert.Equal(EdgeDegradation.DegradedFull, full.Level);
+        Assert.Contains(full.Reasons, r => r.StartsWith("Spill full", StringComparison.Ordinal) && r.Contains($"{lost} lost so far", StringComparison.Ordinal));
+
+        _cluster.SetAllBrokersUp();
+        Assert.True(await edge.AdvanceUntilAsync(() => edge.Node.Circuit.State == CircuitState.Closed, TimeSpan.FromMinutes(2)));
+        Assert.True(await edge.AdvanceUntilAsync(() => edge.Node.Producer.Delivered == spilled && edge.Node.Router.Mode == DeliveryMode.Direct,
+            TimeSpan.FromMinutes(2), TimeSpan.FromMilliseconds(100)));
+        Assert.Equal(spilled, TopicReader.ReadToEnd(_cluster.BootstrapServers, "full", TimeSpan.FromSeconds(30)).Count);
+    }
+
+    internal static JsonElement Render(Action<Utf8JsonWriter> write)
+    {
+        var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            write(writer);
+            writer.WriteEndObject();
+        }
+
+        using JsonDocument doc = JsonDocument.Parse(buffer.ToArray());
+        return doc.RootElement.Clone();
     }
 
     internal static void SendRange(NodeHarness edge, int devices, int from, int to)
