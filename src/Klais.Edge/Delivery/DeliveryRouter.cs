@@ -46,7 +46,11 @@ internal sealed partial class DeliveryRouter : IDamSink, IDeliveryObserver, IDis
     /// <summary>Records replayed per step before the checkpoint and the mode are looked at again.</summary>
     private const int ReplayChunk = 2048;
 
-    private static readonly TimeSpan IdleWait = TimeSpan.FromMilliseconds(20);
+    /// <summary>Between idle replay steps while there is a backlog or unacknowledged replay: short, acks do not wake the replayer.</summary>
+    private static readonly TimeSpan BusyWait = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>Between idle steps in direct delivery with nothing left to track: every state change wakes the replayer anyway.</summary>
+    private static readonly TimeSpan IdleWait = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan CommitEvery = TimeSpan.FromMilliseconds(100);
 
     /// <summary>How long records already sent may take to be answered before they are purged too (see PurgeUntilEmpty).</summary>
@@ -396,7 +400,8 @@ internal sealed partial class DeliveryRouter : IDamSink, IDeliveryObserver, IDis
             {
                 try
                 {
-                    await _wake.WaitAsync(IdleWait, cancellationToken).ConfigureAwait(false);
+                    bool idle = Mode == DeliveryMode.Direct && _window.Count == 0;
+                    await _wake.WaitAsync(idle ? IdleWait : BusyWait, cancellationToken).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {

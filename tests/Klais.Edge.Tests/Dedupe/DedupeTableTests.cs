@@ -92,6 +92,18 @@ public sealed class DedupeTableTests
     }
 
     [Fact]
+    public void A_million_device_table_takes_about_32_bytes_per_device()
+    {
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        DedupeTable table = Table(maxDevices: 1 << 20);
+        long bytes = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(1 << 20, table.Capacity);
+        Assert.InRange(bytes / (double)table.Capacity, 32.0, 33.0);
+        GC.KeepAlive(table);
+    }
+
+    [Fact]
     public void Idle_devices_are_evicted_before_active_ones()
     {
         DedupeTable table = Table(maxDevices: 1024);

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using Klais.Contracts.Wire;
 using Klais.Edge.Api;
+using Klais.Edge.Configuration;
 using Klais.Edge.Delivery;
 using Klais.Edge.Hosting;
 using Klais.Kafka;
@@ -143,6 +144,28 @@ public sealed class OutageTests : IDisposable
         Assert.True(await edge.AdvanceUntilAsync(() => edge.Node.Producer.Delivered == spilled && edge.Node.Router.Mode == DeliveryMode.Direct,
             TimeSpan.FromMinutes(2), TimeSpan.FromMilliseconds(100)));
         Assert.Equal(spilled, TopicReader.ReadToEnd(_cluster.BootstrapServers, "full", TimeSpan.FromSeconds(30)).Count);
+    }
+
+    [Fact]
+    public async Task Devices_that_resend_buffered_history_after_an_edge_restart_produce_no_duplicates()
+    {
+        const int Devices = 10;
+        _cluster.CreateTopic("history", 3);
+        EdgeConfig config = NodeHarness.Config(_cluster.BootstrapServers, "history", _spill);
+        await using (NodeHarness first = NodeHarness.Start(config))
+        {
+            SendRange(first, Devices, 0, 100);
+            Assert.True(await NodeHarness.WaitForAsync(() => first.Node.Producer.Delivered == Devices * 100, TimeSpan.FromSeconds(30)));
+        }   // SIGTERM's path: the dedupe windows are saved beside the spill
+
+        Assert.True(File.Exists(Path.Combine(_spill, EdgeNode.DedupeStateFile)));
+        await using NodeHarness second = NodeHarness.Start(config);
+
+        // Each device lost its link for a while and now sends its buffer: the last 50 the edge already had, then 50 new.
+        SendRange(second, Devices, 50, 150);
+        Assert.True(await NodeHarness.WaitForAsync(() => second.Node.Producer.Delivered == Devices * 50, TimeSpan.FromSeconds(30)));
+        Assert.Equal(Devices * 50, second.Node.Pipeline.Rejections[Rejection.Duplicate]);
+        AssertExactlyOnceInOrder(TopicReader.ReadToEnd(_cluster.BootstrapServers, "history", TimeSpan.FromSeconds(30)), Devices, 150);
     }
 
     internal static JsonElement Render(Action<Utf8JsonWriter> write)
