@@ -158,7 +158,9 @@ internal sealed partial class TelemetryProducer : IDamSink, IDisposable
     {
         InFlightRecord slot = Rent();
         slot.Fill(record, ticket, Interlocked.Increment(ref _produceOrder));
-        Scratch scratch = t_scratch ??= new Scratch(_edgeHeader);
+        // The scratch carries this producer's edge header: a thread that served another producer before (tests run
+        // several in one process) gets a fresh one instead of sending the other producer's node id.
+        Scratch scratch = t_scratch is { } cached && ReferenceEquals(cached.Edge, _edgeHeader) ? cached : t_scratch = new Scratch(_edgeHeader);
         Message<byte[], byte[]> message = scratch.Fill(record);
         try
         {
@@ -374,8 +376,11 @@ internal sealed partial class TelemetryProducer : IDamSink, IDisposable
         private readonly byte[]?[] _values = new byte[MaxReusedValueLength + 1][];
         private readonly Message<byte[], byte[]> _message;
 
+        public Header Edge { get; }
+
         public Scratch(Header edge)
         {
+            Edge = edge;
             _message = new Message<byte[], byte[]>
             {
                 Headers = [new Header(SeqHeader, _seq), edge, new Header(TsHeader, _ts)],
