@@ -1,7 +1,9 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using BenchmarkDotNet.Attributes;
 using Klais.Contracts.Wire;
 using Klais.Edge.Dam;
+using Klais.Edge.Dedupe;
 
 namespace Klais.Benchmarks;
 
@@ -17,6 +19,8 @@ public class ParseAndOfferBenchmarks
 
     private readonly byte[] _datagram = new byte[Datagram.HeaderLength + 60];
     private Dam _dam = null!;
+    private DedupeTable _dedupe = null!;
+    private uint _sequence;
 
     [GlobalSetup]
     public void Setup()
@@ -29,13 +33,21 @@ public class ParseAndOfferBenchmarks
 
         Datagram.Write(_datagram, "sensor-00042"u8, 7, payload);
         _dam = new Dam(new DamOptions { MaxRate = DamOptions.MaxRateLimit, BurstSize = DamOptions.MaxBurstLimit }, new CountingSink(), TimeProvider.System);
+        _dedupe = new DedupeTable(new DedupeOptions(), TimeProvider.System);
     }
 
     [GlobalCleanup]
     public void Cleanup() => _dam.Dispose();
 
     [Benchmark(OperationsPerInvoke = Batch)]
-    public int Parse_and_offer()
+    public int Parse_and_offer() => ParseAndOffer(withDedupe: false);
+
+    /// <summary>The edge's pipeline since the dedupe issue: parse, dedupe check (a new sequence each time, one of 1,000 devices), Dam.</summary>
+    [Benchmark(OperationsPerInvoke = Batch)]
+    public int Parse_dedupe_and_offer() => ParseAndOffer(withDedupe: true);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int ParseAndOffer(bool withDedupe)
     {
         int passed = 0;
         long stamp = Stopwatch.GetTimestamp();
@@ -43,6 +55,12 @@ public class ParseAndOfferBenchmarks
         {
             ReadOnlySpan<byte> datagram = _datagram;
             if (Datagram.TryParse(datagram, 1024, validateJson: true, out DatagramHeader header, out ReadOnlySpan<byte> payload) != Rejection.None)
+            {
+                continue;
+            }
+
+            uint sequence = _sequence++;
+            if (withDedupe && _dedupe.Check(header.DeviceKey + (sequence % 1000), sequence / 1000, stamp) != DedupeVerdict.New)
             {
                 continue;
             }

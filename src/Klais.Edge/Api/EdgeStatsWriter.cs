@@ -1,23 +1,32 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Klais.Contracts.Wire;
+using Klais.Edge.Dedupe;
+using Klais.Edge.Delivery;
 using Klais.Edge.Hosting;
+using Klais.Edge.Spill;
+using Polly.CircuitBreaker;
 
 namespace Klais.Edge.Api;
 
 /// <summary>Writes <c>/health</c> and <c>/stats</c>. Field names are the documented contract (docs/edge.md).</summary>
 internal static class EdgeStatsWriter
 {
-    /// <summary>Degradation levels of the design; only NORMAL is reachable until the spill and XDP work land.</summary>
-    public static readonly string[] DegradationNames = ["NORMAL", "DEGRADED_ML", "DEGRADED_KAFKA", "DEGRADED_FULL"];
+    /// <summary>Degradation levels of the design (section 3), by number.</summary>
+    public static IReadOnlyList<string> DegradationNames => EdgeDegradation.Names;
 
     public static void WriteHealth(Utf8JsonWriter w, EdgeNode node)
     {
-        const int degradation = 0;
+        EdgeDegradation degradation = node.Degradation;
         var warnings = new List<string>();
         if (node.EmbeddedCluster is not null)
         {
             warnings.Add("Kafka is an embedded in-memory dev cluster: not durable, records are lost when the edge exits. Set KLAIS_KAFKA_BOOTSTRAP.");
+        }
+
+        if (node.SpillIsTemporary)
+        {
+            warnings.Add("KLAIS_SPILL_DIR is unset: the spill is in a temporary directory; a Kafka outage's backlog does not survive a restart.");
         }
 
         if (node.Xdp.NotAttachedReason is { } xdpReason)
@@ -29,9 +38,16 @@ internal static class EdgeStatsWriter
             warnings.Add("XDP is off (KLAIS_XDP_IFACE is unset): every datagram is filtered in user space.");
         }
 
-        w.WriteString("status", degradation == 0 ? "ok" : "degraded");
-        w.WriteNumber("degradation", degradation);
-        w.WriteString("degradation_name", DegradationNames[degradation]);
+        w.WriteString("status", degradation.Level == EdgeDegradation.Normal ? "ok" : "degraded");
+        w.WriteNumber("degradation", degradation.Level);
+        w.WriteString("degradation_name", degradation.Name);
+        w.WriteStartArray("degradation_reasons");
+        foreach (string reason in degradation.Reasons)
+        {
+            w.WriteStringValue(reason);
+        }
+
+        w.WriteEndArray();
         w.WriteNumber("queue_depth", node.Dam.QueueDepth);
         w.WriteNumber("rate_limit", node.Dam.CurrentRate);
         w.WriteNumber("burst_size", node.Dam.CurrentBurst);
@@ -43,6 +59,16 @@ internal static class EdgeStatsWriter
         w.WriteBoolean("durable", node.EmbeddedCluster is null);
         w.WriteString("bootstrap", node.KafkaBootstrap);
         w.WriteString("topic", node.Config.KafkaTopic);
+        w.WriteString("circuit", CircuitName(node.Circuit.State));
+        w.WriteString("delivery", DeliveryName(node.Router.Mode));
+        w.WriteEndObject();
+        w.WriteStartObject("spill");
+        w.WriteString("directory", node.Spill.Directory);
+        w.WriteBoolean("temporary", node.SpillIsTemporary);
+        w.WriteNumber("pending_records", node.Spill.PendingRecords);
+        w.WriteNumber("bytes", node.Spill.Bytes);
+        w.WriteNumber("max_bytes", node.Spill.Options.MaxBytes);
+        w.WriteBoolean("full", node.Spill.IsFull);
         w.WriteEndObject();
         w.WriteStartObject("xdp");
         WriteXdpState(w, node);
@@ -96,8 +122,55 @@ internal static class EdgeStatsWriter
         w.WriteNumber("delivered", node.Producer.Delivered);
         w.WriteNumber("failed", node.Producer.Failed);
         w.WriteNumber("in_flight", node.Producer.InFlight);
+        w.WriteNumber("returned", node.Producer.Returned);
+        w.WriteNumber("returned_possibly_persisted", node.Producer.ReturnedPossiblyPersisted);
         w.WriteBoolean("embedded", node.EmbeddedCluster is not null);
         w.WriteString("topic", node.Config.KafkaTopic);
+        w.WriteEndObject();
+
+        KafkaCircuit circuit = node.Circuit;
+        w.WriteStartObject("circuit");
+        w.WriteString("state", CircuitName(circuit.State));
+        w.WriteNumber("state_seconds", Math.Round(circuit.TimeInState.TotalSeconds, 1));
+        w.WriteNumber("opens", circuit.Opens);
+        w.WriteNumber("probes", circuit.Probes);
+        w.WriteNumber("samples", circuit.Samples);
+        w.WriteNumber("failing_samples", circuit.FailingSamples);
+        w.WriteBoolean("all_brokers_down", circuit.AllBrokersDown);
+        w.WriteString("last_problem", circuit.LastProblem);
+        w.WriteEndObject();
+
+        SpillLog spill = node.Spill;
+        w.WriteStartObject("spill");
+        w.WriteString("delivery", DeliveryName(node.Router.Mode));
+        w.WriteNumber("pending_records", spill.PendingRecords);
+        w.WriteNumber("bytes", spill.Bytes);
+        w.WriteNumber("segments", spill.SegmentCount);
+        w.WriteNumber("spilled", node.Router.Spilled);
+        w.WriteNumber("replayed", node.Router.Replayed);
+        w.WriteNumber("replay_in_flight", node.Router.ReplayInFlight);
+        w.WriteNumber("rewinds", node.Router.Rewinds);
+        w.WriteNumber("episodes", node.Router.SpillEpisodes);
+        w.WriteNumber("lost", node.Router.Lost);
+        w.WriteNumber("full_refusals", spill.FullRefusals);
+        w.WriteNumber("write_errors", spill.WriteErrors);
+        w.WriteNumber("corrupt_records", spill.CorruptRecords);
+        w.WriteNumber("truncated_tails", spill.TruncatedTails);
+        w.WriteNumber("skipped_bytes", spill.SkippedBytes);
+        w.WriteNumber("segments_deleted", spill.SegmentsDeleted);
+        w.WriteNumber("fsyncs", spill.Fsyncs);
+        w.WriteEndObject();
+
+        DedupeTable dedupe = node.Dedupe;
+        w.WriteStartObject("dedupe");
+        w.WriteNumber("devices", dedupe.Devices);
+        w.WriteNumber("capacity", dedupe.Capacity);
+        w.WriteNumber("bytes_per_device", DedupeTable.BytesPerDevice);
+        w.WriteNumber("gaps", dedupe.Gaps);
+        w.WriteNumber("stale", dedupe.Stale);
+        w.WriteNumber("resets", dedupe.Resets);
+        w.WriteNumber("evicted_idle", dedupe.EvictedIdle);
+        w.WriteNumber("evicted_active", dedupe.EvictedActive);
         w.WriteEndObject();
 
         Pipeline.LatencyHistogram latency = node.Pipeline.ReceiveToEnqueue;
@@ -146,6 +219,21 @@ internal static class EdgeStatsWriter
             w.WriteString("reason", reason);
         }
     }
+
+    public static string CircuitName(CircuitState state) => state switch
+    {
+        CircuitState.Closed => "closed",
+        CircuitState.Open => "open",
+        CircuitState.HalfOpen => "half_open",
+        _ => "isolated",
+    };
+
+    public static string DeliveryName(DeliveryMode mode) => mode switch
+    {
+        DeliveryMode.Direct => "direct",
+        DeliveryMode.Draining => "draining",
+        _ => "spilling",
+    };
 
     /// <summary>
     /// Rejections by reason: the parser's, plus the Dam's drops as <c>rate_limited</c> (a full overflow queue is

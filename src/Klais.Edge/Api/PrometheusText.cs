@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Klais.Contracts.Wire;
 using Klais.Edge.Hosting;
+using Polly.CircuitBreaker;
 
 namespace Klais.Edge.Api;
 
@@ -38,7 +39,24 @@ internal static class PrometheusText
         Counter(sb, "klais_kafka_delivered_total", "Records Kafka acknowledged.", labels, node.Producer.Delivered);
         Counter(sb, "klais_kafka_failed_total", "Records whose delivery failed for good.", labels, node.Producer.Failed);
         Gauge(sb, "klais_kafka_in_flight", "Records handed to librdkafka and not yet acknowledged.", labels, node.Producer.InFlight);
-        Gauge(sb, "klais_degradation_level", "0 NORMAL, 1 DEGRADED_ML, 2 DEGRADED_KAFKA, 3 DEGRADED_FULL.", labels, 0);
+        Counter(sb, "klais_kafka_returned_total", "Records librdkafka gave back undelivered (purged, timed out) and the edge spilled or replayed again.", labels, node.Producer.Returned);
+        Counter(sb, "klais_kafka_returned_possibly_persisted_total", "Of those, records the broker may have written anyway (sending them again may duplicate).", labels, node.Producer.ReturnedPossiblyPersisted);
+        Gauge(sb, "klais_degradation_level", "0 NORMAL, 1 DEGRADED_ML, 2 DEGRADED_KAFKA, 3 DEGRADED_FULL.", labels, node.Degradation.Level);
+        Gauge(sb, "klais_circuit_state", "Kafka circuit breaker: 0 closed, 1 open, 2 half-open, 3 isolated.", labels, CircuitNumber(node.Circuit.State));
+        Counter(sb, "klais_circuit_opens_total", "Times the Kafka circuit opened.", labels, node.Circuit.Opens);
+        Gauge(sb, "klais_delivery_mode", "0 direct to Kafka, 1 taking records back from librdkafka, 2 spilling or replaying.", labels, (int)node.Router.Mode);
+        Gauge(sb, "klais_spill_pending_records", "Records in the spill not yet acknowledged by Kafka.", labels, node.Spill.PendingRecords);
+        Gauge(sb, "klais_spill_bytes", "Bytes of the spill's segment files.", labels, node.Spill.Bytes);
+        Gauge(sb, "klais_spill_max_bytes", "KLAIS_SPILL_MAX_BYTES.", labels, node.Spill.Options.MaxBytes);
+        Counter(sb, "klais_spill_spilled_total", "Records written to the spill.", labels, node.Router.Spilled);
+        Counter(sb, "klais_spill_replayed_total", "Records handed from the spill to Kafka (again after a rewind).", labels, node.Router.Replayed);
+        Counter(sb, "klais_spill_lost_total", "Admitted records refused because the spill was full or failing.", labels, node.Router.Lost);
+        Counter(sb, "klais_spill_corrupt_records_total", "Damaged spill records found and skipped.", labels, node.Spill.CorruptRecords);
+        Counter(sb, "klais_spill_truncated_tails_total", "Spill segments found with a torn last record.", labels, node.Spill.TruncatedTails);
+        Counter(sb, "klais_spill_write_errors_total", "Failed spill writes.", labels, node.Spill.WriteErrors);
+        Gauge(sb, "klais_dedupe_devices", "Devices whose sequence window the edge holds.", labels, node.Dedupe.Devices);
+        Counter(sb, "klais_dedupe_gaps_total", "Sequence numbers that left their device's window unseen: loss before the edge.", labels, node.Dedupe.Gaps);
+        Counter(sb, "klais_dedupe_evicted_active_total", "Active devices forgotten because their table set was full.", labels, node.Dedupe.EvictedActive);
         Gauge(sb, "klais_xdp_attached", "1 when the XDP program is attached.", labels, node.Xdp.Attached ? 1 : 0);
         if (node.Xdp.ReadStatistics() is { } xdp)
         {
@@ -62,6 +80,14 @@ internal static class PrometheusText
         Sample(sb, "klais_receive_to_enqueue_seconds_count", labels, h.Count);
         return sb.ToString();
     }
+
+    private static int CircuitNumber(CircuitState state) => state switch
+    {
+        CircuitState.Closed => 0,
+        CircuitState.Open => 1,
+        CircuitState.HalfOpen => 2,
+        _ => 3,
+    };
 
     private static void Counter(StringBuilder sb, string name, string help, string labels, double value)
     {

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using Klais.Edge.Spill;
 using Klais.Kafka;
 using Microsoft.Extensions.Logging;
 
@@ -26,6 +27,18 @@ internal sealed record EdgeConfig
     public required int KafkaMaxInFlight { get; init; }
     public required string? ApiToken { get; init; }
     public required TimeSpan ShutdownTimeout { get; init; }
+
+    /// <summary>Null: a temporary directory (the backlog does not survive a restart).</summary>
+    public required string? SpillDirectory { get; init; }
+    public required long SpillMaxBytes { get; init; }
+    public required SpillFsync SpillFsync { get; init; }
+    public required TimeSpan SpillFsyncInterval { get; init; }
+    public required SpillFullPolicy SpillFullPolicy { get; init; }
+    public required TimeSpan BreakerWindow { get; init; }
+    public required TimeSpan BreakerBreak { get; init; }
+    public required TimeSpan BreakerStall { get; init; }
+    public required int DedupeMaxDevices { get; init; }
+    public required TimeSpan DedupeIdle { get; init; }
 
     /// <summary>Interface for the XDP filter, or null (no XDP).</summary>
     public string? XdpInterface { get; init; }
@@ -69,6 +82,11 @@ internal static class EdgeConfigLoader
 
     private static bool IsInterfaceName(string name) =>
         name.Length == 0 || (name.Length <= 15 && !name.Any(c => c is '/' or ':' || char.IsWhiteSpace(c) || char.IsControl(c)));
+
+    private static readonly Dictionary<string, SpillFullPolicy> FullPolicies = new(StringComparer.Ordinal)
+    {
+        ["refuse-newest"] = SpillFullPolicy.RefuseNewest, ["block"] = SpillFullPolicy.Block,
+    };
 
     public static EdgeConfigResult Load(IReadOnlyList<string> args, Func<string, string?> environment)
     {
@@ -166,6 +184,10 @@ internal static class EdgeConfigLoader
             errors.Add($"KLAIS_XDP_MODE is \"{xdpModeText}\" but KLAIS_XDP_IFACE is unset. Name the interface the filter attaches to, or set KLAIS_XDP_MODE=off.");
         }
 
+        string spillDir = read.Matching(EdgeSettings.SpillDir, IsDirectoryPath, "It must be a directory path (not an existing file), or empty for a temporary directory.").Trim();
+        SpillFsync fsync = SpillFsync.Interval;
+        TimeSpan fsyncInterval = TimeSpan.Zero;
+        read.Matching(EdgeSettings.SpillFsync, v => SpillOptions.TryParseFsync(v, out fsync, out fsyncInterval), "It must be always, never, or interval:<ms> with 1 to 60000 ms.");
         var config = new EdgeConfig
         {
             UdpBind = read.EndPoint(EdgeSettings.UdpBind),
@@ -188,6 +210,16 @@ internal static class EdgeConfigLoader
             ShutdownTimeout = TimeSpan.FromSeconds(read.Integer(EdgeSettings.ShutdownSeconds, 1, 3600)),
             XdpInterface = xdpMode == EdgeXdpMode.Off || xdpInterface.Length == 0 ? null : xdpInterface,
             XdpMode = xdpInterface.Length == 0 ? EdgeXdpMode.Off : xdpMode,
+            SpillDirectory = spillDir.Length == 0 ? null : spillDir,
+            SpillMaxBytes = read.Integer(EdgeSettings.SpillMaxBytes, SpillOptions.MinMaxBytes, SpillOptions.MaxMaxBytes),
+            SpillFsync = fsync,
+            SpillFsyncInterval = fsyncInterval,
+            SpillFullPolicy = read.OneOf(EdgeSettings.SpillFullPolicy, FullPolicies),
+            BreakerWindow = TimeSpan.FromMilliseconds(read.Integer(EdgeSettings.BreakerWindowMs, 500, 600_000)),
+            BreakerBreak = TimeSpan.FromMilliseconds(read.Integer(EdgeSettings.BreakerBreakMs, 500, 3_600_000)),
+            BreakerStall = TimeSpan.FromMilliseconds(read.Integer(EdgeSettings.BreakerStallMs, 100, 600_000)),
+            DedupeMaxDevices = (int)read.Integer(EdgeSettings.DedupeMaxDevices, Dedupe.DedupeOptions.MinDevices, Dedupe.DedupeOptions.MaxDevices),
+            DedupeIdle = TimeSpan.FromSeconds(read.Integer(EdgeSettings.DedupeIdleSeconds, 1, 30L * 86_400)),
         };
 
         errors.AddRange(read.Errors);
@@ -213,6 +245,9 @@ internal static class EdgeConfigLoader
 
         return string.Join(Environment.NewLine, lines);
     }
+
+    private static bool IsDirectoryPath(string path) =>
+        path.Trim().Length == 0 || (path.IndexOfAny(Path.GetInvalidPathChars()) < 0 && !File.Exists(path.Trim()));
 
     private static bool IsNodeId(string nodeId) => nodeId.Length <= 64 && !nodeId.Any(char.IsControl);
 

@@ -30,12 +30,22 @@ internal static class EdgeSettings
     public static readonly Setting XdpInterface = new("KLAIS_XDP_IFACE", "", "Network interface the XDP filter attaches to; unset runs without XDP.");
     public static readonly Setting XdpMode = new("KLAIS_XDP_MODE", "", "auto (native where the driver supports it, else generic; without privileges: no XDP, said in /health), native, generic or off. Default: auto when KLAIS_XDP_IFACE is set.");
     public static readonly Setting ShutdownSeconds = new("KLAIS_SHUTDOWN_TIMEOUT_SECONDS", "10", "Time SIGTERM allows to drain the Dam and flush Kafka.");
+    public static readonly Setting SpillDir = new("KLAIS_SPILL_DIR", "", "Directory of the spill log (records Kafka could not take yet); unset uses a temporary directory that does not survive a restart.");
+    public static readonly Setting SpillMaxBytes = new("KLAIS_SPILL_MAX_BYTES", "1073741824", "Upper bound of the spill's files, bytes.");
+    public static readonly Setting SpillFsync = new("KLAIS_SPILL_FSYNC", "interval:100", "When spilled records are fsynced: always, never, or interval:<ms>.");
+    public static readonly Setting SpillFullPolicy = new("KLAIS_SPILL_FULL_POLICY", "refuse-newest", "When the spill is full: refuse-newest (refused and counted) or block (the Dam holds records, dropping when its queue is full).");
+    public static readonly Setting BreakerWindowMs = new("KLAIS_BREAKER_WINDOW_MS", "2000", "The Kafka circuit opens when 80% of the delivery samples in this window failed.");
+    public static readonly Setting BreakerBreakMs = new("KLAIS_BREAKER_BREAK_MS", "5000", "How long the Kafka circuit stays open before probing.");
+    public static readonly Setting BreakerStallMs = new("KLAIS_BREAKER_STALL_MS", "3000", "Records in flight with no acknowledgement for this long count as a delivery failure.");
+    public static readonly Setting DedupeMaxDevices = new("KLAIS_DEDUPE_MAX_DEVICES", "1048576", "Devices whose recent sequence numbers are remembered (32 bytes each); keep active devices under about half.");
+    public static readonly Setting DedupeIdleSeconds = new("KLAIS_DEDUPE_IDLE_SECONDS", "3600", "A device unseen this long is forgotten first when room is needed.");
 
     public static IReadOnlyList<Setting> All { get; } =
     [
         UdpBind, ApiBind, KafkaBootstrap, KafkaTopic, DamMaxRate, DamBurstSize, DamQueueMaxMessages, DamQueueMaxBytes,
         LogLevel, NodeId, ReceiveThreads, ReceiveBufferBytes, MaxPayloadBytes, ValidateJson, KafkaLingerMs, KafkaMaxInFlight,
-        ApiToken, XdpInterface, XdpMode, ShutdownSeconds,
+        ApiToken, XdpInterface, XdpMode, ShutdownSeconds, SpillDir, SpillMaxBytes, SpillFsync, SpillFullPolicy, BreakerWindowMs,
+        BreakerBreakMs, BreakerStallMs, DedupeMaxDevices, DedupeIdleSeconds,
     ];
 }
 

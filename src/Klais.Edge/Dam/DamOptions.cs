@@ -68,12 +68,5 @@ internal sealed class DamOptions
         }
     }
 
-    internal static void ThrowIfInvalid(IEnumerable<string> problems)
-    {
-        string[] all = problems.ToArray();
-        if (all.Length > 0)
-        {
-            throw new ArgumentException(string.Join(Environment.NewLine, all));
-        }
-    }
+    internal static void ThrowIfInvalid(IEnumerable<string> problems) => Configuration.OptionsValidation.ThrowIfInvalid(problems);
 }

@@ -1,10 +1,13 @@
 using System.Diagnostics;
 using Klais.Edge.Configuration;
 using Klais.Edge.Dam;
+using Klais.Edge.Dedupe;
+using Klais.Edge.Delivery;
 using Klais.Edge.Devices;
 using Klais.Edge.Kafka;
 using Klais.Edge.Pipeline;
 using Klais.Edge.Receive;
+using Klais.Edge.Spill;
 using Klais.Edge.Xdp;
 using Klais.Kafka;
 using Microsoft.Extensions.Logging;
@@ -12,20 +15,32 @@ using Microsoft.Extensions.Logging;
 namespace Klais.Edge.Hosting;
 
 /// <summary>
-/// One running edge: the embedded dev cluster when no bootstrap is configured, the Kafka producer, the Dam and
-/// its drainer, the pipeline and the receive threads. Start order is back to front (Kafka first, sockets last)
-/// and stop order front to back, so nothing is received that cannot be delivered and nothing admitted is
-/// abandoned while time remains.
+/// One running edge: the embedded dev cluster when no bootstrap is configured, the Kafka producer, the circuit
+/// breaker, the spill and the router between them, the dedupe table, the Dam and its drainer, the pipeline and the
+/// receive threads. Start order is back to front (Kafka first, sockets last) and stop order front to back, so
+/// nothing is received that cannot be delivered or spilled and nothing admitted is abandoned while time remains.
 /// </summary>
 internal sealed partial class EdgeNode : IAsyncDisposable
 {
+    public const string DedupeStateFile = "dedupe.state";
+
     private readonly ILogger<EdgeNode> _log;
     private readonly TimeProvider _time;
     private readonly CancellationTokenSource _stopping = new();
     private Task? _drainer;
+    private Task? _circuitMonitor;
     private int _stopped;
 
     public EdgeNode(EdgeConfig config, ILoggerFactory loggers, TimeProvider time)
+        : this(config, loggers, time, time)
+    {
+    }
+
+    /// <param name="config">Validated settings.</param>
+    /// <param name="loggers">Where components log.</param>
+    /// <param name="time">Clock of the receive path (Dam, dedupe): receive timestamps are its ticks.</param>
+    /// <param name="deliveryTime">Clock of the circuit breaker, the spill's fsync timer and checkpoint pacing; tests pass a manual one.</param>
+    internal EdgeNode(EdgeConfig config, ILoggerFactory loggers, TimeProvider time, TimeProvider deliveryTime)
     {
         Config = config;
         _time = time;
@@ -58,6 +73,41 @@ internal sealed partial class EdgeNode : IAsyncDisposable
             },
             loggers.CreateLogger<TelemetryProducer>());
 
+        SpillIsTemporary = config.SpillDirectory is null;
+        string spillDirectory = config.SpillDirectory
+            ?? Path.Combine(Path.GetTempPath(), $"klais-edge-spill-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        if (SpillIsTemporary)
+        {
+            LogTemporarySpill(_log, spillDirectory);
+        }
+
+        Spill = new SpillLog(
+            new SpillOptions
+            {
+                Directory = spillDirectory,
+                MaxBytes = config.SpillMaxBytes,
+                Fsync = config.SpillFsync,
+                FsyncInterval = config.SpillFsyncInterval,
+                FullPolicy = config.SpillFullPolicy,
+            },
+            deliveryTime,
+            loggers.CreateLogger<SpillLog>());
+
+        Circuit = new KafkaCircuit(
+            new CircuitOptions { Window = config.BreakerWindow, BreakDuration = config.BreakerBreak, StallAfter = config.BreakerStall },
+            Producer.Probe,
+            () => Producer.InFlight,
+            deliveryTime,
+            loggers.CreateLogger<KafkaCircuit>());
+        Router = new DeliveryRouter(Producer, Spill, Circuit, deliveryTime, loggers.CreateLogger<DeliveryRouter>());
+
+        Dedupe = new DedupeTable(new DedupeOptions { MaxDeviceCount = config.DedupeMaxDevices, IdleAfter = config.DedupeIdle }, time);
+        int loaded = Dedupe.Load(Path.Combine(Spill.Directory, DedupeStateFile), time.GetTimestamp());
+        if (loaded >= 0)
+        {
+            LogDedupeLoaded(_log, loaded);
+        }
+
         Dam = new Dam.Dam(
             new DamOptions
             {
@@ -66,12 +116,12 @@ internal sealed partial class EdgeNode : IAsyncDisposable
                 QueueMaxMessages = config.DamQueueMaxMessages,
                 QueueMaxBytes = config.DamQueueMaxBytes,
             },
-            Producer,
+            Router,
             time);
 
         Devices = new DevicePolicy(time);
         Xdp = EdgeXdp.Start(config, Devices, loggers.CreateLogger<EdgeXdp>(), time);
-        Pipeline = new EdgePipeline(Dam, Devices, config.MaxPayloadBytes, config.ValidateJson, time);
+        Pipeline = new EdgePipeline(Dam, config.MaxPayloadBytes, config.ValidateJson, time, Dedupe, Devices);
         Receiver = new UdpReceiver(
             new ReceiveOptions
             {
@@ -98,6 +148,17 @@ internal sealed partial class EdgeNode : IAsyncDisposable
 
     public TelemetryProducer Producer { get; }
 
+    /// <summary>True when <c>KLAIS_SPILL_DIR</c> is unset: the spill lives in a temporary directory removed at exit.</summary>
+    public bool SpillIsTemporary { get; }
+
+    public SpillLog Spill { get; }
+
+    public KafkaCircuit Circuit { get; }
+
+    public DeliveryRouter Router { get; }
+
+    public DedupeTable Dedupe { get; }
+
     public Dam.Dam Dam { get; }
 
     public EdgePipeline Pipeline { get; }
@@ -110,14 +171,22 @@ internal sealed partial class EdgeNode : IAsyncDisposable
 
     public UdpReceiver Receiver { get; }
 
+    /// <summary>The degradation level (design section 3) and the reasons for it, now.</summary>
+    public EdgeDegradation Degradation => EdgeDegradation.Of(this);
+
     public void Start()
     {
+        _circuitMonitor = Circuit.RunAsync(_stopping.Token);
+        Router.Start();
         _drainer = Dam.RunAsync(_stopping.Token);
         Receiver.Start();
         LogStarted(_log, Config.NodeId, Receiver.LocalEndPoint.ToString(), Config.DamMaxRate, Config.DamBurstSize);
     }
 
-    /// <summary>SIGTERM: stop receiving, drain the Dam (rate ignored), flush Kafka, all within the shutdown timeout.</summary>
+    /// <summary>
+    /// SIGTERM: stop receiving, drain the Dam (rate ignored), let Kafka acknowledge what it can and spill the rest,
+    /// write the spill's checkpoint and the dedupe windows — all within the shutdown timeout.
+    /// </summary>
     public async Task StopAsync()
     {
         if (Interlocked.Exchange(ref _stopped, 1) == 1)
@@ -135,9 +204,27 @@ internal sealed partial class EdgeNode : IAsyncDisposable
             await _drainer.ConfigureAwait(false);
         }
 
-        bool drained = Dam.DrainAll(Remaining());
-        bool flushed = Producer.Flush(Remaining());
-        LogStopped(_log, drained, flushed, Dam.QueueDepth, Producer.InFlight, Producer.Delivered);
+        // Half the time for the Dam: in an outage its records go to the spill, which is fast.
+        bool drained = Dam.DrainAll(Remaining() / 2);
+        await Router.StopAsync(Remaining()).ConfigureAwait(false);
+        if (_circuitMonitor is not null)
+        {
+            await _circuitMonitor.ConfigureAwait(false);
+        }
+
+        if (!SpillIsTemporary)
+        {
+            try
+            {
+                LogDedupeSaved(_log, Dedupe.Save(Path.Combine(Spill.Directory, DedupeStateFile)));
+            }
+            catch (IOException e)
+            {
+                LogDedupeSaveFailed(_log, e.Message);
+            }
+        }
+
+        LogStopped(_log, drained, Dam.QueueDepth, Producer.Delivered, Spill.PendingRecords, Router.Lost);
     }
 
     public async ValueTask DisposeAsync()
@@ -146,19 +233,44 @@ internal sealed partial class EdgeNode : IAsyncDisposable
         Receiver.Dispose();
         await Xdp.DisposeAsync().ConfigureAwait(false);
         Producer.Dispose();
+        Router.Dispose();
+        Spill.Dispose();
         EmbeddedCluster?.Dispose();
         _stopping.Dispose();
+        if (SpillIsTemporary)
+        {
+            try
+            {
+                Directory.Delete(Spill.Directory, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        }
     }
 
     [LoggerMessage(EventId = EventIds.EmbeddedCluster, Level = LogLevel.Warning,
         Message = "KLAIS_KAFKA_BOOTSTRAP is unset: started an embedded Kafka dev cluster at {Bootstrap}. It is in memory and NOT durable: records are lost when this process exits. Set KLAIS_KAFKA_BOOTSTRAP for real use.")]
     private static partial void LogEmbeddedCluster(ILogger logger, string bootstrap);
 
+    [LoggerMessage(EventId = EventIds.SpillTemporary, Level = LogLevel.Warning,
+        Message = "KLAIS_SPILL_DIR is unset: spilling to the temporary directory {Directory}, removed at exit. A Kafka outage's backlog does not survive a restart. Set KLAIS_SPILL_DIR for real use.")]
+    private static partial void LogTemporarySpill(ILogger logger, string directory);
+
     [LoggerMessage(EventId = EventIds.Started, Level = LogLevel.Information,
         Message = "Edge {NodeId} receiving on udp://{Endpoint}; Dam rate {Rate}/s, burst {Burst}")]
     private static partial void LogStarted(ILogger logger, string nodeId, string endpoint, double rate, long burst);
 
     [LoggerMessage(EventId = EventIds.Stopped, Level = LogLevel.Information,
-        Message = "Edge stopped: Dam drained {Drained}, Kafka flushed {Flushed}; left in queue {QueueDepth}, in flight {InFlight}; delivered {Delivered}")]
-    private static partial void LogStopped(ILogger logger, bool drained, bool flushed, long queueDepth, long inFlight, long delivered);
+        Message = "Edge stopped: Dam drained {Drained} (left {QueueDepth}); delivered {Delivered}; spill holds {Pending} records for the next start; lost {Lost}")]
+    private static partial void LogStopped(ILogger logger, bool drained, long queueDepth, long delivered, long pending, long lost);
+
+    [LoggerMessage(EventId = EventIds.DedupeState, Level = LogLevel.Information, Message = "Dedupe: windows of {Devices} devices restored from the last run")]
+    private static partial void LogDedupeLoaded(ILogger logger, int devices);
+
+    [LoggerMessage(EventId = EventIds.DedupeSaved, Level = LogLevel.Information, Message = "Dedupe: windows of {Devices} devices saved")]
+    private static partial void LogDedupeSaved(ILogger logger, int devices);
+
+    [LoggerMessage(EventId = EventIds.DedupeSaveFailed, Level = LogLevel.Warning, Message = "Dedupe: windows could not be saved: {Error}")]
+    private static partial void LogDedupeSaveFailed(ILogger logger, string error);
 }

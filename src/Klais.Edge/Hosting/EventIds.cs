@@ -1,6 +1,6 @@
 namespace Klais.Edge.Hosting;
 
-/// <summary>Log event ids of klais-edge, in one place so they stay unique. Ranges: 1xx hosting, 2xx receive and XDP, 3xx Kafka producer, 4xx Dam, 5xx API.</summary>
+/// <summary>Log event ids of klais-edge, in one place so they stay unique. Ranges: 1xx hosting, 2xx receive, 3xx Kafka producer, 4xx Dam, 2xx also XDP, 5xx API, 6xx spill, 7xx delivery and circuit, 8xx dedupe.</summary>
 internal static class EventIds
 {
     public const int EmbeddedCluster = 100;
@@ -18,6 +18,7 @@ internal static class EventIds
     public const int KafkaDeliveryFailing = 304;
     public const int KafkaStatistics = 305;
     public const int KafkaFlushIncomplete = 306;
+    public const int KafkaPurgeFailed = 307;
     public const int ConfigChanged = 500;
     public const int ConfigRejected = 501;
     public const int ApiListening = 502;
@@ -26,4 +27,22 @@ internal static class EventIds
     public const int DeviceUnblocked = 505;
     public const int DeviceLimitSet = 506;
     public const int DeviceLimitRemoved = 507;
+    public const int SpillRecovered = 600;
+    public const int SpillDamaged = 601;
+    public const int SpillCheckpointDamaged = 602;
+    public const int SpillWriteFailed = 603;
+    public const int SpillFull = 604;
+    public const int SpillTemporary = 605;
+    public const int CircuitOpened = 700;
+    public const int CircuitHalfOpened = 701;
+    public const int CircuitClosed = 702;
+    public const int SpillingStarted = 703;
+    public const int ReplayFinished = 704;
+    public const int ReplayRewound = 705;
+    public const int ShutdownSpilled = 706;
+    public const int CircuitProbe = 707;
+    public const int ReplayReadFailed = 708;
+    public const int DedupeState = 800;
+    public const int DedupeSaved = 801;
+    public const int DedupeSaveFailed = 802;
 }

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Text;
 using Confluent.Kafka;
+using Klais.Edge.Configuration;
 using Klais.Edge.Dam;
 using Klais.Edge.Hosting;
 using Klais.Kafka;
@@ -18,6 +19,10 @@ namespace Klais.Edge.Kafka;
 /// <see cref="TryDeliver"/> and their delivery report; beyond that <see cref="TryDeliver"/> returns false
 /// and the Dam holds the record. librdkafka's own queue is sized above that cap, so it never overflows
 /// first; should it anyway (Local_QueueFull), the answer is also false and nothing is lost.
+/// </para>
+/// <para>
+/// Every record in flight is also copied into an <see cref="InFlightRecord"/>, so that when librdkafka gives one
+/// back (purged, timed out) an <see cref="IDeliveryObserver"/> can spill it instead of losing it.
 /// </para>
 /// Thread-safe: several receive threads may call <see cref="TryDeliver"/> at once.
 /// </summary>
@@ -40,21 +45,23 @@ internal sealed partial class TelemetryProducer : IDamSink, IDisposable
     private readonly string _topic;
     private readonly int _maxInFlight;
     private readonly Header _edgeHeader;
-    private readonly Action<DeliveryReport<byte[], byte[]>> _onDelivery;
+    private readonly Action<InFlightRecord, DeliveryReport<byte[], byte[]>> _onDelivery;
+    private readonly Lock _poolGate = new();
+    private readonly Stack<InFlightRecord> _pool = new();
+    private IDeliveryObserver? _observer;
     private long _delivered;
     private long _failed;
+    private long _returned;
+    private long _returnedPossiblyPersisted;
     private long _inFlight;
+    private long _produceOrder;
     private string? _lastError;
     private int _disposed;
 
     public TelemetryProducer(KafkaProducerOptions options, ILogger<TelemetryProducer> logger)
     {
         ArgumentNullException.ThrowIfNull(options);
-        string[] problems = options.Validate().ToArray();
-        if (problems.Length > 0)
-        {
-            throw new ArgumentException(string.Join(Environment.NewLine, problems), nameof(options));
-        }
+        OptionsValidation.ThrowIfInvalid(options.Validate(), nameof(options));
 
         Librdkafka.EnsureLoaded();
         _logger = logger;
@@ -76,6 +83,24 @@ internal sealed partial class TelemetryProducer : IDamSink, IDisposable
     /// <summary>Records that will never be delivered: message timeout expired, or rejected by the client or broker.</summary>
     public long Failed => Interlocked.Read(ref _failed);
 
+    /// <summary>Records librdkafka gave back (purged, timed out) and handed to the <see cref="Observer"/>.</summary>
+    public long Returned => Interlocked.Read(ref _returned);
+
+    /// <summary>Of <see cref="Returned"/>, those that had been sent: the broker may have written them (re-sending may duplicate).</summary>
+    public long ReturnedPossiblyPersisted => Interlocked.Read(ref _returnedPossiblyPersisted);
+
+    /// <summary>
+    /// Who takes records librdkafka gives back. Without one, every delivery error counts as <see cref="Failed"/>.
+    /// Set before the first record.
+    /// </summary>
+    public IDeliveryObserver? Observer
+    {
+        get => Volatile.Read(ref _observer);
+        set => Volatile.Write(ref _observer, value);
+    }
+
+    public string Topic => _topic;
+
     /// <summary>Records taken by <see cref="TryDeliver"/> whose delivery report has not arrived yet.</summary>
     public long InFlight => Interlocked.Read(ref _inFlight);
 
@@ -83,7 +108,40 @@ internal sealed partial class TelemetryProducer : IDamSink, IDisposable
     public string? LastError => Volatile.Read(ref _lastError);
 
     /// <inheritdoc />
-    public bool TryDeliver(in Admitted record)
+    public bool TryDeliver(in Admitted record) => TryProduce(record, InFlightRecord.Direct);
+
+    /// <summary>
+    /// Hands one record to librdkafka; <paramref name="ticket"/> comes back with its <see cref="InFlightRecord"/> in
+    /// the observer's callbacks (<see cref="InFlightRecord.Direct"/> for records from the Dam). False: at the in-flight
+    /// cap or librdkafka's queue is full; nothing was taken.
+    /// </summary>
+    public bool TryProduce(in Admitted record, long ticket) => TryReserve() && ProduceReserved(record, ticket);
+
+    /// <summary>
+    /// Produces a record from the Dam only while <paramref name="gate"/> still reads <paramref name="open"/>;
+    /// otherwise <paramref name="closed"/> is true and nothing was taken. The in-flight count goes up before the
+    /// gate is read, so whoever closes the gate and then waits for <see cref="InFlight"/> to reach 0 (after a
+    /// <see cref="Purge"/>) cannot miss a record that slipped through just before.
+    /// </summary>
+    public bool TryProduceWhile(in Admitted record, ref int gate, int open, out bool closed)
+    {
+        closed = false;
+        if (!TryReserve())
+        {
+            return false;
+        }
+
+        if (Volatile.Read(ref gate) != open)
+        {
+            Interlocked.Decrement(ref _inFlight);
+            closed = true;
+            return false;
+        }
+
+        return ProduceReserved(record, InFlightRecord.Direct);
+    }
+
+    private bool TryReserve()
     {
         // Increment first, then check: the cap is never exceeded, at the price of an occasional false
         // "full" when two threads race at the limit. The Dam simply retries that record later.
@@ -93,24 +151,69 @@ internal sealed partial class TelemetryProducer : IDamSink, IDisposable
             return false;
         }
 
-        Scratch scratch = t_scratch ??= new Scratch(_edgeHeader);
+        return true;
+    }
+
+    private bool ProduceReserved(in Admitted record, long ticket)
+    {
+        InFlightRecord slot = Rent();
+        slot.Fill(record, ticket, Interlocked.Increment(ref _produceOrder));
+        // The scratch carries this producer's edge header: a thread that served another producer before (tests run
+        // several in one process) gets a fresh one instead of sending the other producer's node id.
+        Scratch scratch = t_scratch is { } cached && ReferenceEquals(cached.Edge, _edgeHeader) ? cached : t_scratch = new Scratch(_edgeHeader);
         Message<byte[], byte[]> message = scratch.Fill(record);
         try
         {
-            _producer.Produce(_topic, message, _onDelivery);
+            _producer.Produce(_topic, message, slot.Handler);
             return true;
         }
         catch (ProduceException<byte[], byte[]> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
         {
-            Interlocked.Decrement(ref _inFlight);
+            Release(slot);
             return false;
         }
         catch (KafkaException ex)
         {
             // Not back-pressure (e.g. record too large, fatal idempotence error): the record is taken and counted failed.
-            Interlocked.Decrement(ref _inFlight);
+            Release(slot);
             RecordFailure(ex.Error);
             return true;
+        }
+    }
+
+    /// <summary>
+    /// Fails the records librdkafka holds through the delivery handlers, which hand them to the <see cref="Observer"/>
+    /// as returned: those not sent yet, and with <paramref name="inFlight"/> also those sent and not answered (the
+    /// broker may still write them). Reports arrive on the poll thread after this returns; wait for
+    /// <see cref="InFlight"/> to reach 0.
+    /// </summary>
+    public void Purge(bool inFlight) => ProducerPurge.Purge(_producer, inFlight);
+
+    /// <summary>
+    /// The circuit breaker's half-open probe: a metadata request for the topic over this producer's own connections.
+    /// True when a broker answered and every partition has a leader.
+    /// </summary>
+    public bool Probe(TimeSpan timeout, out string problem)
+    {
+        try
+        {
+            using IAdminClient admin = new DependentAdminClientBuilder(_producer.Handle).Build();
+            Metadata metadata = admin.GetMetadata(_topic, timeout);
+            TopicMetadata? topic = metadata.Topics.Find(t => t.Topic == _topic);
+            if (topic is null || topic.Error.IsError || topic.Partitions.Count == 0)
+            {
+                problem = topic is null ? "topic missing from metadata" : $"topic: {topic.Error.Reason}";
+                return false;
+            }
+
+            PartitionMetadata? leaderless = topic.Partitions.Find(p => p.Leader < 0 || p.Error.IsError);
+            problem = leaderless is null ? string.Empty : $"partition {leaderless.PartitionId} has no leader";
+            return leaderless is null;
+        }
+        catch (KafkaException ex)
+        {
+            problem = $"{ex.Error.Code}: {ex.Error.Reason}";
+            return false;
         }
     }
 
@@ -163,17 +266,62 @@ internal sealed partial class TelemetryProducer : IDamSink, IDisposable
         // The delivery handler reads only the status: do not copy keys, values or headers back.
         DeliveryReportFields = "status",
         StatisticsIntervalMs = options.StatisticsIntervalMs,
+
+        // After an outage, reconnect within a second of the brokers' return instead of librdkafka's 10 s backoff cap.
+        ReconnectBackoffMaxMs = 1000,
     };
 
-    private void OnDelivery(DeliveryReport<byte[], byte[]> report)
+    private void OnDelivery(InFlightRecord slot, DeliveryReport<byte[], byte[]> report)
     {
-        if (report.Error.IsError)
+        IDeliveryObserver? observer = Observer;
+        if (!report.Error.IsError)
         {
-            RecordFailure(report.Error);
+            Interlocked.Increment(ref _delivered);
+            observer?.OnDelivered(slot);
+        }
+        else if (observer is not null && !IsPermanent(report.Error.Code))
+        {
+            Interlocked.Increment(ref _returned);
+            if (report.Status != PersistenceStatus.NotPersisted)
+            {
+                Interlocked.Increment(ref _returnedPossiblyPersisted);
+            }
+
+            observer.OnReturned(slot, report.Error.Code, report.Status);
         }
         else
         {
-            Interlocked.Increment(ref _delivered);
+            RecordFailure(report.Error);
+        }
+
+        // Last: InFlight == 0 means every report has been handled, observer included.
+        Release(slot);
+    }
+
+    /// <summary>Errors no retry can fix: the record itself is unacceptable. Anything else may pass and is returned to the observer.</summary>
+    private static bool IsPermanent(ErrorCode code) => code is ErrorCode.MsgSizeTooLarge
+        or ErrorCode.InvalidMsg or ErrorCode.InvalidMsgSize or ErrorCode.InvalidRecord or ErrorCode.Local_BadMsg
+        or ErrorCode.TopicAuthorizationFailed or ErrorCode.ClusterAuthorizationFailed or ErrorCode.TopicException;
+
+    private InFlightRecord Rent()
+    {
+        lock (_poolGate)
+        {
+            if (_pool.TryPop(out InFlightRecord? slot))
+            {
+                return slot;
+            }
+        }
+
+        // The pool grows to the largest number of records ever in flight (at most MaxInFlightMessages), then stays.
+        return new InFlightRecord(_onDelivery);
+    }
+
+    private void Release(InFlightRecord slot)
+    {
+        lock (_poolGate)
+        {
+            _pool.Push(slot);
         }
 
         Interlocked.Decrement(ref _inFlight);
@@ -193,6 +341,7 @@ internal sealed partial class TelemetryProducer : IDamSink, IDisposable
 
     private void OnClientError(Error error)
     {
+        Observer?.OnClientError(error);
         if (error.IsFatal)
         {
             Volatile.Write(ref _lastError, $"{error.Code}: {error.Reason}");
@@ -227,8 +376,11 @@ internal sealed partial class TelemetryProducer : IDamSink, IDisposable
         private readonly byte[]?[] _values = new byte[MaxReusedValueLength + 1][];
         private readonly Message<byte[], byte[]> _message;
 
+        public Header Edge { get; }
+
         public Scratch(Header edge)
         {
+            Edge = edge;
             _message = new Message<byte[], byte[]>
             {
                 Headers = [new Header(SeqHeader, _seq), edge, new Header(TsHeader, _ts)],

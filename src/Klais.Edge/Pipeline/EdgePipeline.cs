@@ -2,28 +2,36 @@ using System.Diagnostics;
 using Klais.Contracts.Wire;
 using Klais.Edge.Dam;
 using Klais.Edge.Devices;
+using Klais.Edge.Dedupe;
 using Klais.Edge.Receive;
 
 namespace Klais.Edge.Pipeline;
 
 /// <summary>
 /// What happens to each datagram a receive thread hands over: parse in place, count a rejection or build the
-/// <see cref="Admitted"/> record, offer it to the Dam, and record receive-to-enqueue latency. Allocates nothing.
-/// Dedupe (issue: spill and dedupe) slots in between parse and Dam: the header already carries key and sequence.
+/// <see cref="Admitted"/> record, drop duplicates (<see cref="DedupeTable"/>), offer it to the Dam, and record
+/// receive-to-enqueue latency. Allocates nothing.
 /// </summary>
+/// <remarks>
+/// Every datagram ends under exactly one outcome: a parser rejection, <c>duplicate</c>, or offered to the Dam
+/// (<c>dam.received</c> = passed + dropped + queued). A record the Dam drops is forgotten by the dedupe window again,
+/// so the device's retransmission of it is not mistaken for a duplicate.
+/// </remarks>
 internal sealed class EdgePipeline : IDatagramHandler
 {
     private readonly Dam.Dam _dam;
-    private readonly DevicePolicy _policy;
+    private readonly DevicePolicy? _policy;
+    private readonly DedupeTable? _dedupe;
     private readonly int _maxPayloadBytes;
     private readonly bool _validateJson;
     private readonly long _unixNanosAtStart;
     private readonly long _timestampAtStart;
     private readonly double _nanosPerTick = 1e9 / Stopwatch.Frequency;
 
-    public EdgePipeline(Dam.Dam dam, DevicePolicy policy, int maxPayloadBytes, bool validateJson, TimeProvider time)
+    public EdgePipeline(Dam.Dam dam, int maxPayloadBytes, bool validateJson, TimeProvider time, DedupeTable? dedupe = null, DevicePolicy? policy = null)
     {
         _dam = dam;
+        _dedupe = dedupe;
         _policy = policy;
         _maxPayloadBytes = maxPayloadBytes;
         _validateJson = validateJson;
@@ -33,6 +41,8 @@ internal sealed class EdgePipeline : IDatagramHandler
         _timestampAtStart = Stopwatch.GetTimestamp();
         _unixNanosAtStart = (time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks * 100;
     }
+
+    public DedupeTable? Dedupe => _dedupe;
 
     public RejectionCounters Rejections { get; } = new();
 
@@ -47,11 +57,18 @@ internal sealed class EdgePipeline : IDatagramHandler
             return;
         }
 
-        // Blocklist and per-device limits: a no-op when XDP enforces them in the kernel.
-        rejection = _policy.Check(header.DeviceKey);
+        // Blocklist and per-device limits before dedupe, so a blocked device's sequences are not remembered as seen:
+        // a no-op when XDP enforces them in the kernel.
+        rejection = _policy?.Check(header.DeviceKey) ?? Rejection.None;
         if (rejection != Rejection.None)
         {
             Rejections.Increment(rejection);
+            return;
+        }
+
+        if (_dedupe is not null && _dedupe.Check(header.DeviceKey, header.Sequence, receivedTimestamp) != DedupeVerdict.New)
+        {
+            Rejections.Increment(Rejection.Duplicate);
             return;
         }
 
@@ -60,7 +77,11 @@ internal sealed class EdgePipeline : IDatagramHandler
         // The batch's timestamp lets every datagram of one recvmmsg batch share one token lease: no clock read and
         // no atomic per datagram (8.7x TokenBucketRateLimiter instead of 0.6x; docs/BENCHMARKS.md). Receive
         // timestamps are Stopwatch ticks, the same clock as TimeProvider.System.GetTimestamp().
-        _dam.Offer(in record, receivedTimestamp);
+        if (_dam.Offer(in record, receivedTimestamp) == DamOutcome.Dropped)
+        {
+            _dedupe?.Forget(header.DeviceKey, header.Sequence);
+        }
+
         ReceiveToEnqueue.RecordTicks(Stopwatch.GetTimestamp() - receivedTimestamp);
     }
 }

@@ -1,5 +1,6 @@
 using System.Net;
 using Klais.Edge.Configuration;
+using Klais.Edge.Spill;
 using Microsoft.Extensions.Logging;
 
 namespace Klais.Edge.Tests.Configuration;
@@ -61,6 +62,53 @@ public sealed class EdgeConfigLoaderTests
         Assert.Contains(result.Errors, e => e.StartsWith("KLAIS_KAFKA_TOPIC is \"bad topic!\"", StringComparison.Ordinal));
         Assert.Contains(result.Errors, e => e.StartsWith("KLAIS_MAX_PAYLOAD_BYTES is \"1\" (from --max-payload-bytes)", StringComparison.Ordinal));
         Assert.Contains("Flag --no-such-flag is not a setting of klais-edge; see --help.", result.Errors);
+    }
+
+    [Fact]
+    public void Spill_breaker_and_dedupe_settings_have_safe_defaults_and_parse_their_forms()
+    {
+        EdgeConfig defaults = Load().Config!;
+        Assert.Null(defaults.SpillDirectory);
+        Assert.Equal(1L << 30, defaults.SpillMaxBytes);
+        Assert.Equal(SpillFsync.Interval, defaults.SpillFsync);
+        Assert.Equal(TimeSpan.FromMilliseconds(100), defaults.SpillFsyncInterval);
+        Assert.Equal(SpillFullPolicy.RefuseNewest, defaults.SpillFullPolicy);
+        Assert.Equal(TimeSpan.FromSeconds(5), defaults.BreakerBreak);
+        Assert.Equal(1 << 20, defaults.DedupeMaxDevices);
+
+        EdgeConfig set = Load(new Dictionary<string, string>
+        {
+            ["KLAIS_SPILL_DIR"] = "/var/lib/klais-edge/spill",
+            ["KLAIS_SPILL_FSYNC"] = "always",
+            ["KLAIS_SPILL_FULL_POLICY"] = "block",
+        }, "--spill-fsync", "interval:250").Config!;
+        Assert.Equal("/var/lib/klais-edge/spill", set.SpillDirectory);
+        Assert.Equal(SpillFsync.Interval, set.SpillFsync);
+        Assert.Equal(TimeSpan.FromMilliseconds(250), set.SpillFsyncInterval);
+        Assert.Equal(SpillFullPolicy.Block, set.SpillFullPolicy);
+    }
+
+    [Fact]
+    public void Bad_spill_breaker_and_dedupe_settings_are_all_reported()
+    {
+        var env = new Dictionary<string, string>
+        {
+            ["KLAIS_SPILL_MAX_BYTES"] = "100",
+            ["KLAIS_SPILL_FSYNC"] = "sometimes",
+            ["KLAIS_SPILL_FULL_POLICY"] = "drop-everything",
+            ["KLAIS_BREAKER_BREAK_MS"] = "10",
+            ["KLAIS_DEDUPE_MAX_DEVICES"] = "5",
+        };
+
+        EdgeConfigResult result = Load(env, "--spill-fsync", "interval:0");
+
+        Assert.Null(result.Config);
+        Assert.Equal(5, result.Errors.Count);
+        Assert.Contains(result.Errors, e => e.StartsWith("KLAIS_SPILL_MAX_BYTES is \"100\" (from the environment). It must be a whole number from 1048576", StringComparison.Ordinal));
+        Assert.Contains(result.Errors, e => e.StartsWith("KLAIS_SPILL_FSYNC is \"interval:0\" (from --spill-fsync). It must be always, never, or interval:<ms>", StringComparison.Ordinal));
+        Assert.Contains(result.Errors, e => e.StartsWith("KLAIS_SPILL_FULL_POLICY is \"drop-everything\"", StringComparison.Ordinal));
+        Assert.Contains(result.Errors, e => e.StartsWith("KLAIS_BREAKER_BREAK_MS is \"10\"", StringComparison.Ordinal));
+        Assert.Contains(result.Errors, e => e.StartsWith("KLAIS_DEDUPE_MAX_DEVICES is \"5\"", StringComparison.Ordinal));
     }
 
     [Fact]

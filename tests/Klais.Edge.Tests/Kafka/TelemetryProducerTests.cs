@@ -45,6 +45,20 @@ public sealed class TelemetryProducerTests : IDisposable
     }
 
     [Fact]
+    public void Two_producers_on_one_thread_each_send_their_own_edge_header()
+    {
+        using TelemetryProducer a = Producer();
+        using TelemetryProducer b = Producer(o => o.NodeId = "edge-b");
+        Assert.True(a.TryDeliver(new Admitted("d"u8, 1, "{}"u8, 1)));
+        Assert.True(b.TryDeliver(new Admitted("d"u8, 2, "{}"u8, 2)));
+        Assert.True(a.TryDeliver(new Admitted("d"u8, 3, "{}"u8, 3)));
+        Assert.True(a.Flush(Wait) && b.Flush(Wait));
+
+        IReadOnlyList<TopicRecord> records = TopicReader.ReadToEnd(_cluster.BootstrapServers, Topic, Wait);
+        Assert.Equal(["edge-a", "edge-b", "edge-a"], records.OrderBy(r => BinaryPrimitives.ReadUInt32BigEndian(r.Header("seq"))).Select(r => Encoding.UTF8.GetString(r.Header("edge")!)));
+    }
+
+    [Fact]
     public void Records_from_several_threads_arrive_intact_despite_reused_buffers()
     {
         using TelemetryProducer producer = Producer();

@@ -1,0 +1,112 @@
+using System.Net.Sockets;
+using System.Text;
+using Klais.Edge.Configuration;
+using Klais.Edge.Hosting;
+using Klais.Testing;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Klais.Edge.Tests.Delivery;
+
+/// <summary>
+/// An <see cref="EdgeNode"/> without the HTTP layer: real UDP socket, real Kafka protocol to a dev cluster, and a
+/// manual clock for the circuit breaker, the spill's fsync timer and checkpoint pacing.
+/// </summary>
+internal sealed class NodeHarness : IAsyncDisposable
+{
+    private readonly Socket _sender;
+
+    private NodeHarness(EdgeNode node, ManualTimeProvider clock)
+    {
+        Node = node;
+        Clock = clock;
+        _sender = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        _sender.Connect(node.Receiver.LocalEndPoint);
+    }
+
+    public EdgeNode Node { get; }
+
+    public ManualTimeProvider Clock { get; }
+
+    /// <summary>Settings for a test edge; <paramref name="overrides"/> are environment names and values.</summary>
+    public static EdgeConfig Config(string bootstrap, string topic, string spillDirectory, params (string Name, string Value)[] overrides)
+    {
+        var env = new Dictionary<string, string>
+        {
+            ["KLAIS_UDP_BIND"] = "127.0.0.1:0",
+            ["KLAIS_API_BIND"] = "127.0.0.1:0",
+            ["KLAIS_KAFKA_BOOTSTRAP"] = bootstrap,
+            ["KLAIS_KAFKA_TOPIC"] = topic,
+            ["KLAIS_NODE_ID"] = "edge-test",
+            ["KLAIS_RECEIVE_THREADS"] = "2",
+            ["KLAIS_DAM_MAX_RATE"] = "1000000",
+            ["KLAIS_DAM_BURST_SIZE"] = "1000000",
+            ["KLAIS_SPILL_DIR"] = spillDirectory,
+            ["KLAIS_BREAKER_WINDOW_MS"] = "1000",
+            ["KLAIS_BREAKER_BREAK_MS"] = "1000",
+            ["KLAIS_BREAKER_STALL_MS"] = "500",
+            ["KLAIS_DEDUPE_MAX_DEVICES"] = "4096",
+        };
+        foreach ((string name, string value) in overrides)
+        {
+            env[name] = value;
+        }
+
+        EdgeConfigResult result = EdgeConfigLoader.Load([], n => env.GetValueOrDefault(n));
+        return result.Config ?? throw new InvalidOperationException(string.Join("; ", result.Errors));
+    }
+
+    public static NodeHarness Start(EdgeConfig config)
+    {
+        var clock = new ManualTimeProvider();
+        var node = new EdgeNode(config, NullLoggerFactory.Instance, TimeProvider.System, clock);
+        node.Start();
+        return new NodeHarness(node, clock);
+    }
+
+    public static byte[] Datagram(string device, uint sequence, string payload)
+    {
+        byte[] buffer = new byte[Contracts.Wire.Datagram.HeaderLength + Encoding.UTF8.GetByteCount(payload)];
+        Contracts.Wire.Datagram.Write(buffer, Encoding.UTF8.GetBytes(device), sequence, Encoding.UTF8.GetBytes(payload));
+        return buffer;
+    }
+
+    public void Send(ReadOnlySpan<byte> datagram) => _sender.Send(datagram);
+
+    /// <summary>
+    /// Moves the manual clock one breaker sample at a time until <paramref name="condition"/> holds (bounded by
+    /// <paramref name="limit"/> of fake time). <paramref name="realPause"/> lets real time pass between steps where
+    /// Kafka must do real work (reconnecting, acknowledging), so the fake clock does not outrun it.
+    /// </summary>
+    public async Task<bool> AdvanceUntilAsync(Func<bool> condition, TimeSpan limit, TimeSpan realPause = default)
+    {
+        TimeSpan step = Node.Circuit.Options.SampleInterval;
+        for (TimeSpan moved = TimeSpan.Zero; moved <= limit; moved += step)
+        {
+            if (condition())
+            {
+                return true;
+            }
+
+            long ticks = Node.Circuit.Ticks;
+            Clock.Advance(step);
+
+            // The monitor runs on the thread pool once its delay fires: wait (bounded) until it has sampled.
+            await WaitForAsync(() => Node.Circuit.Ticks > ticks, TimeSpan.FromSeconds(10));
+            if (realPause > TimeSpan.Zero && !condition())
+            {
+                await Task.Delay(realPause);
+            }
+        }
+
+        return condition();
+    }
+
+    /// <summary>Waits (bounded, real time) for something the real socket or Kafka does in its own time.</summary>
+    public static Task<bool> WaitForAsync(Func<bool> condition, TimeSpan limit) => Eventually.TrueAsync(condition, limit);
+
+    public async ValueTask DisposeAsync()
+    {
+        _sender.Dispose();
+        await Node.DisposeAsync();
+    }
+}
