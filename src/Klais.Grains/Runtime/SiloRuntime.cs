@@ -68,7 +68,6 @@ public sealed partial class SiloRuntime : IDisposable
     private readonly ConcurrentDictionary<string, TaskCompletionSource<bool>> _commandWaiters = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stop = new();
     private readonly GrainContext _context;
-    private readonly Action<DeliveryReport<byte[], byte[]>> _onStateDelivered;
     private readonly Action<DeliveryReport<byte[], byte[]>> _onOtherDelivered;
     private readonly long _startedUnixMs;
     private IProducer<byte[], byte[]>? _producer;
@@ -77,6 +76,7 @@ public sealed partial class SiloRuntime : IDisposable
     private StateRestorer? _restorer;
     private ReportPublisher? _aggregates;
     private Thread? _thread;
+    private readonly Queue<PendingCheckpoint> _checkpoints = new();
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile OwnedPartitionInfo[] _owned = [];
     private volatile bool _abandon;
@@ -94,7 +94,6 @@ public sealed partial class SiloRuntime : IDisposable
         _time = time ?? TimeProvider.System;
         _logger = logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         _context = new GrainContext(this);
-        _onStateDelivered = r => Interlocked.Increment(ref r.Error.IsError ? ref Counters.StateFailed : ref Counters.StateWritten);
         _onOtherDelivered = r =>
         {
             if (r.Error.IsError)
@@ -274,7 +273,7 @@ public sealed partial class SiloRuntime : IDisposable
         }
 
         // Clean stop: write what changed, commit, leave the group (the revoke callback checkpoints again, cheaply).
-        Checkpoint(_hosts.Values.ToList(), commit: true);
+        Checkpoint(_hosts.Values.ToList(), wait: true);
         Announce(leaving: true);
         _consumer!.Close();
         _producer!.Flush(TimeSpan.FromSeconds(10));
@@ -362,12 +361,17 @@ public sealed partial class SiloRuntime : IDisposable
 
     private void Tick()
     {
+        if (_checkpoints.Count > 0 && _checkpoints.Peek().Complete)
+        {
+            CommitAcknowledged();
+        }
+
         long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
         if (now >= _nextCheckpoint)
         {
             _nextCheckpoint = now + (long)_options.CheckpointInterval.TotalMilliseconds;
             ExpireBlocks(now);
-            Checkpoint(_hosts.Values.ToList(), commit: true);
+            Checkpoint(_hosts.Values.ToList(), wait: false);
         }
 
         if (now >= _nextControl)
@@ -415,48 +419,77 @@ public sealed partial class SiloRuntime : IDisposable
     }
 
     /// <summary>
-    /// Writes every changed grain of <paramref name="hosts"/> to klais.grain-state (under the host's epoch), waits for
-    /// the acknowledgements, and only then commits the offsets those states reflect.
+    /// Writes every changed grain of <paramref name="hosts"/> to klais.grain-state (under the host's epoch). The offsets
+    /// those states reflect are committed only once every record of this checkpoint is acknowledged: at once when
+    /// <paramref name="wait"/> (revocation, stop), else by <see cref="CommitAcknowledged"/> on a later turn, so the
+    /// grain thread keeps handling records while Kafka acknowledges.
     /// </summary>
-    private void Checkpoint(List<PartitionHost> hosts, bool commit)
+    private void Checkpoint(List<PartitionHost> hosts, bool wait)
     {
-        var written = new List<(PartitionHost Host, List<Activation> Grains)>();
+        var checkpoint = new PendingCheckpoint();
+        Action<DeliveryReport<byte[], byte[]>> onDelivered = r =>
+        {
+            Interlocked.Increment(ref r.Error.IsError ? ref Counters.StateFailed : ref Counters.StateWritten);
+            checkpoint.Delivered(r.Error.IsError);
+        };
         foreach (PartitionHost host in hosts)
         {
             List<Activation> dirty = host.TakeDirty();
             foreach (Activation a in dirty)
             {
+                checkpoint.Expect();
                 _producer!.Produce(new TopicPartition(ControlPlaneTopics.GrainState, host.Partition), new Message<byte[], byte[]>
                 {
                     Key = Encoding.UTF8.GetBytes(a.Key),
                     Value = host.ToRecord(a, SiloId).ToByteArray(),
-                }, _onStateDelivered);
+                }, onDelivered);
             }
 
-            written.Add((host, dirty));
+            checkpoint.Add(host, dirty);
         }
 
-        long failedBefore = Interlocked.Read(ref Counters.StateFailed);
-        bool flushed = _producer!.Flush(TimeSpan.FromSeconds(10)) == 0;
-        if (!flushed || Interlocked.Read(ref Counters.StateFailed) != failedBefore)
+        _checkpoints.Enqueue(checkpoint);
+        if (wait)
         {
-            // Not all state is safe: commit nothing, write those grains again next time.
-            foreach ((PartitionHost host, List<Activation> grains) in written)
+            _producer!.Flush(TimeSpan.FromSeconds(10));
+            CommitAcknowledged(hosts);
+        }
+    }
+
+    /// <summary>
+    /// Commits, in order, the offsets of every checkpoint whose state records are all acknowledged; a checkpoint with a
+    /// failed record commits nothing and its grains are written again (with their newest state) next time.
+    /// </summary>
+    private void CommitAcknowledged(List<PartitionHost>? only = null)
+    {
+        var offsets = new Dictionary<int, (PartitionHost Host, long Offset)>();
+        while (_checkpoints.TryPeek(out PendingCheckpoint? head) && head.Complete)
+        {
+            _checkpoints.Dequeue();
+            foreach ((PartitionHost host, List<Activation> grains, long offset) in head.Hosts)
             {
-                grains.ForEach(host.MarkDirty);
+                if (head.Failed)
+                {
+                    grains.ForEach(host.MarkDirty);
+                    LogStateWriteFailed(_logger, host.Partition);
+                }
+                else if (_hosts.GetValueOrDefault(host.Partition) == host && offset > host.CommittedOffset)
+                {
+                    offsets[host.Partition] = (host, offset);
+                }
             }
 
-            LogCheckpointFailed(_logger, hosts.Count);
-            return;
+            if (head.Failed)
+            {
+                break; // later checkpoints may not commit past the failed one
+            }
         }
 
-        if (!commit)
+        if (only is not null && _checkpoints.Count > 0)
         {
-            return;
+            LogCheckpointFailed(_logger, only.Count); // not acknowledged within the flush: the next owner re-reads
         }
 
-        var offsets = hosts.Where(h => h.NextOffset > h.CommittedOffset)
-            .Select(h => new TopicPartitionOffset(ControlPlaneTopics.Reports, h.Partition, h.NextOffset)).ToList();
         if (offsets.Count == 0)
         {
             return;
@@ -464,10 +497,10 @@ public sealed partial class SiloRuntime : IDisposable
 
         try
         {
-            _consumer!.Commit(offsets);
-            foreach (PartitionHost host in hosts)
+            _consumer!.Commit(offsets.Values.Select(o => new TopicPartitionOffset(ControlPlaneTopics.Reports, o.Host.Partition, o.Offset)));
+            foreach ((PartitionHost host, long offset) in offsets.Values)
             {
-                host.CommittedOffset = host.NextOffset;
+                host.CommittedOffset = offset;
             }
 
             Interlocked.Increment(ref Counters.Commits);
@@ -477,6 +510,33 @@ public sealed partial class SiloRuntime : IDisposable
             // Typically a rebalance in progress: the next owner re-reads from the last commit; grains skip what they saw.
             Interlocked.Increment(ref Counters.CommitFailures);
             LogCommitFailed(_logger, ex.Error.Reason);
+        }
+    }
+
+    /// <summary>The state records of one checkpoint in flight, and the offsets they make safe to commit.</summary>
+    private sealed class PendingCheckpoint
+    {
+        private int _outstanding;
+        private int _failed;
+
+        public List<(PartitionHost Host, List<Activation> Grains, long Offset)> Hosts { get; } = [];
+
+        public bool Complete => Volatile.Read(ref _outstanding) == 0;
+
+        public bool Failed => Volatile.Read(ref _failed) != 0;
+
+        public void Expect() => Interlocked.Increment(ref _outstanding);
+
+        public void Add(PartitionHost host, List<Activation> grains) => Hosts.Add((host, grains, host.NextOffset));
+
+        public void Delivered(bool failed)
+        {
+            if (failed)
+            {
+                Volatile.Write(ref _failed, 1);
+            }
+
+            Interlocked.Decrement(ref _outstanding);
         }
     }
 
@@ -514,7 +574,7 @@ public sealed partial class SiloRuntime : IDisposable
         var hosts = partitions.Select(p => _hosts.GetValueOrDefault(p.Partition.Value)).OfType<PartitionHost>().ToList();
         if (commit)
         {
-            Checkpoint(hosts, commit: true);
+            Checkpoint(hosts, wait: true);
         }
 
         foreach (PartitionHost host in hosts)
@@ -670,6 +730,9 @@ public sealed partial class SiloRuntime : IDisposable
 
     [LoggerMessage(EventId = 5, Level = LogLevel.Warning, Message = "Checkpoint of {Partitions} partitions not acknowledged in time; offsets not committed, state will be written again")]
     private static partial void LogCheckpointFailed(ILogger logger, int partitions);
+
+    [LoggerMessage(EventId = 10, Level = LogLevel.Warning, Message = "State of partition {Partition} not written; offsets not committed, the grains will be written again")]
+    private static partial void LogStateWriteFailed(ILogger logger, int partition);
 
     [LoggerMessage(EventId = 6, Level = LogLevel.Warning, Message = "Kafka: {Reason}")]
     private static partial void LogKafkaError(ILogger logger, string reason);
