@@ -15,6 +15,7 @@ namespace Klais.Grains.Tests.Cluster;
 /// kill -9 of one silo moves its devices to the survivors with state intact within 15 s, and the ownership
 /// claims in klais.grain-state show no two owners of one partition at once.
 /// </summary>
+[Collection(SiloClusterRunsAlone.Name)]
 public sealed class SiloClusterTests(ITestOutputHelper output)
 {
     private const int Partitions = 6;
@@ -228,4 +229,11 @@ public sealed class SiloClusterTests(ITestOutputHelper output)
         using JsonDocument doc = JsonDocument.Parse(http.GetStringAsync(url + "/health").GetAwaiter().GetResult());
         return doc.RootElement.GetProperty("processed").GetInt64();
     }
+}
+
+/// <summary>The kill -9 test measures time against a bound: it runs alone, after the tests that may run in parallel.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class SiloClusterRunsAlone
+{
+    public const string Name = "silo cluster (not in parallel)";
 }
