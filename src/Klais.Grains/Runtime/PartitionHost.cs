@@ -31,7 +31,11 @@ internal sealed class PartitionHost(int partition, long epoch, Dictionary<string
 
     public int Partition { get; } = partition;
 
-    public long Epoch { get; } = epoch;
+    /// <summary>The ownership epoch every record written for this partition carries (raised when the partition is kept across a rebalance).</summary>
+    public long Epoch { get; set; } = epoch;
+
+    /// <summary>klais.grain-state offset after the last record this silo knows of in the partition (its own acknowledged writes).</summary>
+    public long StateEnd { get; set; }
 
     /// <summary>klais.reports offset of the next record to handle; -1 before the first.</summary>
     public long NextOffset { get; set; } = -1;

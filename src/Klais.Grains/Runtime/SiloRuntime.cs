@@ -77,6 +77,7 @@ public sealed partial class SiloRuntime : IDisposable
     private ReportPublisher? _aggregates;
     private Thread? _thread;
     private readonly Queue<PendingCheckpoint> _checkpoints = new();
+    private readonly Dictionary<int, PartitionHost> _parked = [];
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile OwnedPartitionInfo[] _owned = [];
     private volatile bool _abandon;
@@ -337,12 +338,13 @@ public sealed partial class SiloRuntime : IDisposable
             host.NewDevices++;
         }
 
+        long expiresBefore = activation.Grain is DeviceGrain { State.Block: { } previous } ? previous.ExpiresUnixMs : 0;
         if (activation.Grain.Handle(envelope, _context))
         {
             host.MarkDirty(activation);
-            if (activation.Grain is DeviceGrain { State.Block: { } block })
+            if (activation.Grain is DeviceGrain { State.Block: { } block } && block.ExpiresUnixMs != expiresBefore)
             {
-                host.Expiries.Enqueue(key, block.ExpiresUnixMs);
+                host.Expiries.Enqueue(key, block.ExpiresUnixMs); // once per block, not per report of a blocked device
             }
         }
         else if (envelope.BodyCase != ReportEnvelope.BodyOneofCase.PartitionAggregate)
@@ -430,7 +432,7 @@ public sealed partial class SiloRuntime : IDisposable
         Action<DeliveryReport<byte[], byte[]>> onDelivered = r =>
         {
             Interlocked.Increment(ref r.Error.IsError ? ref Counters.StateFailed : ref Counters.StateWritten);
-            checkpoint.Delivered(r.Error.IsError);
+            checkpoint.Delivered(r.Partition.Value, r.Offset.Value, r.Error.IsError);
         };
         foreach (PartitionHost host in hosts)
         {
@@ -473,9 +475,13 @@ public sealed partial class SiloRuntime : IDisposable
                     grains.ForEach(host.MarkDirty);
                     LogStateWriteFailed(_logger, host.Partition);
                 }
-                else if (_hosts.GetValueOrDefault(host.Partition) == host && offset > host.CommittedOffset)
+                else
                 {
-                    offsets[host.Partition] = (host, offset);
+                    host.StateEnd = Math.Max(host.StateEnd, head.Ends.GetValueOrDefault(host.Partition));
+                    if (_hosts.GetValueOrDefault(host.Partition) == host && offset > host.CommittedOffset)
+                    {
+                        offsets[host.Partition] = (host, offset);
+                    }
                 }
             }
 
@@ -529,11 +535,18 @@ public sealed partial class SiloRuntime : IDisposable
 
         public void Add(PartitionHost host, List<Activation> grains) => Hosts.Add((host, grains, host.NextOffset));
 
-        public void Delivered(bool failed)
+        /// <summary>Per partition, the offset after the last record of this checkpoint Kafka acknowledged.</summary>
+        public ConcurrentDictionary<int, long> Ends { get; } = new();
+
+        public void Delivered(int partition, long offset, bool failed)
         {
             if (failed)
             {
                 Volatile.Write(ref _failed, 1);
+            }
+            else
+            {
+                Ends.AddOrUpdate(partition, offset + 1, (_, end) => Math.Max(end, offset + 1));
             }
 
             Interlocked.Decrement(ref _outstanding);
@@ -544,8 +557,17 @@ public sealed partial class SiloRuntime : IDisposable
     {
         foreach (TopicPartition tp in partitions)
         {
+            if (_parked.Remove(tp.Partition.Value, out PartitionHost? kept) && _restorer!.TryKeep(tp.Partition.Value, kept.StateEnd, kept.Epoch, out long end))
+            {
+                kept.Epoch++;
+                kept.StateEnd = end;
+                _hosts[tp.Partition.Value] = kept;
+                _context.Record("ownership", "partition/" + tp.Partition.Value, $"kept under epoch {kept.Epoch}: {kept.GrainCount} grains, no foreign write since ours");
+                continue;
+            }
+
             RestoreResult restored = _restorer!.Restore(tp.Partition.Value);
-            _hosts[tp.Partition.Value] = new PartitionHost(tp.Partition.Value, restored.Epoch, restored.State);
+            _hosts[tp.Partition.Value] = new PartitionHost(tp.Partition.Value, restored.Epoch, restored.State) { StateEnd = restored.StateEnd };
             Interlocked.Increment(ref Counters.Restores);
             Interlocked.Add(ref Counters.FencedRecords, restored.Fenced);
             _context.Record("ownership", "partition/" + tp.Partition.Value,
@@ -564,6 +586,7 @@ public sealed partial class SiloRuntime : IDisposable
             }
         }
 
+        _parked.Clear(); // partitions not given back belong to someone else now
         PublishOwned();
         Announce(leaving: false);
         LogAssigned(_logger, SiloId, string.Join(",", partitions.Select(p => p.Partition.Value)));
@@ -580,6 +603,11 @@ public sealed partial class SiloRuntime : IDisposable
         foreach (PartitionHost host in hosts)
         {
             _hosts.Remove(host.Partition);
+            if (commit && _checkpoints.Count == 0 && host.Dirty.Count == 0)
+            {
+                _parked[host.Partition] = host; // everything it holds is acknowledged: it may be kept if it comes back
+            }
+
             _context.Record("ownership", "partition/" + host.Partition, (commit ? "released" : "lost") + $" (epoch {host.Epoch})");
         }
 

@@ -7,7 +7,7 @@ using Klais.Contracts.Proto;
 namespace Klais.Grains.Runtime;
 
 /// <summary>What restoring one partition found.</summary>
-internal sealed record RestoreResult(Dictionary<string, byte[]> State, long Epoch, int Records, int Fenced, TimeSpan Took);
+internal sealed record RestoreResult(Dictionary<string, byte[]> State, long Epoch, long StateEnd, int Records, int Fenced, TimeSpan Took);
 
 /// <summary>
 /// Restores a partition's grains from its klais.grain-state partition and claims ownership of it, with fencing:
@@ -40,31 +40,69 @@ internal sealed class StateRestorer(IConsumer<byte[]?, byte[]?> reader, IProduce
             long end = reader.QueryWatermarkOffsets(tp, Timeout).High.Value;
             ReadUpTo(end, ref floor, ref records, ref fenced, state);
 
-            var claim = new GrainStateRecord
-            {
-                SchemaVersion = Schema.Current,
-                Epoch = floor + 1,
-                SiloId = siloId,
-                Owner = new OwnershipClaim { Partition = partition, ClaimedUnixMs = time.GetUtcNow().ToUnixTimeMilliseconds() },
-            };
-            DeliveryResult<byte[], byte[]> written = producer.ProduceAsync(tp, new Message<byte[], byte[]>
-            {
-                Key = Encoding.UTF8.GetBytes(GrainKey.OwnerKey(partition)),
-                Value = claim.ToByteArray(),
-            }).WaitAsync(Timeout).GetAwaiter().GetResult();
-            ReadUpTo(written.Offset.Value + 1, ref floor, ref records, ref fenced, state);
-            if (floor != claim.Epoch)
+            long epoch = floor + 1;
+            long claimed = Claim(tp, epoch);
+            ReadUpTo(claimed + 1, ref floor, ref records, ref fenced, state);
+            if (floor != epoch)
             {
                 throw new InvalidOperationException(
-                    $"Partition {partition}: another claim (epoch {floor}) landed after ours (epoch {claim.Epoch}); not taking it.");
+                    $"Partition {partition}: another claim (epoch {floor}) landed after ours (epoch {epoch}); not taking it.");
             }
 
-            return new RestoreResult(state, claim.Epoch, records, fenced, took.Elapsed);
+            return new RestoreResult(state, epoch, claimed + 1, records, fenced, took.Elapsed);
         }
         finally
         {
             reader.Unassign();
         }
+    }
+
+    /// <summary>
+    /// The fast path for a partition this silo held until the rebalance and gets back: when nothing was written to its
+    /// changelog partition since <paramref name="stateEnd"/> (the end of this silo's own acknowledged writes), the grains
+    /// in memory are exactly the restored state; only a new claim is written (epoch + 1) and read back. False, and
+    /// nothing changed but maybe a claim, when anyone else wrote there: the caller restores in full.
+    /// </summary>
+    public bool TryKeep(int partition, long stateEnd, long epoch, out long claimedEnd)
+    {
+        claimedEnd = 0;
+        var tp = new TopicPartition(ControlPlaneTopics.GrainState, partition);
+        reader.Assign(new TopicPartitionOffset(tp, stateEnd));
+        try
+        {
+            if (reader.QueryWatermarkOffsets(tp, Timeout).High.Value != stateEnd)
+            {
+                return false;
+            }
+
+            long claimed = Claim(tp, epoch + 1);
+            long floor = 0;
+            int records = 0, fenced = 0;
+            var tail = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+            ReadUpTo(claimed + 1, ref floor, ref records, ref fenced, tail);
+            claimedEnd = claimed + 1;
+            return records == 1 && floor == epoch + 1;
+        }
+        finally
+        {
+            reader.Unassign();
+        }
+    }
+
+    private long Claim(TopicPartition tp, long epoch)
+    {
+        var claim = new GrainStateRecord
+        {
+            SchemaVersion = Schema.Current,
+            Epoch = epoch,
+            SiloId = siloId,
+            Owner = new OwnershipClaim { Partition = tp.Partition.Value, ClaimedUnixMs = time.GetUtcNow().ToUnixTimeMilliseconds() },
+        };
+        return producer.ProduceAsync(tp, new Message<byte[], byte[]>
+        {
+            Key = Encoding.UTF8.GetBytes(GrainKey.OwnerKey(tp.Partition.Value)),
+            Value = claim.ToByteArray(),
+        }).WaitAsync(Timeout).GetAwaiter().GetResult().Offset.Value;
     }
 
     private void ReadUpTo(long end, ref long floor, ref int records, ref int fenced, Dictionary<string, byte[]> state)

@@ -127,6 +127,13 @@ public sealed class SiloClusterTests(ITestOutputHelper output)
                 Assert.NotEqual(victim.Id, doc.RootElement.GetProperty("owner_silo").GetString());
             }
 
+            // The survivors kept the partitions they already had (no full restore: nobody else wrote there).
+            using (JsonDocument events = JsonDocument.Parse(await http.GetStringAsync(survivor.Url + "/api/events?scope=local")))
+            {
+                Assert.Contains(events.RootElement.GetProperty("items").EnumerateArray(),
+                    e => e.GetProperty("detail").GetString()!.StartsWith("kept under epoch", StringComparison.Ordinal));
+            }
+
             Dictionary<int, string>? after = null;
             Assert.True(await ControlPlaneCluster.WaitFor(() => (after = Ownership(http, survivor.Url, 2)) is not null, TimeSpan.FromSeconds(10)));
             Assert.DoesNotContain(victim.Id, after!.Values);
