@@ -81,6 +81,7 @@ public sealed partial class SiloRuntime : IDisposable
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile OwnedPartitionInfo[] _owned = [];
     private volatile bool _abandon;
+    private bool _leaving;
     private bool _disposed;
     private long _nextCheckpoint;
     private long _nextAnnounce;
@@ -275,6 +276,7 @@ public sealed partial class SiloRuntime : IDisposable
 
         // Clean stop: write what changed, commit, leave the group (the revoke callback checkpoints again, cheaply).
         Checkpoint(_hosts.Values.ToList(), wait: true);
+        _leaving = true; // the revoke callback inside Close announces too: keep saying we are leaving
         Announce(leaving: true);
         _consumer!.Close();
         _producer!.Flush(TimeSpan.FromSeconds(10));
@@ -621,6 +623,7 @@ public sealed partial class SiloRuntime : IDisposable
 
     private void Announce(bool leaving)
     {
+        leaving |= _leaving;
         PublishOwned();
         var announcement = new SiloAnnouncement
         {
