@@ -11,7 +11,7 @@ using Klais.Kafka;
 namespace Klais.SiloBench;
 
 /// <summary>
-/// <c>klais-silobench throughput [reports] [devices]</c>, <c>memory [grains]</c>, <c>failover SILO_DLL [session_ms]</c>.
+/// <c>klais-silobench throughput [reports] [devices] [checkpoint_ms]</c>, <c>memory [grains]</c>, <c>failover SILO_DLL [session_ms]</c>.
 /// Each prints one result line; docs/BENCHMARKS.md keeps them with the command.
 /// </summary>
 internal static class Program
@@ -23,7 +23,7 @@ internal static class Program
         switch (mode)
         {
             case "throughput":
-                Throughput((int)Arg(1, 1_000_000), (int)Arg(2, 100_000));
+                Throughput((int)Arg(1, 1_000_000), (int)Arg(2, 100_000), (int)Arg(3, 500));
                 return 0;
             case "memory":
                 Memory((int)Arg(1, 1_000_000));
@@ -31,13 +31,13 @@ internal static class Program
             case "failover" when args.Length > 1:
                 return await Failover(args[1], (int)Arg(2, 6000));
             default:
-                Console.Error.WriteLine("usage: klais-silobench throughput [reports] [devices] | memory [grains] | failover SILO_DLL [session_ms]");
+                Console.Error.WriteLine("usage: klais-silobench throughput [reports] [devices] [checkpoint_ms] | memory [grains] | failover SILO_DLL [session_ms]");
                 return 2;
         }
     }
 
     /// <summary>Reports written first (as edges would), then one silo started: reports handled per second, from first to last.</summary>
-    private static void Throughput(int reports, int devices)
+    private static void Throughput(int reports, int devices, int checkpointMs)
     {
         using KafkaDevCluster cluster = KafkaDevCluster.Start(brokers: 1);
         SiloTopics.CreateOnDevCluster(cluster, 12);
@@ -56,7 +56,7 @@ internal static class Program
         }
 
         Console.WriteLine($"produced {reports} reports for {devices} devices in {produce.Elapsed.TotalSeconds:0.0} s");
-        using var silo = new SiloRuntime(new SiloRuntimeOptions { SiloId = "bench", BootstrapServers = cluster.BootstrapServers, SessionTimeout = TimeSpan.FromSeconds(6) });
+        using var silo = new SiloRuntime(new SiloRuntimeOptions { SiloId = "bench", BootstrapServers = cluster.BootstrapServers, SessionTimeout = TimeSpan.FromSeconds(6), CheckpointInterval = TimeSpan.FromMilliseconds(checkpointMs) });
         silo.Start();
         Stopwatch? clock = null;
         long cpuStart = 0;
@@ -74,7 +74,7 @@ internal static class Program
         double seconds = clock!.Elapsed.TotalSeconds;
         double cpu = (Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds - cpuStart) / 1000;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"throughput: {reports} device reports ({devices} device grains, 12 partitions) handled by one silo in {seconds:0.00} s = {reports / seconds:0} reports/s; process CPU {cpu:0.0} s (silo + in-process mock broker); state records written {silo.Counters.StateRecordsWritten}, commits {silo.Counters.OffsetCommits}"));
+            $"throughput: {reports} device reports ({devices} device grains, 12 partitions) handled by one silo (checkpoint {checkpointMs} ms) in {seconds:0.00} s = {reports / seconds:0} reports/s; process CPU {cpu:0.0} s (silo + in-process mock broker); state records written {silo.Counters.StateRecordsWritten}, commits {silo.Counters.OffsetCommits}"));
     }
 
     /// <summary>Managed heap per device grain: active (in memory, after one report) and passive (its changelog record as bytes).</summary>
