@@ -101,28 +101,14 @@ public static class TopicReader
 
     private static List<int> Partitions(IConsumer<byte[]?, byte[]?> consumer, string topic, TimeSpan timeout)
     {
-        using IAdminClient admin = new DependentAdminClientBuilder(consumer.Handle).Build();
-        var deadline = Stopwatch.StartNew();
-        string problem = "no answer";
-        while (Remaining(deadline, timeout) is { } left)
+        try
         {
-            try
-            {
-                TopicMetadata? meta = admin.GetMetadata(topic, left).Topics.FirstOrDefault(t => t.Topic == topic);
-                if (meta is { Error.IsError: false, Partitions.Count: > 0 })
-                {
-                    return meta.Partitions.Select(p => p.PartitionId).Order().ToList();
-                }
-
-                problem = meta?.Error.Reason ?? "topic missing from metadata";
-            }
-            catch (KafkaException ex)
-            {
-                problem = ex.Error.Reason;
-            }
+            return TopicPartitions.Get(consumer.Handle, topic, timeout);
         }
-
-        throw new TimeoutException($"TopicReader: no partitions for topic '{topic}' within {timeout}: {problem}.");
+        catch (TimeoutException ex)
+        {
+            throw new TimeoutException("TopicReader: " + ex.Message, ex);
+        }
     }
 
     private static TimeSpan? Remaining(Stopwatch elapsed, TimeSpan timeout)
@@ -131,7 +117,7 @@ public static class TopicReader
         return left > TimeSpan.Zero ? left : null;
     }
 
-    private static TopicRecord ToRecord(ConsumeResult<byte[]?, byte[]?> result)
+    internal static TopicRecord ToRecord(ConsumeResult<byte[]?, byte[]?> result)
     {
         var headers = new List<KeyValuePair<string, byte[]>>(result.Message.Headers?.Count ?? 0);
         foreach (IHeader header in result.Message.Headers ?? [])

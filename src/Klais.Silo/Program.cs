@@ -1,19 +1,29 @@
-using System.CommandLine;
+using Klais.Silo.Configuration;
 
 namespace Klais.Silo;
 
 internal static class Program
 {
-    public static int Main(string[] args)
+    public static async Task<int> Main(string[] args)
     {
-        var root = new RootCommand(
-            "klais-silo: hosts KLAIS grains (device, node, swarm, policy) on a Kafka-backed cluster. " +
-            "The grain runtime arrives with the control-plane work; this build only describes itself.");
-        root.SetAction(_ =>
+        SiloConfigResult result = SiloConfigLoader.Load(args, Environment.GetEnvironmentVariable);
+        if (result.HelpRequested)
         {
-            Console.Error.WriteLine("klais-silo: the control plane is not built yet; nothing to run.");
-            return 1;
-        });
-        return root.Parse(args).Invoke();
+            Console.WriteLine(SiloConfigLoader.HelpText());
+            return 0;
+        }
+
+        if (result.Config is null)
+        {
+            await Console.Error.WriteLineAsync($"klais-silo: {result.Errors.Count} configuration problem(s):");
+            foreach (string error in result.Errors)
+            {
+                await Console.Error.WriteLineAsync("  - " + error);
+            }
+
+            return 2;
+        }
+
+        return await SiloHost.RunAsync(result.Config);
     }
 }

@@ -1,0 +1,52 @@
+namespace Klais.Contracts.Proto;
+
+/// <summary>
+/// The control plane's Kafka topics and their key conventions, in one place (DESIGN.md section 4).
+/// </summary>
+public static class ControlPlaneTopics
+{
+    /// <summary>Drives grains. Key = grain key (<see cref="GrainKey"/>); the partition decides the owning silo.</summary>
+    public const string Reports = "klais.reports";
+
+    /// <summary>Compacted changelog of grain state; key = grain key; same partition count as <see cref="Reports"/>.</summary>
+    public const string GrainState = "klais.grain-state";
+
+    /// <summary>Compacted; key = <c>&lt;target&gt;/&lt;item&gt;</c> (<see cref="ControlKey"/>); read by every edge from the beginning.</summary>
+    public const string Control = "klais.control";
+
+    /// <summary>Compacted membership: key = silo id, value = <see cref="SiloAnnouncement"/>.</summary>
+    public const string Silos = "klais.silos";
+
+    /// <summary>Partition counts the dev cluster creates (a production cluster sets its own; silos read them from metadata).</summary>
+    public const int DefaultReportPartitions = 12;
+
+    /// <summary>Partitions of klais.control and klais.silos: small, read whole by every reader.</summary>
+    public const int DefaultSmallTopicPartitions = 1;
+
+    /// <summary>The consumer group all silos share on <see cref="Reports"/>.</summary>
+    public const string SiloGroup = "klais-silos";
+
+    /// <summary>The target of a control update meant for every edge.</summary>
+    public const string AllEdges = "*";
+
+    /// <summary>Topic configuration a production cluster should use (the mock ignores it).</summary>
+    public static IReadOnlyDictionary<string, string> CompactedConfig { get; } = new Dictionary<string, string>
+    {
+        ["cleanup.policy"] = "compact",
+        ["min.compaction.lag.ms"] = "60000",
+    };
+}
+
+/// <summary>Keys of klais.control: <c>"*/block/sensor-42"</c>, <c>"edge-1/rate"</c>, <c>"*/burst"</c>.</summary>
+public static class ControlKey
+{
+    public static string Block(string deviceId) => $"{ControlPlaneTopics.AllEdges}/block/{deviceId}";
+
+    public static string DeviceLimit(string deviceId) => $"{ControlPlaneTopics.AllEdges}/limit/{deviceId}";
+
+    public static string Rate(string target) => $"{target}/rate";
+
+    public static string Burst => $"{ControlPlaneTopics.AllEdges}/burst";
+
+    public static string Policy => $"{ControlPlaneTopics.AllEdges}/policy";
+}

@@ -1,0 +1,266 @@
+using System.Globalization;
+using Klais.Contracts.Proto;
+
+namespace Klais.Grains.Device;
+
+/// <summary>
+/// DeviceGrain(device id): what the fleet knows about one device, from every edge's reports. Statistics (packets,
+/// bytes, duplicates, gaps, an EWMA of the per-report rate and its variance), the edges and source addresses that
+/// saw it, an anomaly score (z-score of the newest rate against the EWMA), edges' suspicion votes, and the block
+/// decision: a quorum of distinct edges voting within the window, or a conclusive fleet-wide view (one device
+/// flooding several edges, or one id from many addresses). Runs one record at a time (its silo's turn).
+/// </summary>
+internal sealed class DeviceGrain : IGrain
+{
+    private const int MaxEdges = 16;
+    private const int MaxSources = 32;
+    private const int MaxVotes = 32;
+
+    public DeviceGrain(DeviceState state) => State = state;
+
+    public static DeviceGrain Create(string deviceId) => new(new DeviceState { DeviceId = deviceId });
+
+    public DeviceState State { get; }
+
+    public string Id => State.DeviceId;
+
+    public void WriteState(GrainStateRecord record) => record.Device = State;
+
+    public bool IsBlocked(DateTimeOffset now) => State.Block is { } b && b.ExpiresUnixMs > now.ToUnixTimeMilliseconds();
+
+    /// <summary>Applies one record; false when nothing changed (a replay, or a body not meant for a device).</summary>
+    public bool Handle(ReportEnvelope envelope, IGrainContext context)
+    {
+        if (envelope.BodyCase is not (ReportEnvelope.BodyOneofCase.Device or ReportEnvelope.BodyOneofCase.DeviceCommand)
+            || !Sequences.Accept(State.Sequences, envelope.SourceId, envelope.Sequence))
+        {
+            return false;
+        }
+
+        if (envelope.BodyCase == ReportEnvelope.BodyOneofCase.Device)
+        {
+            OnReport(envelope.SourceId, envelope.Device, context);
+        }
+        else
+        {
+            OnCommand(envelope.DeviceCommand, context);
+        }
+
+        return true;
+    }
+
+    /// <summary>Withdraws a block whose time is up; true when it did.</summary>
+    public bool Expire(IGrainContext context)
+    {
+        if (State.Block is null || IsBlocked(context.Now))
+        {
+            return false;
+        }
+
+        Unblock("ttl expired", context);
+        return true;
+    }
+
+    private void OnReport(string edge, DeviceReport report, IGrainContext context)
+    {
+        ConsensusOptions options = context.Consensus;
+        long now = context.Now.ToUnixTimeMilliseconds();
+        DeviceState s = State;
+        if (s.FirstSeenUnixMs == 0)
+        {
+            s.FirstSeenUnixMs = now;
+        }
+
+        s.LastSeenUnixMs = now;
+        s.Packets += report.Packets;
+        s.Bytes += report.Bytes;
+        s.Duplicates += report.Duplicates;
+        s.Gaps += report.Gaps;
+        s.Reports++;
+
+        double rate = report.WindowMs > 0 ? report.Packets * 1000.0 / report.WindowMs : 0;
+        UpdateRate(rate, options);
+        SeeEdge(edge, now, rate);
+        foreach (string source in report.SourceAddresses)
+        {
+            if (s.Sources.Count < MaxSources && !s.Sources.Contains(source))
+            {
+                s.Sources.Add(source);
+            }
+        }
+
+        if (report.Vote is { } vote)
+        {
+            AddVote(edge, vote, now);
+        }
+
+        if (!IsBlocked(context.Now))
+        {
+            Decide(context);
+        }
+    }
+
+    /// <summary>
+    /// EWMA of the rate and its variance (West's incremental form); the score is taken before the update, so a
+    /// sudden burst stands out against the history it breaks from.
+    /// </summary>
+    private void UpdateRate(double rate, ConsensusOptions options)
+    {
+        DeviceState s = State;
+        double std = Math.Sqrt(s.RateVariance);
+        s.AnomalyScore = s.Reports > (ulong)options.MinReportsForScore && std > 1e-9 ? (rate - s.RateMean) / std : 0;
+        if (s.Reports == 1)
+        {
+            s.RateMean = rate;
+            s.RateVariance = 0;
+        }
+        else
+        {
+            double diff = rate - s.RateMean;
+            double increment = options.EwmaAlpha * diff;
+            s.RateMean += increment;
+            s.RateVariance = (1 - options.EwmaAlpha) * (s.RateVariance + diff * increment);
+        }
+
+        s.LastRate = rate;
+    }
+
+    private void SeeEdge(string edge, long now, double rate)
+    {
+        foreach (EdgeSeen seen in State.Edges)
+        {
+            if (seen.NodeId == edge)
+            {
+                seen.LastSeenUnixMs = now;
+                seen.PacketsPerSecond = rate;
+                return;
+            }
+        }
+
+        if (State.Edges.Count >= MaxEdges)
+        {
+            State.Edges.Remove(State.Edges.MinBy(e => e.LastSeenUnixMs)!);
+        }
+
+        State.Edges.Add(new EdgeSeen { NodeId = edge, LastSeenUnixMs = now, PacketsPerSecond = rate });
+    }
+
+    private void AddVote(string edge, SuspicionVote vote, long now)
+    {
+        Vote? existing = State.Votes.FirstOrDefault(v => v.NodeId == edge);
+        if (existing is null)
+        {
+            if (State.Votes.Count >= MaxVotes)
+            {
+                State.Votes.Remove(State.Votes.MinBy(v => v.UnixMs)!);
+            }
+
+            existing = new Vote { NodeId = edge };
+            State.Votes.Add(existing);
+        }
+
+        existing.Reason = vote.Reason;
+        existing.Score = vote.Score;
+        existing.UnixMs = now;
+    }
+
+    private void Decide(IGrainContext context)
+    {
+        ConsensusOptions options = context.Consensus;
+        long since = context.Now.ToUnixTimeMilliseconds() - (long)options.VoteWindow.TotalMilliseconds;
+        for (int i = State.Votes.Count - 1; i >= 0; i--)
+        {
+            if (State.Votes[i].UnixMs < since)
+            {
+                State.Votes.RemoveAt(i);
+            }
+        }
+
+        if (State.Votes.Count >= options.Quorum)
+        {
+            string reasons = string.Join(", ", State.Votes.Select(v => v.Reason).Distinct().Order(StringComparer.Ordinal));
+            Block("consensus", $"{State.Votes.Count} edges voted ({reasons}) within {Seconds(options.VoteWindow)}",
+                options.BlockTtl, context);
+            return;
+        }
+
+        var flooded = State.Edges.Where(e => e.LastSeenUnixMs >= since && e.PacketsPerSecond >= options.FloodRate).ToList();
+        if (flooded.Count >= options.FloodEdges)
+        {
+            Block("fleet", $"flooding {flooded.Count} edges at once (each >= {options.FloodRate.ToString(CultureInfo.InvariantCulture)} packets/s)",
+                options.BlockTtl, context);
+            return;
+        }
+
+        if (State.Sources.Count >= options.SourceThreshold && State.Edges.Count(e => e.LastSeenUnixMs >= since) >= 2)
+        {
+            Block("fleet", $"one id from {State.Sources.Count} source addresses", options.BlockTtl, context);
+        }
+    }
+
+    private void OnCommand(DeviceCommand command, IGrainContext context)
+    {
+        switch (command.CommandCase)
+        {
+            case DeviceCommand.CommandOneofCase.Block:
+                Block("operator", command.Block.Reason, TimeSpan.FromSeconds(command.Block.TtlSeconds), context);
+                break;
+            case DeviceCommand.CommandOneofCase.Unblock when State.Block is not null:
+                Unblock(command.Unblock.Reason, context);
+                break;
+        }
+    }
+
+    private List<string> Evidence(IGrainContext context)
+    {
+        DeviceState s = State;
+        var evidence = new List<string>();
+        foreach (Vote v in s.Votes)
+        {
+            evidence.Add(string.Create(CultureInfo.InvariantCulture,
+                $"vote {v.NodeId}: {v.Reason} (score {v.Score:0.##}) at {DateTimeOffset.FromUnixTimeMilliseconds(v.UnixMs):O}"));
+        }
+
+        evidence.Add(string.Create(CultureInfo.InvariantCulture,
+            $"rate {s.LastRate:0.#}/s vs mean {s.RateMean:0.#}/s, z {s.AnomalyScore:0.##}; {s.Packets} packets, {s.Duplicates} duplicates, {s.Gaps} gaps"));
+        evidence.Add($"edges: {string.Join(", ", s.Edges.Select(e => e.NodeId))}; sources: {s.Sources.Count}");
+        evidence.Add("decided by silo " + context.SiloId);
+        return evidence;
+    }
+
+    private void Block(string origin, string reason, TimeSpan ttl, IGrainContext context)
+    {
+        long now = context.Now.ToUnixTimeMilliseconds();
+        var block = new DeviceState.Types.ActiveBlock
+        {
+            SinceUnixMs = now,
+            ExpiresUnixMs = now + (long)ttl.TotalMilliseconds,
+            Reason = reason,
+            Origin = origin,
+        };
+        block.Evidence.AddRange(Evidence(context));
+        State.Block = block;
+        State.BlocksTotal++;
+        var control = new Contracts.Proto.Block
+        {
+            DeviceId = Id,
+            TtlSeconds = (int)ttl.TotalSeconds,
+            ExpiresUnixMs = block.ExpiresUnixMs,
+            Reason = $"{origin}: {reason}",
+        };
+        control.Evidence.AddRange(block.Evidence);
+        context.EmitControl(ControlPlaneTopics.AllEdges, ControlKey.Block(Id), new ControlUpdate { Block = control });
+        context.Record("block", "device/" + Id, $"{origin}: {reason}; ttl {Seconds(ttl)}");
+    }
+
+    private void Unblock(string reason, IGrainContext context)
+    {
+        State.Block = null;
+        State.Votes.Clear(); // the votes that caused the block are spent; a new block needs new votes
+        context.EmitControl(ControlPlaneTopics.AllEdges, ControlKey.Block(Id),
+            new ControlUpdate { Unblock = new Unblock { DeviceId = Id, Reason = reason } });
+        context.Record("unblock", "device/" + Id, reason);
+    }
+
+    private static string Seconds(TimeSpan t) => t.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture) + " s";
+}

@@ -1,0 +1,120 @@
+using Confluent.Kafka;
+
+namespace Klais.Kafka;
+
+/// <summary>
+/// Reads every partition of a topic from the beginning and then follows it, without a consumer group: the way
+/// every edge follows klais.control and every silo follows klais.silos (compacted topics whose whole content
+/// is the current state). Records arrive on one background thread, in order within a partition.
+/// <see cref="CaughtUp"/> completes once every partition was read up to the end it had when following began.
+/// </summary>
+public sealed class TopicFollower : IDisposable
+{
+    private readonly string _bootstrapServers;
+    private readonly string _topic;
+    private readonly Action<TopicRecord> _onRecord;
+    private readonly Action<string>? _onError;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly TaskCompletionSource _caughtUp = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Thread? _thread;
+
+    public TopicFollower(string bootstrapServers, string topic, Action<TopicRecord> onRecord, Action<string>? onError = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(bootstrapServers);
+        ArgumentException.ThrowIfNullOrWhiteSpace(topic);
+        _bootstrapServers = bootstrapServers;
+        _topic = topic;
+        _onRecord = onRecord;
+        _onError = onError;
+    }
+
+    /// <summary>Completes when the content present at start has been delivered; faults if following failed first.</summary>
+    public Task CaughtUp => _caughtUp.Task;
+
+    /// <summary>Records delivered so far.</summary>
+    public long Records => Interlocked.Read(ref _records);
+
+    private long _records;
+
+    public void Start()
+    {
+        if (_thread is not null)
+        {
+            throw new InvalidOperationException("The follower is already started.");
+        }
+
+        Librdkafka.EnsureLoaded();
+        _thread = new Thread(Run) { IsBackground = true, Name = "follow " + _topic };
+        _thread.Start();
+    }
+
+    private void Run()
+    {
+        var config = new ConsumerConfig
+        {
+            BootstrapServers = _bootstrapServers,
+            GroupId = "klais-follower", // required by the client, unused: partitions are assigned, never committed
+            EnableAutoCommit = false,
+            EnableAutoOffsetStore = false,
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+            FetchWaitMaxMs = 50, // followers want updates promptly; traffic on these topics is small
+        };
+        try
+        {
+            using IConsumer<byte[]?, byte[]?> consumer = new ConsumerBuilder<byte[]?, byte[]?>(config)
+                .SetLogHandler((_, _) => { })
+                .SetErrorHandler((_, e) => _onError?.Invoke($"{_topic}: {e.Reason}"))
+                .Build();
+            List<int> partitions = TopicPartitions.Get(consumer.Handle, _topic, TimeSpan.FromSeconds(30));
+            var ends = new Dictionary<int, long>();
+            foreach (int p in partitions)
+            {
+                WatermarkOffsets w = consumer.QueryWatermarkOffsets(new TopicPartition(_topic, p), TimeSpan.FromSeconds(30));
+                if (w.High.Value > 0)
+                {
+                    ends[p] = w.High.Value;
+                }
+            }
+
+            consumer.Assign(partitions.Select(p => new TopicPartitionOffset(_topic, p, Offset.Beginning)));
+            if (ends.Count == 0)
+            {
+                _caughtUp.TrySetResult();
+            }
+
+            while (!_stop.IsCancellationRequested)
+            {
+                ConsumeResult<byte[]?, byte[]?>? result = consumer.Consume(100);
+                if (result is null || result.IsPartitionEOF)
+                {
+                    continue;
+                }
+
+                _onRecord(TopicReader.ToRecord(result));
+                Interlocked.Increment(ref _records);
+                if (ends.Count > 0 && ends.TryGetValue(result.Partition.Value, out long end) && result.Offset.Value + 1 >= end)
+                {
+                    ends.Remove(result.Partition.Value);
+                    if (ends.Count == 0)
+                    {
+                        _caughtUp.TrySetResult();
+                    }
+                }
+            }
+
+            consumer.Close();
+        }
+        catch (Exception ex) when (ex is KafkaException or TimeoutException or InvalidOperationException)
+        {
+            _onError?.Invoke($"{_topic}: following stopped: {ex.Message}");
+            _caughtUp.TrySetException(ex);
+        }
+    }
+
+    public void Dispose()
+    {
+        _stop.Cancel();
+        _thread?.Join();
+        _stop.Dispose();
+    }
+}

@@ -1,0 +1,100 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace Klais.Grains.Tests.Cluster;
+
+/// <summary>klais-silo as a separate process (the published klais-silo.dll next to the tests), with its output captured.</summary>
+internal sealed class SiloProcess : IDisposable
+{
+    private readonly StringBuilder _output = new();
+    private readonly TaskCompletionSource<string> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public SiloProcess(string id, IReadOnlyDictionary<string, string> environment)
+    {
+        Id = id;
+        var info = new ProcessStartInfo("dotnet", Path.Combine(AppContext.BaseDirectory, "klais-silo.dll"))
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (string name in info.Environment.Keys.Where(k => k.StartsWith("KLAIS_", StringComparison.Ordinal)).ToList())
+        {
+            info.Environment.Remove(name);
+        }
+
+        info.Environment["KLAIS_SILO_ID"] = id;
+        foreach ((string name, string value) in environment)
+        {
+            info.Environment[name] = value;
+        }
+
+        Process = Process.Start(info)!;
+        Process.OutputDataReceived += (_, e) =>
+        {
+            Append(e.Data);
+            if (e.Data?.StartsWith("listening=", StringComparison.Ordinal) == true)
+            {
+                _listening.TrySetResult(e.Data["listening=".Length..]);
+            }
+        };
+        Process.ErrorDataReceived += (_, e) => Append(e.Data);
+        Process.BeginOutputReadLine();
+        Process.BeginErrorReadLine();
+    }
+
+    public string Id { get; }
+
+    public Process Process { get; }
+
+    public string Url { get; private set; } = "";
+
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    public async Task WaitListening(TimeSpan timeout)
+    {
+        try
+        {
+            Url = await _listening.Task.WaitAsync(timeout);
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"silo {Id} did not start within {timeout}:\n{Output}");
+        }
+    }
+
+    /// <summary>SIGKILL: no checkpoint, no commit, no LeaveGroup.</summary>
+    public void Kill9()
+    {
+        Process.Kill(entireProcessTree: false);
+        Process.WaitForExit(10_000);
+    }
+
+    private void Append(string? line)
+    {
+        lock (_output)
+        {
+            _output.AppendLine(line);
+        }
+    }
+
+    public void Dispose()
+    {
+        if (!Process.HasExited)
+        {
+            Process.Kill();
+            Process.WaitForExit(10_000);
+        }
+
+        Process.Dispose();
+    }
+}

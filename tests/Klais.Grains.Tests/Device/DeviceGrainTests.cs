@@ -1,0 +1,172 @@
+using Klais.Contracts.Proto;
+using Klais.Grains.Device;
+using Klais.Grains.Node;
+using Klais.Testing;
+
+namespace Klais.Grains.Tests.Device;
+
+public sealed class DeviceGrainTests
+{
+    private readonly ManualTimeProvider _clock = new();
+    private readonly FakeGrainContext _context;
+    private readonly Dictionary<string, ulong> _sequences = [];
+
+    public DeviceGrainTests() => _context = new FakeGrainContext(_clock);
+
+    private ReportEnvelope From(string edge, DeviceReport report)
+    {
+        _sequences[edge] = _sequences.GetValueOrDefault(edge) + 1;
+        return new ReportEnvelope { SourceId = edge, Sequence = _sequences[edge], Device = report };
+    }
+
+    private static DeviceReport Report(ulong packets, string? vote = null, params string[] sources)
+    {
+        var r = new DeviceReport { DeviceId = "d", WindowMs = 1000, Packets = packets, Bytes = packets * 100, Duplicates = 1, Gaps = 2 };
+        r.SourceAddresses.AddRange(sources);
+        r.Vote = vote is null ? null : new SuspicionVote { Reason = vote, Score = 5 };
+        return r;
+    }
+
+    [Fact]
+    public void Statistics_accumulate_and_the_ewma_and_score_follow_the_formula()
+    {
+        DeviceGrain grain = DeviceGrain.Create("d");
+        foreach (ulong packets in new ulong[] { 100, 100, 100, 100, 100, 100 })
+        {
+            Assert.True(grain.Handle(From("edge-1", Report(packets, null, "10.0.0.1")), _context));
+        }
+
+        DeviceState s = grain.State;
+        Assert.Equal((600UL, 60_000UL, 6UL, 12UL, 6UL), (s.Packets, s.Bytes, s.Duplicates, s.Gaps, s.Reports));
+        Assert.Equal(100, s.RateMean, 9);
+        Assert.Equal(0, s.RateVariance, 9);
+        Assert.Equal(0, s.AnomalyScore); // no variance: no score
+
+        // 200/s: diff 100, mean 100 + 0.1*100 = 110, variance 0.9*(0 + 100*10) = 900 (std 30)
+        grain.Handle(From("edge-1", Report(200)), _context);
+        Assert.Equal(110, s.RateMean, 9);
+        Assert.Equal(900, s.RateVariance, 9);
+        // 170/s, scored before the update against mean 110, std 30: z = 2
+        grain.Handle(From("edge-1", Report(170)), _context);
+        Assert.Equal(2, s.AnomalyScore, 9);
+        Assert.Equal(["10.0.0.1"], s.Sources);
+        Assert.Equal("edge-1", Assert.Single(s.Edges).NodeId);
+    }
+
+    [Fact]
+    public void A_replayed_record_changes_nothing()
+    {
+        DeviceGrain grain = DeviceGrain.Create("d");
+        ReportEnvelope first = From("edge-1", Report(10));
+        Assert.True(grain.Handle(first, _context));
+        Assert.False(grain.Handle(first, _context));
+        Assert.False(grain.Handle(new ReportEnvelope { SourceId = "edge-1", Sequence = first.Sequence - 1, Device = Report(10) }, _context));
+        Assert.Equal(10UL, grain.State.Packets);
+    }
+
+    [Fact]
+    public void Quorum_of_two_edges_within_the_window_blocks_with_ttl_reason_and_evidence()
+    {
+        DeviceGrain grain = DeviceGrain.Create("d");
+        grain.Handle(From("edge-1", Report(10, "rate")), _context);
+        Assert.Empty(_context.Control);
+        _clock.Advance(TimeSpan.FromSeconds(20));
+        grain.Handle(From("edge-2", Report(10, "duplicates")), _context);
+
+        (string target, string key, ControlUpdate update) = Assert.Single(_context.Control);
+        Assert.Equal(("*", "*/block/d"), (target, key));
+        Assert.Equal(600, update.Block.TtlSeconds);
+        Assert.Equal(_clock.GetUtcNow().AddMinutes(10).ToUnixTimeMilliseconds(), update.Block.ExpiresUnixMs);
+        Assert.Equal("consensus: 2 edges voted (duplicates, rate) within 30 s", update.Block.Reason);
+        Assert.Contains(update.Block.Evidence, e => e.StartsWith("vote edge-1: rate", StringComparison.Ordinal));
+        Assert.True(grain.IsBlocked(_clock.GetUtcNow()));
+        Assert.Equal("consensus", grain.State.Block.Origin);
+    }
+
+    [Fact]
+    public void Votes_older_than_the_window_do_not_count_and_one_edge_is_never_a_quorum()
+    {
+        DeviceGrain grain = DeviceGrain.Create("d");
+        grain.Handle(From("edge-1", Report(10, "rate")), _context);
+        grain.Handle(From("edge-1", Report(10, "rate")), _context);
+        _clock.Advance(TimeSpan.FromSeconds(31));
+        grain.Handle(From("edge-2", Report(10, "rate")), _context);
+
+        Assert.Empty(_context.Control);
+        Assert.Equal("edge-2", Assert.Single(grain.State.Votes).NodeId);
+    }
+
+    [Fact]
+    public void Quorum_is_configurable()
+    {
+        _context.Consensus = new ConsensusOptions { Quorum = 3 };
+        DeviceGrain grain = DeviceGrain.Create("d");
+        grain.Handle(From("edge-1", Report(10, "rate")), _context);
+        grain.Handle(From("edge-2", Report(10, "rate")), _context);
+        Assert.Empty(_context.Control);
+        grain.Handle(From("edge-3", Report(10, "rate")), _context);
+        Assert.Single(_context.Control);
+    }
+
+    [Fact]
+    public void Fleet_view_blocks_a_device_flooding_three_edges_without_any_vote()
+    {
+        DeviceGrain grain = DeviceGrain.Create("d");
+        grain.Handle(From("edge-1", Report(5000)), _context);
+        grain.Handle(From("edge-2", Report(5000)), _context);
+        Assert.Empty(_context.Control);
+        grain.Handle(From("edge-3", Report(5000)), _context);
+
+        ControlUpdate update = Assert.Single(_context.Control).Update;
+        Assert.StartsWith("fleet: flooding 3 edges at once", update.Block.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Fleet_view_blocks_one_id_from_many_addresses_seen_by_two_edges()
+    {
+        _context.Consensus = new ConsensusOptions { SourceThreshold = 4 };
+        DeviceGrain grain = DeviceGrain.Create("d");
+        grain.Handle(From("edge-1", Report(1, null, "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4")), _context);
+        Assert.Empty(_context.Control); // one edge only
+        grain.Handle(From("edge-2", Report(1, null, "10.0.0.5")), _context);
+        Assert.Equal("fleet: one id from 5 source addresses", Assert.Single(_context.Control).Update.Block.Reason);
+    }
+
+    [Fact]
+    public void Block_expires_after_its_ttl_and_operator_commands_block_and_unblock()
+    {
+        DeviceGrain grain = DeviceGrain.Create("d");
+        grain.Handle(new ReportEnvelope
+        {
+            SourceId = "silo/api",
+            Sequence = 1,
+            DeviceCommand = new DeviceCommand { DeviceId = "d", Block = new BlockCommand { TtlSeconds = 60, Reason = "maintenance" } },
+        }, _context);
+        Assert.Equal("operator", grain.State.Block.Origin);
+        Assert.False(grain.Expire(_context));
+        _clock.Advance(TimeSpan.FromSeconds(60));
+        Assert.True(grain.Expire(_context));
+        Assert.Null(grain.State.Block);
+        Assert.Equal("ttl expired", _context.Control.Last().Update.Unblock.Reason);
+
+        grain.Handle(new ReportEnvelope { SourceId = "silo/api", Sequence = 2, DeviceCommand = new DeviceCommand { DeviceId = "d", Block = new BlockCommand { TtlSeconds = 600, Reason = "x" } } }, _context);
+        grain.Handle(new ReportEnvelope { SourceId = "silo/api", Sequence = 3, DeviceCommand = new DeviceCommand { DeviceId = "d", Unblock = new UnblockCommand { Reason = "operator" } } }, _context);
+        Assert.False(grain.IsBlocked(_clock.GetUtcNow()));
+        Assert.Equal(["block", "unblock", "block", "unblock"], _context.Control.Select(c => c.Update.BodyCase == ControlUpdate.BodyOneofCase.Block ? "block" : "unblock"));
+        Assert.Equal(2UL, grain.State.BlocksTotal);
+    }
+
+    [Fact]
+    public void Node_grain_keeps_the_latest_report_and_its_health()
+    {
+        NodeGrain node = NodeGrain.Create("edge-1");
+        node.Handle(new ReportEnvelope { SourceId = "edge-1", Sequence = 1, Node = new NodeReport { NodeId = "edge-1", KafkaLag = 10, Cpu = 0.3, DegradationLevel = 0 } }, _context);
+        node.Handle(new ReportEnvelope { SourceId = "edge-1", Sequence = 2, Node = new NodeReport { NodeId = "edge-1", KafkaLag = 99, Cpu = 0.9, DegradationLevel = 2 } }, _context);
+        Assert.Equal(99, node.State.Last.KafkaLag);
+        Assert.Equal(2UL, node.State.Reports);
+        Assert.Equal("degraded", node.Health(_clock.GetUtcNow(), TimeSpan.FromSeconds(10)));
+        Assert.Contains(_context.Events, e => e.Kind == "degradation" && e.Detail == "level 0 -> 2");
+        _clock.Advance(TimeSpan.FromSeconds(11));
+        Assert.Equal("stale", node.Health(_clock.GetUtcNow(), TimeSpan.FromSeconds(10)));
+    }
+}

@@ -1,0 +1,79 @@
+using Klais.Silo.Api;
+using Klais.Silo.Configuration;
+
+namespace Klais.Grains.Tests.Silo;
+
+public sealed class SiloConfigTests
+{
+    private static SiloConfigResult Load(Dictionary<string, string> env, params string[] args) =>
+        SiloConfigLoader.Load(args, name => env.GetValueOrDefault(name));
+
+    [Fact]
+    public void Defaults_are_valid()
+    {
+        SiloConfig config = Load([]).Config!;
+        Assert.Null(config.KafkaBootstrap);
+        Assert.Equal("127.0.0.1:8081", config.ApiBind.ToString());
+        Assert.Equal(2, config.Runtime.Consensus.Quorum);
+        Assert.Equal(TimeSpan.FromSeconds(30), config.Runtime.Consensus.VoteWindow);
+        Assert.Equal(TimeSpan.FromMinutes(10), config.Runtime.Consensus.BlockTtl);
+        Assert.Equal(TimeSpan.FromSeconds(6), config.Runtime.SessionTimeout);
+    }
+
+    [Fact]
+    public void Every_bad_setting_is_reported_at_once_naming_value_source_and_rule()
+    {
+        SiloConfigResult result = Load(new()
+        {
+            ["KLAIS_CONSENSUS_QUORUM"] = "0",
+            ["KLAIS_SILO_ID"] = "bad id!",
+            ["KLAIS_SILO_API_BIND"] = "nowhere",
+            ["KLAIS_BLOCK_TTL_SECONDS"] = "forever",
+            ["KLAIS_PID_TARGET_CPU"] = "1.5",
+        }, "--consensus-window-seconds", "-3");
+
+        Assert.Null(result.Config);
+        Assert.Equal(
+        [
+            "KLAIS_SILO_ID is \"bad id!\" (from the environment). It must be 1 to 64 of a-z A-Z 0-9 . _ -.",
+            "KLAIS_SILO_API_BIND is \"nowhere\" (from the environment). It must be an address and port, like 127.0.0.1:8081 or [::]:8081.",
+            "KLAIS_CONSENSUS_QUORUM is \"0\" (from the environment). It must be a whole number from 1 to 100.",
+            "KLAIS_CONSENSUS_WINDOW_SECONDS is \"-3\" (from --consensus-window-seconds). It must be a whole number from 1 to 86400.",
+            "KLAIS_BLOCK_TTL_SECONDS is \"forever\" (from the environment). It must be a whole number from 1 to 604800.",
+            "KLAIS_PID_TARGET_CPU is \"1.5\" (from the environment). It must be a number greater than 0 and at most 1.",
+        ], result.Errors);
+    }
+
+    [Fact]
+    public void Heartbeat_must_be_below_the_session_timeout_and_unknown_flags_are_named()
+    {
+        Assert.Equal(["KLAIS_SILO_HEARTBEAT_MS is \"5000\" (from the environment). It must be less than KLAIS_SILO_SESSION_TIMEOUT_MS (3000)."],
+            Load(new() { ["KLAIS_SILO_SESSION_TIMEOUT_MS"] = "3000", ["KLAIS_SILO_HEARTBEAT_MS"] = "5000" }).Errors);
+        Assert.Equal(["\"--quorum\" is not a flag of klais-silo; see --help."], Load([], "--quorum", "3").Errors);
+    }
+
+    [Theory]
+    [InlineData("", "The body is not valid JSON")]
+    [InlineData("[]", "The body must be a JSON object")]
+    [InlineData("{\"reason\":\"x\"}", "ttl_seconds is required.")]
+    [InlineData("{\"ttl_seconds\":\"60\",\"reason\":\"x\"}", "ttl_seconds is \"60\"; it must be a whole number from 1 to 604800.")]
+    [InlineData("{\"ttl_seconds\":0,\"reason\":\"x\"}", "ttl_seconds is 0; it must be a whole number from 1 to 604800.")]
+    [InlineData("{\"ttl_seconds\":1.5,\"reason\":\"x\"}", "ttl_seconds is 1.5; it must be a whole number from 1 to 604800.")]
+    [InlineData("{\"ttl_seconds\":60}", "reason is required.")]
+    [InlineData("{\"ttl_seconds\":60,\"reason\":\"  \"}", "reason must be a non-empty string of at most 200 characters.")]
+    [InlineData("{\"ttl_seconds\":60,\"reason\":\"x\",\"ttl\":1}", "Unknown field \"ttl\"; a block takes ttl_seconds and reason.")]
+    public void Bad_block_bodies_get_a_specific_message(string body, string message)
+    {
+        (var command, string? error) = GrainApi.ParseBlock(System.Text.Encoding.UTF8.GetBytes(body));
+        Assert.Null(command);
+        Assert.StartsWith(message, error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_good_block_body_parses()
+    {
+        (var command, string? error) = GrainApi.ParseBlock("{\"ttl_seconds\":600,\"reason\":\" flood \"}"u8);
+        Assert.Null(error);
+        Assert.Equal((600, "flood"), (command!.TtlSeconds, command.Reason));
+    }
+}
