@@ -41,7 +41,9 @@ internal sealed partial class KafkaCircuit
     private readonly KafkaProbe _probe;
     private readonly Func<long> _inFlight;
     private readonly CircuitBreakerStateProvider _state = new();
-    private readonly ResiliencePipeline<DeliveryHealth> _pipeline;
+    // Built on the first sample worth telling the breaker (the first traffic): Polly validates its options with
+    // System.ComponentModel.DataAnnotations when a pipeline is built, about 2 MB of code an idle edge need not hold.
+    private readonly Lazy<ResiliencePipeline<DeliveryHealth>> _pipeline;
     private long _acks;
     private long _failures;
     private int _allBrokersDown;
@@ -95,7 +97,7 @@ internal sealed partial class KafkaCircuit
                 return ValueTask.CompletedTask;
             },
         };
-        _pipeline = new ResiliencePipelineBuilder<DeliveryHealth> { TimeProvider = time }.AddCircuitBreaker(breaker).Build();
+        _pipeline = new(() => new ResiliencePipelineBuilder<DeliveryHealth> { TimeProvider = time }.AddCircuitBreaker(breaker).Build());
     }
 
     /// <summary>Raised (on Polly's callback thread) when the circuit opens.</summary>
@@ -104,7 +106,8 @@ internal sealed partial class KafkaCircuit
     /// <summary>Raised when the circuit closes after a successful probe.</summary>
     public event Action? Closed;
 
-    public CircuitState State => _state.CircuitState;
+    /// <summary>Closed until the pipeline exists: nothing has been sampled yet.</summary>
+    public CircuitState State => _pipeline.IsValueCreated ? _state.CircuitState : CircuitState.Closed;
 
     /// <summary>Timestamp (this circuit's <see cref="TimeProvider"/>) of the last state change.</summary>
     public long StateSince => Volatile.Read(ref _stateSince);
@@ -212,7 +215,7 @@ internal sealed partial class KafkaCircuit
 
         try
         {
-            _pipeline.Execute(static s => s.Circuit.Outcome(s.Health), (Circuit: this, Health: health ?? DeliveryHealth.Healthy));
+            _pipeline.Value.Execute(static s => s.Circuit.Outcome(s.Health), (Circuit: this, Health: health ?? DeliveryHealth.Healthy));
         }
         catch (BrokenCircuitException)
         {
