@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Klais.Edge.Configuration;
+using Klais.Edge.Control;
 using Klais.Edge.Dam;
 using Klais.Edge.Dedupe;
 using Klais.Edge.Delivery;
@@ -121,7 +122,8 @@ internal sealed partial class EdgeNode : IAsyncDisposable
 
         Devices = new DevicePolicy(time);
         Xdp = EdgeXdp.Start(config, Devices, loggers.CreateLogger<EdgeXdp>(), time);
-        Pipeline = new EdgePipeline(Dam, config.MaxPayloadBytes, config.ValidateJson, time, Dedupe, Devices);
+        Control = EdgeControl.Create(this, loggers);
+        Pipeline = new EdgePipeline(Dam, config.MaxPayloadBytes, config.ValidateJson, time, Dedupe, Devices, Control?.Activity);
         Receiver = new UdpReceiver(
             new ReceiveOptions
             {
@@ -171,6 +173,12 @@ internal sealed partial class EdgeNode : IAsyncDisposable
 
     public UdpReceiver Receiver { get; }
 
+    /// <summary>Reporting and klais.control (null when <c>KLAIS_CONTROL=off</c> or Kafka is embedded).</summary>
+    public EdgeControl? Control { get; }
+
+    /// <summary><see cref="Stopwatch.GetTimestamp"/> when the receive threads started (after klais.control was replayed).</summary>
+    public long ReceivingSince { get; private set; }
+
     /// <summary>The degradation level (design section 3) and the reasons for it, now.</summary>
     public EdgeDegradation Degradation => EdgeDegradation.Of(this);
 
@@ -179,6 +187,8 @@ internal sealed partial class EdgeNode : IAsyncDisposable
         _circuitMonitor = Circuit.RunAsync(_stopping.Token);
         Router.Start();
         _drainer = Dam.RunAsync(_stopping.Token);
+        Control?.Start(); // blocks until klais.control is replayed: blocklist and limits before the first datagram
+        ReceivingSince = Stopwatch.GetTimestamp();
         Receiver.Start();
         LogStarted(_log, Config.NodeId, Receiver.LocalEndPoint.ToString(), Config.DamMaxRate, Config.DamBurstSize);
     }
@@ -198,6 +208,11 @@ internal sealed partial class EdgeNode : IAsyncDisposable
         TimeSpan Remaining() => TimeSpan.FromSeconds(Math.Max(0, (deadline - _time.GetTimestamp()) / (double)_time.TimestampFrequency));
 
         Receiver.Stop();
+        if (Control is not null)
+        {
+            await Control.StopAsync().ConfigureAwait(false);
+        }
+
         await _stopping.CancelAsync().ConfigureAwait(false);
         if (_drainer is not null)
         {
@@ -231,6 +246,7 @@ internal sealed partial class EdgeNode : IAsyncDisposable
     {
         await StopAsync().ConfigureAwait(false);
         Receiver.Dispose();
+        Control?.Dispose();
         await Xdp.DisposeAsync().ConfigureAwait(false);
         Producer.Dispose();
         Router.Dispose();
