@@ -11,8 +11,9 @@ using Klais.Kafka;
 namespace Klais.Edge.Tests.Control;
 
 /// <summary>
-/// One dev cluster with the control plane's topics and one in-process silo (quorum 2, controller every 200 ms),
-/// shared by the tests of a class: a silo's first group join on the mock takes about 4 s.
+/// One dev cluster with the control plane's topics and, on demand (<see cref="WaitServingAsync"/>), one in-process
+/// silo (quorum 2, controller every 200 ms), shared by the tests of a class: a silo's first group join on the mock
+/// takes about 4 s.
 /// </summary>
 public sealed class ControlPlaneFixture : IDisposable
 {
@@ -26,10 +27,17 @@ public sealed class ControlPlaneFixture : IDisposable
         Cluster = KafkaDevCluster.Start(brokers: 1);
         SiloTopics.CreateOnDevCluster(Cluster, reportPartitions: 4);
         Cluster.CreateTopic(Topic, partitions: 2);
-        Silo = new SiloRuntime(new SiloRuntimeOptions
+        _silo = new Lazy<SiloRuntime>(() => StartSilo(Cluster.BootstrapServers));
+    }
+
+    private readonly Lazy<SiloRuntime> _silo;
+
+    private static SiloRuntime StartSilo(string bootstrap)
+    {
+        var silo = new SiloRuntime(new SiloRuntimeOptions
         {
             SiloId = "s1",
-            BootstrapServers = Cluster.BootstrapServers,
+            BootstrapServers = bootstrap,
             SessionTimeout = TimeSpan.FromSeconds(3),
             HeartbeatInterval = TimeSpan.FromMilliseconds(500),
             CheckpointInterval = TimeSpan.FromMilliseconds(200),
@@ -37,16 +45,18 @@ public sealed class ControlPlaneFixture : IDisposable
             Consensus = new ConsensusOptions { Quorum = 2 },
             Controller = new ControllerOptions { Interval = TimeSpan.FromMilliseconds(200) },
         });
-        Silo.Start();
+        silo.Start();
+        return silo;
     }
 
     public KafkaDevCluster Cluster { get; }
 
-    public SiloRuntime Silo { get; }
+    /// <summary>The in-process silo, started on first use.</summary>
+    public SiloRuntime Silo => _silo.Value;
 
     public string Bootstrap => Cluster.BootstrapServers;
 
-    /// <summary>Waits (bounded) until the silo serves every partition of klais.reports: its first join takes seconds.</summary>
+    /// <summary>Starts the in-process silo if needed and waits (bounded) until it serves every partition of klais.reports: its first join takes seconds.</summary>
     internal async Task WaitServingAsync()
     {
         Assert.True(await Klais.Testing.Eventually.TrueAsync(() => Silo.Owned.Count == 4, TimeSpan.FromSeconds(30)), "the silo does not serve klais.reports");
@@ -82,7 +92,11 @@ public sealed class ControlPlaneFixture : IDisposable
 
     public void Dispose()
     {
-        Silo.Dispose();
+        if (_silo.IsValueCreated)
+        {
+            _silo.Value.Dispose();
+        }
+
         Cluster.Dispose();
     }
 }
