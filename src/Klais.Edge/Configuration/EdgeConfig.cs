@@ -42,7 +42,7 @@ internal sealed record EdgeConfig
 
     /// <summary>Reporting to klais.reports and following klais.control (<c>KLAIS_CONTROL</c>, only with an external Kafka).</summary>
     public bool ControlEnabled { get; init; }
-    public TimeSpan ControlStartTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    public TimeSpan ControlStartTimeout { get; init; } = TimeSpan.FromSeconds(10);
     public TimeSpan ReportInterval { get; init; } = TimeSpan.FromSeconds(1);
     public TimeSpan DeviceReportWindow { get; init; } = TimeSpan.FromSeconds(1);
     public int ReportMaxDevices { get; init; } = 1000;

@@ -77,22 +77,42 @@ internal sealed partial class EdgeControl : IDisposable
     public void Start()
     {
         _follower.Start();
+        bool caughtUp;
         try
         {
-            if (!_follower.CaughtUp.Wait(_node.Config.ControlStartTimeout))
-            {
-                throw new InvalidOperationException($"klais.control was not replayed within {_node.Config.ControlStartTimeout.TotalSeconds} s (KLAIS_CONTROL_START_TIMEOUT_MS); is Kafka at {_node.KafkaBootstrap} reachable?");
-            }
+            caughtUp = _follower.CaughtUp.Wait(_node.Config.ControlStartTimeout);
         }
         catch (AggregateException e)
         {
-            throw new InvalidOperationException("klais.control could not be read: " + e.InnerException?.Message, e.InnerException);
+            LogFollowerProblem(_log, "klais.control could not be read: " + e.InnerException?.Message);
+            caughtUp = false;
         }
 
-        CaughtUpAt = Stopwatch.GetTimestamp();
+        if (!caughtUp)
+        {
+            // Availability over completeness: in a Kafka outage the edge must still receive and spill. It starts
+            // with what it has and says so; the follower goes on and applies the topic when Kafka answers.
+            LogStartWithoutReplay(_log, _node.Config.ControlStartTimeout.TotalSeconds);
+        }
+
+        CaughtUpAt = caughtUp ? Stopwatch.GetTimestamp() : 0;
         LogCaughtUp(_log, _follower.Skipped, Applier.Applied, _node.Devices.ListBlocked().Count, _node.Devices.ListLimits().Count, Applier.AppliedVersion);
-        _reports = new ReportPublisher(_node.KafkaBootstrap, _node.Config.NodeId);
-        _reporter = Task.Run(() => ReportLoopAsync(_stop.Token));
+        _reporter = Task.Run(() =>
+        {
+            // The publisher reads klais.reports' partition count from Kafka: off the start path, so an outage only
+            // delays reporting.
+            try
+            {
+                _reports = new ReportPublisher(_node.KafkaBootstrap, _node.Config.NodeId);
+            }
+            catch (Exception e) when (e is TimeoutException or Confluent.Kafka.KafkaException)
+            {
+                LogReporterFailed(_log, e.Message);
+                return Task.CompletedTask;
+            }
+
+            return ReportLoopAsync(_stop.Token);
+        });
     }
 
     public async Task StopAsync()
@@ -259,6 +279,10 @@ internal sealed partial class EdgeControl : IDisposable
     [LoggerMessage(EventId = EventIds.ControlCaughtUp, Level = LogLevel.Information,
         Message = "klais.control replayed ({Skipped} records for other edges skipped, {Applied} applied): {Blocked} blocked devices, {Limits} device limits, control version {Version}")]
     private static partial void LogCaughtUp(ILogger logger, long skipped, long applied, int blocked, int limits, long version);
+
+    [LoggerMessage(EventId = EventIds.ControlStartedWithoutReplay, Level = LogLevel.Warning,
+        Message = "klais.control was not replayed within {Seconds} s (KLAIS_CONTROL_START_TIMEOUT_MS): receiving starts without the control plane's blocklist and limits; they are applied when Kafka answers")]
+    private static partial void LogStartWithoutReplay(ILogger logger, double seconds);
 
     [LoggerMessage(EventId = EventIds.ControlFollowerProblem, Level = LogLevel.Warning, Message = "Control follower: {Problem}")]
     private static partial void LogFollowerProblem(ILogger logger, string problem);

@@ -49,4 +49,5 @@ internal static class EventIds
     public const int ControlFollowerProblem = 901;
     public const int ReporterFailed = 902;
     public const int ControlIgnored = 903;
+    public const int ControlStartedWithoutReplay = 904;
 }
