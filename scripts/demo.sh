@@ -1,57 +1,84 @@
 #!/usr/bin/env bash
-# make demo: klais-edge on its embedded defaults (in-memory Kafka dev cluster), fed by klais-loadgen for about
-# 30 s. Prints live rates each second and, at the end, how many records Kafka holds. Ctrl-C ends it early.
+# make demo: the fleet on one machine for about 40 s. One shared Kafka dev cluster (klais-devcluster, the control
+# plane's topics pre-created), two silos (klais-silo), two edges (klais-edge, reporting and following klais.control)
+# and klais-loadgen playing a scripted scenario: steady traffic, a reconnect storm (many new devices at once), then
+# one device flooding both edges. Prints live rates, then what the swarm decided: the consensus block from
+# GET /api/anomalies and the edges' /blocklist, and the records read back from Kafka. Ctrl-C ends it early; every
+# process started here is stopped by its PID.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 bin=out/bin
-logs=out/demo; mkdir -p "$logs"
-duration=${KLAIS_DEMO_SECONDS:-30}
-rate=${KLAIS_DEMO_RATE:-14000}
-api=127.0.0.1:8080
-export KLAIS_UDP_BIND=${KLAIS_UDP_BIND:-127.0.0.1:5000}
+logs=out/demo; rm -rf "$logs"; mkdir -p "$logs"
+pids=()
+cleanup() {
+  local p
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do p=${pids[i]}; stop_pid "$p" 15 >/dev/null 2>&1; done
+}
+trap cleanup EXIT
+trap 'echo; echo "demo: interrupted, stopping"; exit 0' INT TERM
 
-echo "demo: starting klais-edge (Dam 10000/s, burst 50000; Kafka: embedded in-memory dev cluster)"
-"$bin/klais-edge" >"$logs/edge.log" 2>&1 &
-edge=$!
-trap 'kill -TERM $edge $gen 2>/dev/null' EXIT
-wait_http "http://$api/health" 30 || { cat "$logs/edge.log"; exit 1; }
-bootstrap=$(curl -fsS "http://$api/health" | jq -r .kafka.bootstrap)
-echo "demo: edge up; API http://$api (health, stats, metrics); Kafka $bootstrap"
-echo "demo: klais-loadgen sends $rate datagrams/s from 2000 devices for ${duration}s, 2% malformed."
-echo "      Above the Dam's 10000/s: the burst of 50000 absorbs the excess for a while, then records queue"
-echo "      (FIFO, bounded) and drain once the load stops. Nothing valid is lost unless the queue fills."
+topic=iot_telemetry
+"$bin/klais-devcluster" --topic "$topic:6" --topic klais.reports:12 --topic klais.grain-state:12 --topic klais.control:1 \
+  --topic klais.silos:1 --bootstrap-file "$logs/bootstrap" >"$logs/devcluster.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 50); do [ -s "$logs/bootstrap" ] && break; sleep 0.1; done
+bootstrap=$(cat "$logs/bootstrap") || { cat "$logs/devcluster.log"; exit 1; }
+echo "demo: Kafka dev cluster $bootstrap (topics $topic, klais.reports, klais.grain-state, klais.control, klais.silos)"
 
-"$bin/klais-loadgen" --target "$KLAIS_UDP_BIND" --devices 2000 --rate "$rate" --duration "$duration" \
-  --bad-share 0.02 >"$logs/loadgen.json" 2>"$logs/loadgen.log" &
-gen=$!
-stopped=0
-trap 'stopped=1; kill -INT $gen 2>/dev/null' INT
-
-printf '%5s %10s %10s %10s %10s %8s %8s\n' sec recv/s pass/s kafka/s queue dropped rejected
-prev_r=0 prev_p=0 prev_k=0 t=0 prev_ts=$(date +%s.%N)
-while kill -0 "$gen" 2>/dev/null || [ "$(stat '.dam.queue_depth + .kafka.in_flight')" != 0 ]; do
-  sleep 1; t=$((t + 1))
-  s=$(curl -fsS "http://$api/stats") || break
-  now=$(date +%s.%N)
-  r=$(jq '.dam.received' <<<"$s"); p=$(jq '.dam.passed' <<<"$s"); k=$(jq '.kafka.delivered' <<<"$s")
-  per_s() { awk -v d="$1" -v a="$prev_ts" -v b="$now" 'BEGIN { printf "%d", d / (b - a) }'; }
-  printf '%5d %10d %10d %10d %10d %8d %8d\n' "$t" "$(per_s $((r - prev_r)))" "$(per_s $((p - prev_p)))" "$(per_s $((k - prev_k)))" \
-    "$(jq '.dam.queue_depth' <<<"$s")" "$(jq '.dam.dropped' <<<"$s")" "$(jq '[.rejected[]] | add' <<<"$s")"
-  prev_r=$r prev_p=$p prev_k=$k prev_ts=$now
-  [ $t -gt $((duration + 60)) ] && break
+for s in 1 2; do
+  KLAIS_KAFKA_BOOTSTRAP=$bootstrap KLAIS_SILO_ID=silo-$s KLAIS_SILO_API_BIND=127.0.0.1:809$s KLAIS_SILO_SESSION_TIMEOUT_MS=3000 \
+    KLAIS_LOG_LEVEL=warn "$bin/klais-silo" >"$logs/silo-$s.log" 2>&1 &
+  pids+=($!)
 done
-wait "$gen" 2>/dev/null
-trap - INT
+for e in 1 2; do
+  KLAIS_KAFKA_BOOTSTRAP=$bootstrap KLAIS_NODE_ID=edge-$e KLAIS_UDP_BIND=127.0.0.1:500$e KLAIS_API_BIND=127.0.0.1:808$e \
+    KLAIS_SUSPECT_RATE=1500 KLAIS_DAM_MAX_RATE=10000 KLAIS_LOG_LEVEL=warn "$bin/klais-edge" >"$logs/edge-$e.log" 2>&1 &
+  pids+=($!)
+done
+for u in http://127.0.0.1:8091/health http://127.0.0.1:8092/health http://127.0.0.1:8081/health http://127.0.0.1:8082/health; do
+  wait_http "$u" 60 || { tail -n 20 "$logs"/*.log; exit 1; }
+done
+echo "demo: silos  http://127.0.0.1:8091 and http://127.0.0.1:8092 (/api/nodes, /api/anomalies, /api/swarm, /openapi.json)"
+echo "demo: edges  udp 127.0.0.1:5001 -> http://127.0.0.1:8081, udp 127.0.0.1:5002 -> http://127.0.0.1:8082 (/health, /stats, /blocklist)"
 
-s=$(curl -fsS "http://$api/stats")
-in_kafka=$(count_topic "$bootstrap" "$(curl -fsS "http://$api/health" | jq -r .kafka.topic)")
-echo
-echo "demo: load generator: $(cat "$logs/loadgen.json")"
-echo "demo: edge rejected: $(jq -c .rejected <<<"$s")"
-echo "demo: edge: received $(jq .dam.received <<<"$s"), passed $(jq .dam.passed <<<"$s"), dropped $(jq .dam.dropped <<<"$s"); Kafka acknowledged $(jq .kafka.delivered <<<"$s")"
-echo "demo: p50/p99 receive-to-enqueue: $(jq -r '"\(.latency.receive_to_enqueue_p50_us) / \(.latency.receive_to_enqueue_p99_us) µs"' <<<"$s")"
-echo "demo: records read back from Kafka (kcat, topic from the beginning): $in_kafka"
-stop_pid "$edge" 20; code=$?
+gen() { "$bin/klais-loadgen" "$@" >>"$logs/loadgen.json" 2>>"$logs/loadgen.log" & pids+=($!); }
+phase() { printf '\ndemo: %s\n' "$1"; }
+show() { # seconds: one line per second with both edges' rates
+  local n=$1 t r1 r2
+  for ((t = 0; t < n; t++)); do
+    sleep 1
+    r1=$(curl -fsS http://127.0.0.1:8081/stats) || return; r2=$(curl -fsS http://127.0.0.1:8082/stats) || return
+    printf '  edge-1 recv %8d rate %6.0f blocked %6d | edge-2 recv %8d rate %6.0f blocked %6d | votes %d/%d\n' \
+      "$(jq .dam.received <<<"$r1")" "$(jq .control.current_rate <<<"$r1")" "$(jq .rejected.blocked <<<"$r1")" \
+      "$(jq .dam.received <<<"$r2")" "$(jq .control.current_rate <<<"$r2")" "$(jq .rejected.blocked <<<"$r2")" \
+      "$(jq .control.votes <<<"$r1")" "$(jq .control.votes <<<"$r2")"
+  done
+}
+
+phase "1/3 steady: 1000 devices, 2000 datagrams/s to each edge (10 s)"
+gen --target 127.0.0.1:5001 --devices 1000 --rate 2000 --duration 10
+gen --target 127.0.0.1:5002 --devices 1000 --rate 2000 --duration 10
+show 10
+phase "2/3 reconnect storm: 20000 devices at once, 6000 datagrams/s to each edge (5 s)"
+gen --target 127.0.0.1:5001 --devices 20000 --rate 6000 --duration 5 --start-seq 100000
+gen --target 127.0.0.1:5002 --devices 20000 --rate 6000 --duration 5 --start-seq 100000
+show 5
+phase "3/3 one device (dev-000001) floods both edges at 4000 datagrams/s, above KLAIS_SUSPECT_RATE=1500 (8 s)"
+gen --target 127.0.0.1:5001 --devices 1 --rate 4000 --duration 8 --start-seq 500000
+gen --target 127.0.0.1:5002 --devices 1 --rate 4000 --duration 8 --start-seq 500000
+show 9
+
+phase "what the swarm decided"
+echo "GET http://127.0.0.1:8091/api/anomalies:"
+curl -fsS http://127.0.0.1:8091/api/anomalies | jq -c '.' | cut -c1-600
+for e in 1 2; do
+  echo "GET http://127.0.0.1:808$e/blocklist: $(curl -fsS http://127.0.0.1:808$e/blocklist | jq -c '[.. | objects | select(has("device_id")) | {device_id, reason, source}]' | cut -c1-300)"
+done
+echo "GET http://127.0.0.1:8091/api/nodes: $(curl -fsS http://127.0.0.1:8091/api/nodes | jq -c '.' | cut -c1-400)"
+in_kafka=$(count_topic "$bootstrap" "$topic")
+delivered=$(( $(curl -fsS http://127.0.0.1:8081/stats | jq .kafka.delivered) + $(curl -fsS http://127.0.0.1:8082/stats | jq .kafka.delivered) ))
+echo "demo: records read back from Kafka (kcat, $topic from the beginning): $in_kafka; edges' acknowledged: $delivered"
+cleanup; pids=()
 trap - EXIT
-echo "demo: klais-edge exited with $code after SIGTERM"
+echo "demo: done"

@@ -196,13 +196,38 @@ internal static class EdgeStatsWriter
         w.WriteNumber("events_lost", (long)(xdp?.EventsLost ?? 0) + (xdp?.EventsDroppedInUserSpace ?? 0));
         w.WriteEndObject();
 
-        // The control plane fills these once it exists; the edge's own rate is known now.
+        // What the control plane has applied here (docs/edge.md, "Control plane"); nulls while nothing came.
+        Control.EdgeControl? control = node.Control;
         w.WriteStartObject("control");
+        w.WriteBoolean("enabled", control is not null);
         w.WriteNumber("current_rate", node.Dam.CurrentRate);
-        w.WriteNull("burst_probability");
+        w.WriteNumber("base_rate", node.Config.DamMaxRate);
+        WriteNumberOrNull(w, "burst_probability", control?.Applier.BurstProbability);
+        w.WriteNumber("burst_level", control?.Applier.BurstLevel ?? 0);
         w.WriteNull("anomaly_score");
-        w.WriteNull("pid_output");
+        WriteNumberOrNull(w, "pid_output", control?.Applier.PidOutput);
+        w.WriteNumber("applied_version", control?.Applier.AppliedVersion ?? 0);
+        w.WriteNumber("applied_policy_version", control?.Applier.PolicyVersion ?? 0);
+        w.WriteNumber("applied_updates", control?.Applier.Applied ?? 0);
+        w.WriteNumber("ignored_updates", control?.Applier.Ignored ?? 0);
+        w.WriteBoolean("caught_up", control?.CaughtUp.IsCompletedSuccessfully ?? false);
+        w.WriteNumber("kafka_lag", control?.KafkaLag ?? node.Producer.InFlight + node.Dam.QueueDepth);
+        w.WriteNumber("node_reports", control?.NodeReports ?? 0);
+        w.WriteNumber("device_reports", control?.DeviceReports ?? 0);
+        w.WriteNumber("votes", control?.Votes ?? 0);
         w.WriteEndObject();
+    }
+
+    private static void WriteNumberOrNull(Utf8JsonWriter w, string name, double? value)
+    {
+        if (value is { } v && double.IsFinite(v))
+        {
+            w.WriteNumber(name, v);
+        }
+        else
+        {
+            w.WriteNull(name);
+        }
     }
 
     private static void WriteXdpState(Utf8JsonWriter w, EdgeNode node)

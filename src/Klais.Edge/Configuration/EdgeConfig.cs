@@ -40,6 +40,16 @@ internal sealed record EdgeConfig
     public required int DedupeMaxDevices { get; init; }
     public required TimeSpan DedupeIdle { get; init; }
 
+    /// <summary>Reporting to klais.reports and following klais.control (<c>KLAIS_CONTROL</c>, only with an external Kafka).</summary>
+    public bool ControlEnabled { get; init; }
+    public TimeSpan ControlStartTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    public TimeSpan ReportInterval { get; init; } = TimeSpan.FromSeconds(1);
+    public TimeSpan DeviceReportWindow { get; init; } = TimeSpan.FromSeconds(1);
+    public int ReportMaxDevices { get; init; } = 1000;
+
+    /// <summary>Datagrams/s per device at which the edge votes against it.</summary>
+    public double SuspectRate { get; init; } = 5000;
+
     /// <summary>Interface for the XDP filter, or null (no XDP).</summary>
     public string? XdpInterface { get; init; }
 
@@ -82,6 +92,8 @@ internal static class EdgeConfigLoader
 
     private static bool IsInterfaceName(string name) =>
         name.Length == 0 || (name.Length <= 15 && !name.Any(c => c is '/' or ':' || char.IsWhiteSpace(c) || char.IsControl(c)));
+
+    private static readonly Dictionary<string, bool> OnOff = new(StringComparer.Ordinal) { ["on"] = true, ["off"] = false };
 
     private static readonly Dictionary<string, SpillFullPolicy> FullPolicies = new(StringComparer.Ordinal)
     {
@@ -220,6 +232,12 @@ internal static class EdgeConfigLoader
             BreakerStall = TimeSpan.FromMilliseconds(read.Integer(EdgeSettings.BreakerStallMs, 100, 600_000)),
             DedupeMaxDevices = (int)read.Integer(EdgeSettings.DedupeMaxDevices, Dedupe.DedupeOptions.MinDevices, Dedupe.DedupeOptions.MaxDevices),
             DedupeIdle = TimeSpan.FromSeconds(read.Integer(EdgeSettings.DedupeIdleSeconds, 1, 30L * 86_400)),
+            ControlEnabled = read.OneOf(EdgeSettings.Control, OnOff) && bootstrap.Length > 0,
+            ControlStartTimeout = TimeSpan.FromMilliseconds(read.Integer(EdgeSettings.ControlStartTimeoutMs, 1000, 600_000)),
+            ReportInterval = TimeSpan.FromMilliseconds(read.Integer(EdgeSettings.ReportIntervalMs, 100, 60_000)),
+            DeviceReportWindow = TimeSpan.FromMilliseconds(read.Integer(EdgeSettings.DeviceReportWindowMs, 100, 60_000)),
+            ReportMaxDevices = (int)read.Integer(EdgeSettings.ReportMaxDevices, 1, 100_000),
+            SuspectRate = read.Number(EdgeSettings.SuspectRate, 0, 100_000_000),
         };
 
         errors.AddRange(read.Errors);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Klais.Edge.Configuration;
+using Klais.Edge.Control;
 using Klais.Edge.Dam;
 using Klais.Edge.Dedupe;
 using Klais.Edge.Delivery;
@@ -123,7 +124,8 @@ internal sealed partial class EdgeNode : IAsyncDisposable
 
         Devices = new DevicePolicy(time);
         Xdp = EdgeXdp.Start(config, Devices, loggers.CreateLogger<EdgeXdp>(), time);
-        Pipeline = new EdgePipeline(Dam, config.MaxPayloadBytes, config.ValidateJson, time, Dedupe, Devices);
+        Control = EdgeControl.Create(this, loggers);
+        Pipeline = new EdgePipeline(Dam, config.MaxPayloadBytes, config.ValidateJson, time, Dedupe, Devices, Control?.Activity);
         Receiver = new UdpReceiver(
             new ReceiveOptions
             {
@@ -173,6 +175,12 @@ internal sealed partial class EdgeNode : IAsyncDisposable
 
     public UdpReceiver Receiver { get; }
 
+    /// <summary>Reporting and klais.control (null when <c>KLAIS_CONTROL=off</c> or Kafka is embedded).</summary>
+    public EdgeControl? Control { get; }
+
+    /// <summary><see cref="Stopwatch.GetTimestamp"/> when the receive threads started (after klais.control was replayed).</summary>
+    public long ReceivingSince { get; private set; }
+
     /// <summary>The degradation level (design section 3) and the reasons for it, now.</summary>
     public EdgeDegradation Degradation => EdgeDegradation.Of(this);
 
@@ -181,6 +189,8 @@ internal sealed partial class EdgeNode : IAsyncDisposable
         _circuitMonitor = Circuit.RunAsync(_stopping.Token);
         Router.Start();
         _drainer = Dam.RunAsync(_stopping.Token);
+        Control?.Start(); // blocks until klais.control is replayed: blocklist and limits before the first datagram
+        ReceivingSince = Stopwatch.GetTimestamp();
         Receiver.Start();
         LogStarted(_log, Config.NodeId, Receiver.LocalEndPoint.ToString(), Config.DamMaxRate, Config.DamBurstSize);
         _idleTrim = _time.CreateTimer(_ => TrimWhenIdle(), null, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5));
@@ -223,6 +233,11 @@ internal sealed partial class EdgeNode : IAsyncDisposable
             await _idleTrim.DisposeAsync().ConfigureAwait(false);
         }
 
+        if (Control is not null)
+        {
+            await Control.StopAsync().ConfigureAwait(false);
+        }
+
         await _stopping.CancelAsync().ConfigureAwait(false);
         if (_drainer is not null)
         {
@@ -256,6 +271,7 @@ internal sealed partial class EdgeNode : IAsyncDisposable
     {
         await StopAsync().ConfigureAwait(false);
         Receiver.Dispose();
+        Control?.Dispose();
         await Xdp.DisposeAsync().ConfigureAwait(false);
         Producer.Dispose();
         Router.Dispose();

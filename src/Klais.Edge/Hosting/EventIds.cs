@@ -1,6 +1,6 @@
 namespace Klais.Edge.Hosting;
 
-/// <summary>Log event ids of klais-edge, in one place so they stay unique. Ranges: 1xx hosting, 2xx receive, 3xx Kafka producer, 4xx Dam, 2xx also XDP, 5xx API, 6xx spill, 7xx delivery and circuit, 8xx dedupe.</summary>
+/// <summary>Log event ids of klais-edge, in one place so they stay unique. Ranges: 1xx hosting, 2xx receive, 3xx Kafka producer, 4xx Dam, 2xx also XDP, 5xx API, 6xx spill, 7xx delivery and circuit, 8xx dedupe, 9xx control plane (reports, klais.control).</summary>
 internal static class EventIds
 {
     public const int EmbeddedCluster = 100;
@@ -45,4 +45,9 @@ internal static class EventIds
     public const int DedupeState = 800;
     public const int DedupeSaved = 801;
     public const int DedupeSaveFailed = 802;
+    public const int ControlCaughtUp = 900;
+    public const int ControlFollowerProblem = 901;
+    public const int ReporterFailed = 902;
+    public const int ControlIgnored = 903;
+    public const int ControlStartedWithoutReplay = 904;
 }

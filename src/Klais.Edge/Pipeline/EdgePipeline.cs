@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Klais.Contracts.Wire;
+using Klais.Edge.Control;
 using Klais.Edge.Dam;
 using Klais.Edge.Devices;
 using Klais.Edge.Dedupe;
@@ -22,14 +23,17 @@ internal sealed class EdgePipeline : IDatagramHandler
     private readonly Dam.Dam _dam;
     private readonly DevicePolicy? _policy;
     private readonly DedupeTable? _dedupe;
+    private readonly DeviceActivity? _activity;
     private readonly int _maxPayloadBytes;
     private readonly bool _validateJson;
     private readonly long _unixNanosAtStart;
     private readonly long _timestampAtStart;
     private readonly double _nanosPerTick = 1e9 / Stopwatch.Frequency;
 
-    public EdgePipeline(Dam.Dam dam, int maxPayloadBytes, bool validateJson, TimeProvider time, DedupeTable? dedupe = null, DevicePolicy? policy = null)
+    public EdgePipeline(Dam.Dam dam, int maxPayloadBytes, bool validateJson, TimeProvider time, DedupeTable? dedupe = null, DevicePolicy? policy = null,
+        DeviceActivity? activity = null)
     {
+        _activity = activity;
         _dam = dam;
         _dedupe = dedupe;
         _policy = policy;
@@ -69,8 +73,12 @@ internal sealed class EdgePipeline : IDatagramHandler
         if (_dedupe is not null && _dedupe.Check(header.DeviceKey, header.Sequence, receivedTimestamp) != DedupeVerdict.New)
         {
             Rejections.Increment(Rejection.Duplicate);
+            _activity?.RecordDuplicate(header.DeviceKey, Datagram.DeviceIdText(datagram, header), header.Sequence);
             return;
         }
+
+        // Per-device counts for the control plane's reports (a fixed table, no allocation).
+        _activity?.Record(header.DeviceKey, Datagram.DeviceIdText(datagram, header), datagram.Length, header.Sequence);
 
         long unixNanos = _unixNanosAtStart + (long)((receivedTimestamp - _timestampAtStart) * _nanosPerTick);
         var record = new Admitted(Datagram.DeviceIdText(datagram, header), header.Sequence, payload, unixNanos);

@@ -37,6 +37,7 @@ internal sealed class NodeHarness : IAsyncDisposable
             ["KLAIS_KAFKA_BOOTSTRAP"] = bootstrap,
             ["KLAIS_KAFKA_TOPIC"] = topic,
             ["KLAIS_NODE_ID"] = "edge-test",
+            ["KLAIS_CONTROL"] = "off", // the control-plane tests (Control/) turn it on
             ["KLAIS_RECEIVE_THREADS"] = "2",
             ["KLAIS_DAM_MAX_RATE"] = "1000000",
             ["KLAIS_DAM_BURST_SIZE"] = "1000000",

@@ -36,6 +36,7 @@ internal sealed class EdgeHarness : IAsyncDisposable
             ["KLAIS_KAFKA_BOOTSTRAP"] = bootstrap,
             ["KLAIS_KAFKA_TOPIC"] = topic,
             ["KLAIS_NODE_ID"] = "edge-test",
+            ["KLAIS_CONTROL"] = "off", // the control-plane tests (Control/) turn it on
             ["KLAIS_RECEIVE_THREADS"] = "2",
             ["KLAIS_LOG_LEVEL"] = "warn",
         };

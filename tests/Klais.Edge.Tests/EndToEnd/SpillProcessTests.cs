@@ -141,6 +141,7 @@ public sealed class SpillProcessTests(ITestOutputHelper output) : IDisposable
         ["KLAIS_UDP_BIND"] = $"127.0.0.1:{EdgeProcess.FreePort(SocketType.Dgram)}",
         ["KLAIS_API_BIND"] = $"127.0.0.1:{EdgeProcess.FreePort(SocketType.Stream)}",
         ["KLAIS_KAFKA_BOOTSTRAP"] = _cluster.BootstrapServers,
+        ["KLAIS_CONTROL"] = "off", // Kafka is down here; the control plane is not what these tests are about
         ["KLAIS_KAFKA_TOPIC"] = topic,
         ["KLAIS_NODE_ID"] = "edge-proc",
         ["KLAIS_RECEIVE_THREADS"] = "1",

@@ -1,0 +1,292 @@
+using System.Diagnostics;
+using Klais.Contracts.Proto;
+using Klais.Edge.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Klais.Edge.Control;
+
+/// <summary>
+/// The edge's side of the control plane: follows klais.control (<see cref="ControlFollower"/>: replay from the
+/// beginning, then follow) into a <see cref="ControlApplier"/>, and reports to klais.reports
+/// (<see cref="ReportPublisher"/>): a <see cref="NodeReport"/> every report interval, one <see cref="DeviceReport"/>
+/// per active device every device window (busiest first, at most <c>KLAIS_REPORT_MAX_DEVICES</c>), and a device that
+/// crosses the suspicion rate at once, with a <see cref="SuspicionVote"/>. <see cref="Start"/> returns only when the
+/// replay is done, so the edge starts receiving with its blocklist and limits rebuilt.
+/// </summary>
+internal sealed partial class EdgeControl : IDisposable
+{
+    private readonly EdgeNode _node;
+    private readonly ILogger _log;
+    private readonly ControlFollower _follower;
+    private readonly CancellationTokenSource _stop = new();
+    private ReportPublisher? _reports;
+    private Task? _reporter;
+    private long _nodeReports;
+    private long _deviceReports;
+    private long _votes;
+    private int _activeDevices;
+
+    public EdgeControl(EdgeNode node, DeviceActivity activity, ILogger log)
+    {
+        _node = node;
+        _log = log;
+        Activity = activity;
+        Applier = new ControlApplier(node.Config, node.Dam, node.Devices, node.Time, log);
+        _follower = new ControlFollower(node.KafkaBootstrap, node.Config.NodeId, Applier.Apply, e => LogFollowerProblem(_log, e));
+    }
+
+    /// <summary>The node's control side, or null when <c>KLAIS_CONTROL=off</c> or Kafka is the embedded dev cluster.</summary>
+    public static EdgeControl? Create(EdgeNode node, ILoggerFactory loggers)
+    {
+        if (!node.Config.ControlEnabled || node.EmbeddedCluster is not null)
+        {
+            return null;
+        }
+
+        long suspectPackets = (long)Math.Max(1, Math.Ceiling(node.Config.SuspectRate * node.Config.DeviceReportWindow.TotalSeconds));
+        var activity = new DeviceActivity(Math.Min(1 << 20, Math.Max(1024, 4 * node.Config.ReportMaxDevices)), suspectPackets);
+        return new EdgeControl(node, activity, loggers.CreateLogger<EdgeControl>());
+    }
+
+    public ControlApplier Applier { get; }
+
+    public DeviceActivity Activity { get; }
+
+    /// <summary>Completes when klais.control has been replayed up to where it was at start.</summary>
+    public Task CaughtUp => _follower.CaughtUp;
+
+    /// <summary><see cref="Stopwatch.GetTimestamp"/> when the replay was done; 0 before.</summary>
+    public long CaughtUpAt { get; private set; }
+
+    public long NodeReports => Interlocked.Read(ref _nodeReports);
+
+    public long DeviceReports => Interlocked.Read(ref _deviceReports);
+
+    public long Votes => Interlocked.Read(ref _votes);
+
+    /// <summary>Records of klais.control skipped (other edges' targets, unknown schema versions).</summary>
+    public long Skipped => _follower.Skipped;
+
+    /// <summary>Test hook: replaces the measured Kafka lag in node reports (the PID test injects lag with it).</summary>
+    internal Func<long>? LagOverride { get; set; }
+
+    /// <summary>Test hook: replaces the measured CPU fraction in node reports.</summary>
+    internal Func<double>? CpuOverride { get; set; }
+
+    /// <summary>Replays klais.control (blocking, up to the start timeout), then starts reporting.</summary>
+    public void Start()
+    {
+        _follower.Start();
+        bool caughtUp;
+        try
+        {
+            caughtUp = _follower.CaughtUp.Wait(_node.Config.ControlStartTimeout);
+        }
+        catch (AggregateException e)
+        {
+            LogFollowerProblem(_log, "klais.control could not be read: " + e.InnerException?.Message);
+            caughtUp = false;
+        }
+
+        if (!caughtUp)
+        {
+            // Availability over completeness: in a Kafka outage the edge must still receive and spill. It starts
+            // with what it has and says so; the follower goes on and applies the topic when Kafka answers.
+            LogStartWithoutReplay(_log, _node.Config.ControlStartTimeout.TotalSeconds);
+        }
+
+        CaughtUpAt = caughtUp ? Stopwatch.GetTimestamp() : 0;
+        LogCaughtUp(_log, _follower.Skipped, Applier.Applied, _node.Devices.ListBlocked().Count, _node.Devices.ListLimits().Count, Applier.AppliedVersion);
+        _reporter = Task.Run(() =>
+        {
+            // The publisher reads klais.reports' partition count from Kafka: off the start path, so an outage only
+            // delays reporting.
+            try
+            {
+                _reports = new ReportPublisher(_node.KafkaBootstrap, _node.Config.NodeId);
+            }
+            catch (Exception e) when (e is TimeoutException or Confluent.Kafka.KafkaException)
+            {
+                LogReporterFailed(_log, e.Message);
+                return Task.CompletedTask;
+            }
+
+            return ReportLoopAsync(_stop.Token);
+        });
+    }
+
+    public async Task StopAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        if (_reporter is not null)
+        {
+            await _reporter.ConfigureAwait(false);
+        }
+
+        _reports?.Flush(TimeSpan.FromSeconds(2));
+    }
+
+    private async Task ReportLoopAsync(CancellationToken stop)
+    {
+        TimeSpan nodeInterval = _node.Config.ReportInterval;
+        TimeSpan window = _node.Config.DeviceReportWindow;
+        long start = Stopwatch.GetTimestamp();
+        long nextNode = start + (long)(nodeInterval.TotalSeconds * Stopwatch.Frequency); // the first report covers one interval
+        long nextWindow = start + (long)(window.TotalSeconds * Stopwatch.Frequency);
+        long windowStartMs = _node.Time.GetUtcNow().ToUnixTimeMilliseconds();
+        var rates = new RateSampler(_node);
+        try
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                long now = Stopwatch.GetTimestamp();
+                if (now >= nextWindow)
+                {
+                    long endMs = _node.Time.GetUtcNow().ToUnixTimeMilliseconds();
+                    PublishWindow(windowStartMs, (int)(endMs - windowStartMs));
+                    windowStartMs = endMs;
+                    nextWindow = now + (long)(window.TotalSeconds * Stopwatch.Frequency);
+                }
+
+                if (now >= nextNode)
+                {
+                    PublishNode(rates);
+                    nextNode = now + (long)(nodeInterval.TotalSeconds * Stopwatch.Frequency);
+                }
+
+                long wake = Math.Min(nextNode, nextWindow) - Stopwatch.GetTimestamp();
+                if (wake > 0 && await Activity.SuspectSignal.WaitAsync(TimeSpan.FromSeconds(wake / (double)Stopwatch.Frequency), stop).ConfigureAwait(false))
+                {
+                    PublishSuspects(windowStartMs);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (Exception e) when (e is Confluent.Kafka.KafkaException or InvalidOperationException)
+        {
+            LogReporterFailed(_log, e.Message);
+        }
+    }
+
+    private void PublishSuspects(long windowStartMs)
+    {
+        int windowMs = (int)Math.Max(1, _node.Time.GetUtcNow().ToUnixTimeMilliseconds() - windowStartMs);
+        foreach (DeviceWindow device in Activity.TakeNewSuspects())
+        {
+            Publish(device, windowStartMs, windowMs);
+        }
+    }
+
+    private void PublishWindow(long windowStartMs, int windowMs)
+    {
+        (List<DeviceWindow> devices, _, _) = Activity.EndWindow();
+        Volatile.Write(ref _activeDevices, devices.Count);
+        int max = _node.Config.ReportMaxDevices;
+        for (int i = 0; i < devices.Count && i < max; i++)
+        {
+            Publish(devices[i], windowStartMs, Math.Max(1, windowMs));
+        }
+    }
+
+    private void Publish(DeviceWindow device, long windowStartMs, int windowMs)
+    {
+        double rate = device.Packets * 1000.0 / windowMs;
+        var report = new DeviceReport
+        {
+            DeviceId = device.DeviceId,
+            WindowStartUnixMs = windowStartMs,
+            WindowMs = windowMs,
+            Packets = (ulong)device.Packets,
+            Bytes = (ulong)device.Bytes,
+            Duplicates = (ulong)device.Duplicates,
+            Gaps = (ulong)device.Gaps,
+        };
+        if (device.Suspect)
+        {
+            report.Vote = new SuspicionVote { Reason = "rate", Score = rate / _node.Config.SuspectRate };
+            Interlocked.Increment(ref _votes);
+        }
+
+        _reports!.PublishDevice(report);
+        Interlocked.Increment(ref _deviceReports);
+    }
+
+    private void PublishNode(RateSampler rates)
+    {
+        (double received, double passed, double dropped, double cpu) = rates.Sample();
+        _reports!.PublishNode(new NodeReport
+        {
+            NodeId = _node.Config.NodeId,
+            ReceivedPerSecond = received,
+            PassedPerSecond = passed,
+            DroppedPerSecond = dropped,
+            KafkaLag = LagOverride?.Invoke() ?? KafkaLag,
+            Cpu = CpuOverride?.Invoke() ?? cpu,
+            DegradationLevel = _node.Degradation.Level,
+            BaseRate = _node.Config.DamMaxRate,
+            CurrentRate = _node.Dam.CurrentRate,
+            AppliedControlVersion = Applier.AppliedVersion,
+            AppliedPolicyVersion = Applier.PolicyVersion,
+            ActiveDevices = Volatile.Read(ref _activeDevices),
+        });
+        Interlocked.Increment(ref _nodeReports);
+    }
+
+    /// <summary>Records handed to librdkafka and not yet acknowledged, plus the Dam's queue.</summary>
+    public long KafkaLag => _node.Producer.InFlight + _node.Dam.QueueDepth;
+
+    public void Dispose()
+    {
+        _stop.Cancel();
+        _reporter?.Wait(TimeSpan.FromSeconds(5));
+        _follower.Dispose();
+        _reports?.Dispose();
+        Activity.Dispose();
+        _stop.Dispose();
+    }
+
+    /// <summary>Per-second rates between two node reports, and the process's CPU share of the machine.</summary>
+    private sealed class RateSampler(EdgeNode node)
+    {
+        private long _at = Stopwatch.GetTimestamp();
+        private long _received = node.Dam.Received;
+        private long _passed = node.Dam.Passed;
+        private long _dropped = node.Dam.Dropped;
+        private TimeSpan _cpu = ProcessCpu();
+
+        public (double Received, double Passed, double Dropped, double Cpu) Sample()
+        {
+            long at = Stopwatch.GetTimestamp();
+            double seconds = Math.Max(1e-3, (at - _at) / (double)Stopwatch.Frequency);
+            long received = node.Dam.Received, passed = node.Dam.Passed, dropped = node.Dam.Dropped;
+            TimeSpan cpu = ProcessCpu();
+
+            var result = ((received - _received) / seconds, (passed - _passed) / seconds, (dropped - _dropped) / seconds,
+                Math.Clamp((cpu - _cpu).TotalSeconds / seconds / Environment.ProcessorCount, 0, 1));
+            (_at, _received, _passed, _dropped, _cpu) = (at, received, passed, dropped, cpu);
+            return result;
+        }
+
+        private static TimeSpan ProcessCpu()
+        {
+            using var self = Process.GetCurrentProcess();
+            return self.TotalProcessorTime;
+        }
+    }
+
+    [LoggerMessage(EventId = EventIds.ControlCaughtUp, Level = LogLevel.Information,
+        Message = "klais.control replayed ({Skipped} records for other edges skipped, {Applied} applied): {Blocked} blocked devices, {Limits} device limits, control version {Version}")]
+    private static partial void LogCaughtUp(ILogger logger, long skipped, long applied, int blocked, int limits, long version);
+
+    [LoggerMessage(EventId = EventIds.ControlStartedWithoutReplay, Level = LogLevel.Warning,
+        Message = "klais.control was not replayed within {Seconds} s (KLAIS_CONTROL_START_TIMEOUT_MS): receiving starts without the control plane's blocklist and limits; they are applied when Kafka answers")]
+    private static partial void LogStartWithoutReplay(ILogger logger, double seconds);
+
+    [LoggerMessage(EventId = EventIds.ControlFollowerProblem, Level = LogLevel.Warning, Message = "Control follower: {Problem}")]
+    private static partial void LogFollowerProblem(ILogger logger, string problem);
+
+    [LoggerMessage(EventId = EventIds.ReporterFailed, Level = LogLevel.Error, Message = "Reporting to klais.reports stopped: {Problem}")]
+    private static partial void LogReporterFailed(ILogger logger, string problem);
+}

@@ -1,0 +1,100 @@
+using Klais.Contracts.Proto;
+using Klais.Contracts.Wire;
+using Klais.Edge.Configuration;
+using Klais.Edge.Control;
+using Klais.Edge.Dam;
+using Klais.Edge.Devices;
+using Klais.Edge.Tests.Dam;
+using Klais.Edge.Tests.EndToEnd;
+using Klais.Testing;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Klais.Edge.Tests.Control;
+
+public sealed class ControlApplierTests : IDisposable
+{
+    private readonly ManualTimeProvider _clock = new();
+    private readonly EdgeConfig _config = EdgeHarness.Config("unused:9092", "t", ("KLAIS_DAM_MAX_RATE", "1000"), ("KLAIS_DAM_BURST_SIZE", "500"));
+    private readonly Klais.Edge.Dam.Dam _dam;
+    private readonly DevicePolicy _devices;
+    private readonly ControlApplier _applier;
+
+    public ControlApplierTests()
+    {
+        _dam = new Klais.Edge.Dam.Dam(new DamOptions { MaxRate = 1000, BurstSize = 500, QueueMaxMessages = 10, QueueMaxBytes = 4096 }, new RecordingSink(), _clock);
+        _devices = new DevicePolicy(_clock);
+        _applier = new ControlApplier(_config, _dam, _devices, _clock, NullLogger.Instance);
+    }
+
+    private void Apply(string key, long version, Action<ControlUpdate> body)
+    {
+        var update = new ControlUpdate { SchemaVersion = Schema.Current, Version = version, Target = key[..key.IndexOf('/', StringComparison.Ordinal)] };
+        body(update);
+        _applier.Apply(new ControlEvent(key, update, 0, version));
+    }
+
+    [Fact]
+    public void A_rate_update_reconfigures_the_dam_and_its_removal_restores_the_configured_rate()
+    {
+        Apply(ControlKey.Rate("edge-test"), 7, u => u.GlobalRate = new RateLimit { RatePerSecond = 2500, PidOutput = 0.25 });
+        Assert.Equal(2500, _dam.CurrentRate);
+        Assert.Equal(500, _dam.CurrentBurst); // no burst in the update: the configured one
+        Assert.Equal(0.25, _applier.PidOutput);
+        Assert.Equal(7, _applier.AppliedVersion);
+
+        _applier.Apply(new ControlEvent(ControlKey.Rate("edge-test"), null, 0, 8));
+        Assert.Equal(1000, _dam.CurrentRate);
+        Assert.True(double.IsNaN(_applier.PidOutput));
+    }
+
+    [Fact]
+    public void Blocks_land_in_the_blocklist_with_their_expiry_and_unblock_or_tombstone_removes_them()
+    {
+        long now = _clock.GetUtcNow().ToUnixTimeMilliseconds();
+        Apply(ControlKey.Block("bad-1"), 10, u => u.Block = new Block { DeviceId = "bad-1", TtlSeconds = 600, ExpiresUnixMs = now + 60_000, Reason = "consensus" });
+        Apply(ControlKey.Block("bad-2"), 11, u => u.Block = new Block { DeviceId = "bad-2", TtlSeconds = 600, ExpiresUnixMs = now + 120_000, Reason = "operator" });
+        Apply(ControlKey.Block("old"), 5, u => u.Block = new Block { DeviceId = "old", ExpiresUnixMs = now - 1, Reason = "expired" });
+
+        BlockEntry entry = _devices.ListBlocked().Single(b => b.DeviceId == "bad-1");
+        Assert.Equal(BlockSource.ControlPlane, entry.Source);
+        Assert.Equal(DateTimeOffset.FromUnixTimeMilliseconds(now + 60_000), entry.ExpiresAt);
+        Assert.Equal(Rejection.Blocked, _devices.Check(DevicePolicy.KeyOf("bad-1")));
+        Assert.Equal(Rejection.None, _devices.Check(DevicePolicy.KeyOf("old")));
+
+        _clock.Advance(TimeSpan.FromSeconds(61));
+        Assert.Equal(Rejection.None, _devices.Check(DevicePolicy.KeyOf("bad-1")));
+
+        Apply(ControlKey.Block("bad-2"), 12, u => u.Unblock = new Unblock { DeviceId = "bad-2" });
+        Assert.Empty(_devices.ListBlocked());
+        Apply(ControlKey.Block("bad-3"), 13, u => u.Block = new Block { DeviceId = "bad-3", TtlSeconds = 60 });
+        _applier.Apply(new ControlEvent(ControlKey.Block("bad-3"), null, 0, 14));
+        Assert.Empty(_devices.ListBlocked());
+        Assert.Equal(13, _applier.AppliedVersion);
+    }
+
+    [Fact]
+    public void Device_limits_policy_versions_and_burst_advice_are_applied_and_bad_updates_ignored()
+    {
+        Apply(ControlKey.DeviceLimit("chatty"), 20, u => u.DeviceLimit = new DeviceLimit { DeviceId = "chatty", RatePerSecond = 5, Burst = 2 });
+        Assert.Equal(new LimitEntry("chatty", DevicePolicy.KeyOf("chatty"), 5, 2), Assert.Single(_devices.ListLimits()));
+        Assert.Equal(Rejection.None, _devices.Check(DevicePolicy.KeyOf("chatty")));
+        Assert.Equal(Rejection.None, _devices.Check(DevicePolicy.KeyOf("chatty")));
+        Assert.Equal(Rejection.DeviceRateLimited, _devices.Check(DevicePolicy.KeyOf("chatty")));
+        _applier.Apply(new ControlEvent(ControlKey.DeviceLimit("chatty"), null, 0, 21));
+        Assert.Empty(_devices.ListLimits());
+
+        Apply(ControlKey.Policy, 22, u => u.Policy = new PolicyVersion { Version = 3 });
+        Apply(ControlKey.Burst, 23, u => u.Burst = new BurstAdvice { Probability = 0.6, Level = 2 });
+        Assert.Equal(3, _applier.PolicyVersion);
+        Assert.Equal(0.6, _applier.BurstProbability);
+        Assert.Equal(2, _applier.BurstLevel);
+
+        Apply(ControlKey.Block("x"), 30, u => u.Block = new Block { DeviceId = "a-device-id-longer-than-16-bytes" });
+        Apply(ControlKey.Rate("edge-test"), 31, u => u.GlobalRate = new RateLimit { RatePerSecond = -1 });
+        Assert.Equal(2, _applier.Ignored);
+        Assert.Equal(23, _applier.AppliedVersion);
+        Assert.Equal(1000, _dam.CurrentRate);
+    }
+
+    public void Dispose() => _dam.Dispose();
+}

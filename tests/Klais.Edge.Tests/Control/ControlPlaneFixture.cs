@@ -1,0 +1,105 @@
+using System.Text;
+using Confluent.Kafka;
+using Google.Protobuf;
+using Klais.Contracts.Proto;
+using Klais.Contracts.Wire;
+using Klais.Edge.Tests.EndToEnd;
+using Klais.Grains;
+using Klais.Grains.Runtime;
+using Klais.Kafka;
+
+namespace Klais.Edge.Tests.Control;
+
+/// <summary>
+/// One dev cluster with the control plane's topics and, on demand (<see cref="WaitServingAsync"/>), one in-process
+/// silo (quorum 2, controller every 200 ms), shared by the tests of a class: a silo's first group join on the mock
+/// takes about 4 s.
+/// </summary>
+public sealed class ControlPlaneFixture : IDisposable
+{
+    public const string Topic = "iot_telemetry";
+
+    /// <summary>The control-plane test classes run one after another: their latency bounds need the two cores.</summary>
+    public const string Collection = "control-plane";
+
+    public ControlPlaneFixture()
+    {
+        Cluster = KafkaDevCluster.Start(brokers: 1);
+        SiloTopics.CreateOnDevCluster(Cluster, reportPartitions: 4);
+        Cluster.CreateTopic(Topic, partitions: 2);
+        _silo = new Lazy<SiloRuntime>(() => StartSilo(Cluster.BootstrapServers));
+    }
+
+    private readonly Lazy<SiloRuntime> _silo;
+
+    private static SiloRuntime StartSilo(string bootstrap)
+    {
+        var silo = new SiloRuntime(new SiloRuntimeOptions
+        {
+            SiloId = "s1",
+            BootstrapServers = bootstrap,
+            SessionTimeout = TimeSpan.FromSeconds(3),
+            HeartbeatInterval = TimeSpan.FromMilliseconds(500),
+            CheckpointInterval = TimeSpan.FromMilliseconds(200),
+            AnnounceInterval = TimeSpan.FromMilliseconds(500),
+            Consensus = new ConsensusOptions { Quorum = 2 },
+            Controller = new ControllerOptions { Interval = TimeSpan.FromMilliseconds(200) },
+        });
+        silo.Start();
+        return silo;
+    }
+
+    public KafkaDevCluster Cluster { get; }
+
+    /// <summary>The in-process silo, started on first use.</summary>
+    public SiloRuntime Silo => _silo.Value;
+
+    public string Bootstrap => Cluster.BootstrapServers;
+
+    /// <summary>Starts the in-process silo if needed and waits (bounded) until it serves every partition of klais.reports: its first join takes seconds.</summary>
+    internal async Task WaitServingAsync()
+    {
+        Assert.True(await Klais.Testing.Eventually.TrueAsync(() => Silo.Owned.Count == 4, TimeSpan.FromSeconds(30)), "the silo does not serve klais.reports");
+    }
+
+    /// <summary>An in-process edge with reporting and control on, reports every 200 ms.</summary>
+    internal Task<EdgeHarness> StartEdgeAsync(string nodeId, params (string Name, string Value)[] overrides) =>
+        EdgeHarness.StartAsync(EdgeHarness.Config(Bootstrap, Topic, [
+            ("KLAIS_CONTROL", "on"), ("KLAIS_NODE_ID", nodeId), ("KLAIS_REPORT_INTERVAL_MS", "200"),
+            ("KLAIS_DEVICE_REPORT_WINDOW_MS", "1000"), ("KLAIS_SUSPECT_RATE", "300"), ("KLAIS_DAM_MAX_RATE", "100000"),
+            ("KLAIS_DAM_BURST_SIZE", "100000"), .. overrides]));
+
+    /// <summary>Writes one record to klais.control as a silo would.</summary>
+    internal void WriteControl(string key, ControlUpdate update)
+    {
+        using IProducer<byte[], byte[]> producer = new ProducerBuilder<byte[], byte[]>(new ProducerConfig { BootstrapServers = Bootstrap }).Build();
+        update.SchemaVersion = Schema.Current;
+        producer.Produce(ControlPlaneTopics.Control, new Message<byte[], byte[]> { Key = Encoding.UTF8.GetBytes(key), Value = update.ToByteArray() });
+        Assert.Equal(0, producer.Flush(TimeSpan.FromSeconds(10)));
+    }
+
+    /// <summary>Sends <paramref name="count"/> datagrams of <paramref name="deviceId"/> to the edge.</summary>
+    internal static void Flood(EdgeHarness edge, string deviceId, int count, uint firstSequence = 1)
+    {
+        Span<byte> buffer = stackalloc byte[64];
+        byte[] id = Encoding.UTF8.GetBytes(deviceId);
+        for (uint i = 0; i < count; i++)
+        {
+            int length = Datagram.Write(buffer, id, firstSequence + i, "{\"t\":1}"u8);
+            edge.Send(buffer[..length]);
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_silo.IsValueCreated)
+        {
+            _silo.Value.Dispose();
+        }
+
+        Cluster.Dispose();
+    }
+}
+
+[CollectionDefinition(ControlPlaneFixture.Collection)]
+public sealed class ControlPlaneTestGroup;
