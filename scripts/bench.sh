@@ -96,6 +96,7 @@ idle_rss() { # label, extra env...
   stop_pid "$pid" 20
 }
 idle_rss "external Kafka" KLAIS_KAFKA_BOOTSTRAP="$bootstrap"
+idle_rss "external Kafka, KLAIS_CONTROL=on (reports + klais.control follower)" KLAIS_KAFKA_BOOTSTRAP="$bootstrap" KLAIS_CONTROL=on
 idle_rss "embedded dev cluster"
 stop_pid "$cluster" 10
 

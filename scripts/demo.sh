@@ -32,7 +32,7 @@ for s in 1 2; do
   pids+=($!)
 done
 for e in 1 2; do
-  KLAIS_KAFKA_BOOTSTRAP=$bootstrap KLAIS_NODE_ID=edge-$e KLAIS_UDP_BIND=127.0.0.1:500$e KLAIS_API_BIND=127.0.0.1:808$e \
+  KLAIS_KAFKA_BOOTSTRAP=$bootstrap KLAIS_CONTROL=on KLAIS_NODE_ID=edge-$e KLAIS_UDP_BIND=127.0.0.1:500$e KLAIS_API_BIND=127.0.0.1:808$e \
     KLAIS_SUSPECT_RATE=1500 KLAIS_DAM_MAX_RATE=10000 KLAIS_LOG_LEVEL=warn "$bin/klais-edge" >"$logs/edge-$e.log" 2>&1 &
   pids+=($!)
 done

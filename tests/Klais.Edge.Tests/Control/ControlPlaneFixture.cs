@@ -101,5 +101,7 @@ public sealed class ControlPlaneFixture : IDisposable
     }
 }
 
-[CollectionDefinition(ControlPlaneFixture.Collection)]
+// Alone: its tests assert latencies (block propagation, consensus), which other test classes running at the same
+// time on a two-core machine would measure instead.
+[CollectionDefinition(ControlPlaneFixture.Collection, DisableParallelization = true)]
 public sealed class ControlPlaneTestGroup;
