@@ -19,8 +19,31 @@ public sealed class EdgeXdpTests : IDisposable
     private const int ApiPort = 8080;
     private readonly VethPair _veth = new();
     private readonly StringBuilder _output = new();
+    private readonly List<(int Pid, DateTime StartTime)> _started = [];
 
-    public void Dispose() => _veth.Dispose();
+    public void Dispose()
+    {
+        // A test that failed before its SIGTERM must not leave an edge running (it would outlive its namespace).
+        // By pid and start time: the tests' `using` has disposed the Process objects by now.
+        foreach ((int pid, DateTime startTime) in _started)
+        {
+            try
+            {
+                using Process edge = Process.GetProcessById(pid);
+                if (edge.StartTime == startTime && !edge.HasExited)
+                {
+                    edge.Kill();
+                    edge.WaitForExit(10_000);
+                }
+            }
+            catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+            {
+                // Already gone.
+            }
+        }
+
+        _veth.Dispose();
+    }
 
     private Process StartEdge(params (string Name, string Value)[] env)
     {
@@ -46,6 +69,7 @@ public sealed class EdgeXdpTests : IDisposable
         }
 
         var process = Process.Start(info)!;
+        _started.Add((process.Id, process.StartTime));
         process.OutputDataReceived += (_, e) => { lock (_output) { _output.AppendLine(e.Data); } };
         process.ErrorDataReceived += (_, e) => { lock (_output) { _output.AppendLine(e.Data); } };
         process.BeginOutputReadLine();
