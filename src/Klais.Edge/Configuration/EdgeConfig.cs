@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using Klais.Contracts.Configuration;
 using Klais.Edge.Spill;
 using Klais.Kafka;
 using Microsoft.Extensions.Logging;
@@ -183,11 +184,11 @@ internal static class EdgeConfigLoader
         }
 
         var read = new SettingReader(Lookup);
-        string bootstrap = read.String(EdgeSettings.KafkaBootstrap).Trim();
+        string bootstrap = read.Text(EdgeSettings.KafkaBootstrap).Trim();
         string nodeId = read.Matching(EdgeSettings.NodeId, IsNodeId, "It must be at most 64 characters with no control characters.").Trim();
-        string token = read.String(EdgeSettings.ApiToken);
+        string token = read.Text(EdgeSettings.ApiToken);
         string xdpInterface = read.Matching(EdgeSettings.XdpInterface, IsInterfaceName, "It must be a network interface name: 1 to 15 characters, no '/', ':' or whitespace.").Trim();
-        string xdpModeText = read.String(EdgeSettings.XdpMode).Trim();
+        string xdpModeText = read.Text(EdgeSettings.XdpMode).Trim();
         EdgeXdpMode xdpMode = xdpModeText.Length == 0
             ? (xdpInterface.Length == 0 ? EdgeXdpMode.Off : EdgeXdpMode.Auto)
             : read.OneOf(EdgeSettings.XdpMode, XdpModes);
@@ -207,36 +208,36 @@ internal static class EdgeConfigLoader
             KafkaBootstrap = bootstrap.Length == 0 ? null : bootstrap,
             KafkaTopic = read.Matching(EdgeSettings.KafkaTopic, KafkaTopicName.IsValid, KafkaTopicName.Rule),
             DamMaxRate = read.Number(EdgeSettings.DamMaxRate, 0, 100_000_000),
-            DamBurstSize = read.Integer(EdgeSettings.DamBurstSize, 1, 1_000_000_000),
-            DamQueueMaxMessages = (int)read.Integer(EdgeSettings.DamQueueMaxMessages, 1, 50_000_000),
-            DamQueueMaxBytes = (int)read.Integer(EdgeSettings.DamQueueMaxBytes, 1024, 1L << 30),
+            DamBurstSize = read.WholeNumber(EdgeSettings.DamBurstSize, 1, 1_000_000_000),
+            DamQueueMaxMessages = (int)read.WholeNumber(EdgeSettings.DamQueueMaxMessages, 1, 50_000_000),
+            DamQueueMaxBytes = (int)read.WholeNumber(EdgeSettings.DamQueueMaxBytes, 1024, 1L << 30),
             LogLevel = read.OneOf(EdgeSettings.LogLevel, LogLevels),
             NodeId = nodeId.Length == 0 ? Environment.MachineName : nodeId,
-            ReceiveThreads = (int)read.Integer(EdgeSettings.ReceiveThreads, 0, 256),
-            ReceiveBufferBytes = (int)read.Integer(EdgeSettings.ReceiveBufferBytes, 4096, 1 << 30),
-            MaxPayloadBytes = (int)read.Integer(EdgeSettings.MaxPayloadBytes, 2, MaxDatagramPayload),
+            ReceiveThreads = (int)read.WholeNumber(EdgeSettings.ReceiveThreads, 0, 256),
+            ReceiveBufferBytes = (int)read.WholeNumber(EdgeSettings.ReceiveBufferBytes, 4096, 1 << 30),
+            MaxPayloadBytes = (int)read.WholeNumber(EdgeSettings.MaxPayloadBytes, 2, MaxDatagramPayload),
             ValidateJson = read.Boolean(EdgeSettings.ValidateJson),
-            KafkaLingerMs = (int)read.Integer(EdgeSettings.KafkaLingerMs, 0, 60_000),
-            KafkaMaxInFlight = (int)read.Integer(EdgeSettings.KafkaMaxInFlight, 1, 10_000_000),
+            KafkaLingerMs = (int)read.WholeNumber(EdgeSettings.KafkaLingerMs, 0, 60_000),
+            KafkaMaxInFlight = (int)read.WholeNumber(EdgeSettings.KafkaMaxInFlight, 1, 10_000_000),
             ApiToken = token.Length == 0 ? null : token,
-            ShutdownTimeout = TimeSpan.FromSeconds(read.Integer(EdgeSettings.ShutdownSeconds, 1, 3600)),
+            ShutdownTimeout = TimeSpan.FromSeconds(read.WholeNumber(EdgeSettings.ShutdownSeconds, 1, 3600)),
             XdpInterface = xdpMode == EdgeXdpMode.Off || xdpInterface.Length == 0 ? null : xdpInterface,
             XdpMode = xdpInterface.Length == 0 ? EdgeXdpMode.Off : xdpMode,
             SpillDirectory = spillDir.Length == 0 ? null : spillDir,
-            SpillMaxBytes = read.Integer(EdgeSettings.SpillMaxBytes, SpillOptions.MinMaxBytes, SpillOptions.MaxMaxBytes),
+            SpillMaxBytes = read.WholeNumber(EdgeSettings.SpillMaxBytes, SpillOptions.MinMaxBytes, SpillOptions.MaxMaxBytes),
             SpillFsync = fsync,
             SpillFsyncInterval = fsyncInterval,
             SpillFullPolicy = read.OneOf(EdgeSettings.SpillFullPolicy, FullPolicies),
-            BreakerWindow = TimeSpan.FromMilliseconds(read.Integer(EdgeSettings.BreakerWindowMs, 500, 600_000)),
-            BreakerBreak = TimeSpan.FromMilliseconds(read.Integer(EdgeSettings.BreakerBreakMs, 500, 3_600_000)),
-            BreakerStall = TimeSpan.FromMilliseconds(read.Integer(EdgeSettings.BreakerStallMs, 100, 600_000)),
-            DedupeMaxDevices = (int)read.Integer(EdgeSettings.DedupeMaxDevices, Dedupe.DedupeOptions.MinDevices, Dedupe.DedupeOptions.MaxDevices),
-            DedupeIdle = TimeSpan.FromSeconds(read.Integer(EdgeSettings.DedupeIdleSeconds, 1, 30L * 86_400)),
+            BreakerWindow = TimeSpan.FromMilliseconds(read.WholeNumber(EdgeSettings.BreakerWindowMs, 500, 600_000)),
+            BreakerBreak = TimeSpan.FromMilliseconds(read.WholeNumber(EdgeSettings.BreakerBreakMs, 500, 3_600_000)),
+            BreakerStall = TimeSpan.FromMilliseconds(read.WholeNumber(EdgeSettings.BreakerStallMs, 100, 600_000)),
+            DedupeMaxDevices = (int)read.WholeNumber(EdgeSettings.DedupeMaxDevices, Dedupe.DedupeOptions.MinDevices, Dedupe.DedupeOptions.MaxDevices),
+            DedupeIdle = TimeSpan.FromSeconds(read.WholeNumber(EdgeSettings.DedupeIdleSeconds, 1, 30L * 86_400)),
             ControlEnabled = read.OneOf(EdgeSettings.Control, OnOff) && bootstrap.Length > 0,
-            ControlStartTimeout = TimeSpan.FromMilliseconds(read.Integer(EdgeSettings.ControlStartTimeoutMs, 1000, 600_000)),
-            ReportInterval = TimeSpan.FromMilliseconds(read.Integer(EdgeSettings.ReportIntervalMs, 100, 60_000)),
-            DeviceReportWindow = TimeSpan.FromMilliseconds(read.Integer(EdgeSettings.DeviceReportWindowMs, 100, 60_000)),
-            ReportMaxDevices = (int)read.Integer(EdgeSettings.ReportMaxDevices, 1, 100_000),
+            ControlStartTimeout = TimeSpan.FromMilliseconds(read.WholeNumber(EdgeSettings.ControlStartTimeoutMs, 1000, 600_000)),
+            ReportInterval = TimeSpan.FromMilliseconds(read.WholeNumber(EdgeSettings.ReportIntervalMs, 100, 60_000)),
+            DeviceReportWindow = TimeSpan.FromMilliseconds(read.WholeNumber(EdgeSettings.DeviceReportWindowMs, 100, 60_000)),
+            ReportMaxDevices = (int)read.WholeNumber(EdgeSettings.ReportMaxDevices, 1, 100_000),
             SuspectRate = read.Number(EdgeSettings.SuspectRate, 0, 100_000_000),
         };
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using Klais.Contracts.Configuration;
 using Klais.Grains;
 using Klais.Grains.Runtime;
 using Microsoft.Extensions.Logging;
@@ -38,7 +39,7 @@ internal static class SiloConfigLoader
             }
 
             string[] parts = args[i].Split('=', 2);
-            SiloSetting? setting = SiloSettings.All.FirstOrDefault(s => s.Flag == parts[0]);
+            Setting? setting = SiloSettings.All.FirstOrDefault(s => s.Flag == parts[0]);
             string? value = parts.Length == 2 ? parts[1] : i + 1 < args.Count ? args[++i] : null;
             if (setting is null || value is null)
             {
@@ -49,18 +50,18 @@ internal static class SiloConfigLoader
             flags[setting.EnvName] = value;
         }
 
-        var r = new Reader(s => flags.TryGetValue(s.EnvName, out string? f) ? (f, "from " + s.Flag)
-            : environment(s.EnvName) is { } e ? (e, "from the environment") : (s.Default, "the default"), errors);
+        var r = new SettingReader(s => flags.TryGetValue(s.EnvName, out string? f) ? (f, "from " + s.Flag)
+            : environment(s.EnvName) is { } e ? (e, "from the environment") : (s.Default, "the default"));
 
-        string bootstrap = r.Text(SiloSettings.KafkaBootstrap, _ => true, "").Trim();
-        string siloId = r.Text(SiloSettings.SiloId, v => v.Length == 0 || IsSiloId(v), "It must be 1 to 64 of a-z A-Z 0-9 . _ -.");
-        string advertised = r.Text(SiloSettings.AdvertisedUrl,
-            v => v.Length == 0 || Uri.TryCreate(v, UriKind.Absolute, out Uri? u) && u.Scheme is "http" or "https",
-            "It must be an absolute http:// or https:// URL.");
+        string bootstrap = r.Text(SiloSettings.KafkaBootstrap).Trim();
+        string siloId = r.Matching(SiloSettings.SiloId, v => v.Trim().Length == 0 || IsSiloId(v.Trim()), "It must be 1 to 64 of a-z A-Z 0-9 . _ -.").Trim();
+        string advertised = r.Matching(SiloSettings.AdvertisedUrl,
+            v => v.Trim().Length == 0 || Uri.TryCreate(v.Trim(), UriKind.Absolute, out Uri? u) && u.Scheme is "http" or "https",
+            "It must be an absolute http:// or https:// URL.").Trim();
         IPEndPoint bind = r.EndPoint(SiloSettings.ApiBind);
-        long session = r.Integer(SiloSettings.SessionTimeoutMs, 1000, 300_000);
-        long heartbeat = r.Integer(SiloSettings.HeartbeatMs, 100, 60_000);
-        if (heartbeat >= session && errors.Count == 0)
+        long session = r.WholeNumber(SiloSettings.SessionTimeoutMs, 1000, 300_000);
+        long heartbeat = r.WholeNumber(SiloSettings.HeartbeatMs, 100, 60_000);
+        if (heartbeat >= session && errors.Count == 0 && r.Errors.Count == 0)
         {
             r.Fail(SiloSettings.HeartbeatMs, heartbeat.ToString(CultureInfo.InvariantCulture),
                 $"It must be less than {SiloSettings.SessionTimeoutMs.EnvName} ({session.ToString(CultureInfo.InvariantCulture)}).");
@@ -73,22 +74,22 @@ internal static class SiloConfigLoader
             SessionTimeout = TimeSpan.FromMilliseconds(session),
             HeartbeatInterval = TimeSpan.FromMilliseconds(heartbeat),
             StaticMembership = r.Boolean(SiloSettings.StaticMembership),
-            CheckpointInterval = TimeSpan.FromMilliseconds(r.Integer(SiloSettings.CheckpointMs, 10, 60_000)),
-            IdleEviction = TimeSpan.FromSeconds(r.Integer(SiloSettings.IdleEvictionSeconds, 1, 86_400)),
-            AnnounceInterval = TimeSpan.FromMilliseconds(r.Integer(SiloSettings.AnnounceMs, 100, 60_000)),
+            CheckpointInterval = TimeSpan.FromMilliseconds(r.WholeNumber(SiloSettings.CheckpointMs, 10, 60_000)),
+            IdleEviction = TimeSpan.FromSeconds(r.WholeNumber(SiloSettings.IdleEvictionSeconds, 1, 86_400)),
+            AnnounceInterval = TimeSpan.FromMilliseconds(r.WholeNumber(SiloSettings.AnnounceMs, 100, 60_000)),
             Consensus = new ConsensusOptions
             {
-                Quorum = (int)r.Integer(SiloSettings.Quorum, 1, 100),
-                VoteWindow = TimeSpan.FromSeconds(r.Integer(SiloSettings.WindowSeconds, 1, 86_400)),
-                BlockTtl = TimeSpan.FromSeconds(r.Integer(SiloSettings.BlockTtlSeconds, 1, 604_800)),
+                Quorum = (int)r.WholeNumber(SiloSettings.Quorum, 1, 100),
+                VoteWindow = TimeSpan.FromSeconds(r.WholeNumber(SiloSettings.WindowSeconds, 1, 86_400)),
+                BlockTtl = TimeSpan.FromSeconds(r.WholeNumber(SiloSettings.BlockTtlSeconds, 1, 604_800)),
                 AnomalyZ = r.Number(SiloSettings.AnomalyZ, 0, 1000),
-                FloodEdges = (int)r.Integer(SiloSettings.FloodEdges, 1, 100),
+                FloodEdges = (int)r.WholeNumber(SiloSettings.FloodEdges, 1, 100),
                 FloodRate = r.Number(SiloSettings.FloodRate, 0, 1e9),
-                SourceThreshold = (int)r.Integer(SiloSettings.SourceThreshold, 2, 32),
+                SourceThreshold = (int)r.WholeNumber(SiloSettings.SourceThreshold, 2, 32),
             },
             Controller = new ControllerOptions
             {
-                Interval = TimeSpan.FromMilliseconds(r.Integer(SiloSettings.ControlIntervalMs, 100, 60_000)),
+                Interval = TimeSpan.FromMilliseconds(r.WholeNumber(SiloSettings.ControlIntervalMs, 100, 60_000)),
                 TargetLag = r.Number(SiloSettings.TargetLag, 0, 1e9),
                 TargetCpu = r.Number(SiloSettings.TargetCpu, 0, 1),
                 Kp = r.Number(SiloSettings.Kp, -1e-12, 100),
@@ -96,8 +97,9 @@ internal static class SiloConfigLoader
                 Kd = r.Number(SiloSettings.Kd, -1e-12, 100),
             },
         };
-        int partitions = (int)r.Integer(SiloSettings.Partitions, 1, 1000);
-        LogLevel level = r.Level(SiloSettings.LogLevel, LogLevels);
+        int partitions = (int)r.WholeNumber(SiloSettings.Partitions, 1, 1000);
+        LogLevel level = r.OneOf(SiloSettings.LogLevel, LogLevels);
+        errors.AddRange(r.Errors);
         if (errors.Count > 0)
         {
             return new SiloConfigResult(null, errors, false);
@@ -121,90 +123,5 @@ internal static class SiloConfigLoader
     {
         string name = new(Environment.MachineName.Select(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-' ? c : '-').ToArray());
         return name.Length is >= 1 and <= 64 ? name : "silo";
-    }
-
-    /// <summary>Turns raw values into typed ones, adding one message per bad value.</summary>
-    private sealed class Reader(Func<SiloSetting, (string Value, string Source)> lookup, List<string> errors)
-    {
-        public void Fail(SiloSetting s, string value, string rule) =>
-            errors.Add($"{s.EnvName} is \"{value}\" ({lookup(s).Source}). {rule}");
-
-        public string Text(SiloSetting s, Func<string, bool> valid, string rule)
-        {
-            string value = lookup(s).Value;
-            if (!valid(value.Trim()))
-            {
-                Fail(s, value, rule);
-            }
-
-            return value.Trim();
-        }
-
-        public long Integer(SiloSetting s, long min, long max)
-        {
-            string value = lookup(s).Value;
-            if (long.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out long n) && n >= min && n <= max)
-            {
-                return n;
-            }
-
-            Fail(s, value, string.Create(CultureInfo.InvariantCulture, $"It must be a whole number from {min} to {max}."));
-            return min;
-        }
-
-        /// <summary>A finite number above <paramref name="exclusiveMin"/> and at most <paramref name="max"/>.</summary>
-        public double Number(SiloSetting s, double exclusiveMin, double max)
-        {
-            string value = lookup(s).Value;
-            if (double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double n) && double.IsFinite(n) && n > exclusiveMin && n <= max)
-            {
-                return n;
-            }
-
-            string low = exclusiveMin < 0 ? "at least 0" : string.Create(CultureInfo.InvariantCulture, $"greater than {exclusiveMin}");
-            Fail(s, value, string.Create(CultureInfo.InvariantCulture, $"It must be a number {low} and at most {max}."));
-            return max;
-        }
-
-        public bool Boolean(SiloSetting s)
-        {
-            string value = lookup(s).Value;
-            bool? parsed = value.Trim().ToLowerInvariant() switch
-            {
-                "true" or "1" or "yes" or "on" => true,
-                "false" or "0" or "no" or "off" => false,
-                _ => null,
-            };
-            if (parsed is null)
-            {
-                Fail(s, value, "It must be true or false.");
-            }
-
-            return parsed ?? false;
-        }
-
-        public IPEndPoint EndPoint(SiloSetting s)
-        {
-            string value = lookup(s).Value;
-            if (value.Contains(':', StringComparison.Ordinal) && IPEndPoint.TryParse(value, out IPEndPoint? endpoint))
-            {
-                return endpoint;
-            }
-
-            Fail(s, value, "It must be an address and port, like 127.0.0.1:8081 or [::]:8081.");
-            return new IPEndPoint(IPAddress.Loopback, 0);
-        }
-
-        public LogLevel Level(SiloSetting s, Dictionary<string, LogLevel> levels)
-        {
-            string value = lookup(s).Value;
-            if (levels.TryGetValue(value.Trim().ToLowerInvariant(), out LogLevel level))
-            {
-                return level;
-            }
-
-            Fail(s, value, $"It must be one of: {string.Join(", ", levels.Keys)}.");
-            return LogLevel.Information;
-        }
     }
 }

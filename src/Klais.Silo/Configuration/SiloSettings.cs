@@ -1,41 +1,37 @@
-namespace Klais.Silo.Configuration;
+using Klais.Contracts.Configuration;
 
-/// <summary>One setting: an environment variable, and the flag derived from it (<c>KLAIS_SILO_ID</c> is <c>--silo-id</c>).</summary>
-internal sealed record SiloSetting(string EnvName, string Default, string Description)
-{
-    public string Flag { get; } = "--" + EnvName["KLAIS_".Length..].ToLowerInvariant().Replace('_', '-');
-}
+namespace Klais.Silo.Configuration;
 
 /// <summary>Every setting of klais-silo in one table.</summary>
 internal static class SiloSettings
 {
-    public static readonly SiloSetting KafkaBootstrap = new("KLAIS_KAFKA_BOOTSTRAP", "", "Kafka bootstrap servers; unset starts an embedded in-memory dev cluster (not durable, this silo only).");
-    public static readonly SiloSetting SiloId = new("KLAIS_SILO_ID", "", "This silo's id (unique in the cluster): 1-64 of a-z A-Z 0-9 . _ -; defaults to the host name.");
-    public static readonly SiloSetting ApiBind = new("KLAIS_SILO_API_BIND", "127.0.0.1:8081", "HTTP endpoint of the grain API (port 0 picks a free one).");
-    public static readonly SiloSetting AdvertisedUrl = new("KLAIS_SILO_ADVERTISED_URL", "", "URL other silos use to reach this API; defaults to http://<bound address>.");
-    public static readonly SiloSetting SessionTimeoutMs = new("KLAIS_SILO_SESSION_TIMEOUT_MS", "6000", "Kafka group session timeout: how long a dead silo keeps its partitions.");
-    public static readonly SiloSetting HeartbeatMs = new("KLAIS_SILO_HEARTBEAT_MS", "1500", "Kafka group heartbeat interval; below the session timeout.");
-    public static readonly SiloSetting StaticMembership = new("KLAIS_SILO_STATIC_MEMBERSHIP", "false", "Use group.instance.id = silo id (restarts keep partitions on real brokers; the mock ignores it).");
-    public static readonly SiloSetting CheckpointMs = new("KLAIS_SILO_CHECKPOINT_MS", "500", "How often changed grain state is written and offsets committed.");
-    public static readonly SiloSetting IdleEvictionSeconds = new("KLAIS_SILO_IDLE_EVICTION_SECONDS", "300", "Grains idle this long leave memory.");
-    public static readonly SiloSetting AnnounceMs = new("KLAIS_SILO_ANNOUNCE_MS", "1000", "Heartbeat interval of the silo's announcement in klais.silos.");
-    public static readonly SiloSetting Partitions = new("KLAIS_SILO_PARTITIONS", "12", "Partitions of klais.reports and klais.grain-state when the silo creates them.");
-    public static readonly SiloSetting ControlIntervalMs = new("KLAIS_CONTROL_INTERVAL_MS", "1000", "Swarm control interval: aggregates, burst forecast, PID.");
-    public static readonly SiloSetting Quorum = new("KLAIS_CONSENSUS_QUORUM", "2", "Distinct edges whose votes within the window block a device.");
-    public static readonly SiloSetting WindowSeconds = new("KLAIS_CONSENSUS_WINDOW_SECONDS", "30", "The consensus window.");
-    public static readonly SiloSetting BlockTtlSeconds = new("KLAIS_BLOCK_TTL_SECONDS", "600", "How long a consensus or fleet-view block lasts.");
-    public static readonly SiloSetting AnomalyZ = new("KLAIS_ANOMALY_Z", "4", "Anomaly score (z-score) counted as anomalous.");
-    public static readonly SiloSetting FloodEdges = new("KLAIS_FLOOD_EDGES", "3", "Fleet view: edges a device floods at once to be blocked.");
-    public static readonly SiloSetting FloodRate = new("KLAIS_FLOOD_RATE", "1000", "Fleet view: packets/s at one edge that count as flooding it.");
-    public static readonly SiloSetting SourceThreshold = new("KLAIS_SOURCE_THRESHOLD", "16", "Fleet view: source addresses of one device id that get it blocked.");
-    public static readonly SiloSetting TargetLag = new("KLAIS_PID_TARGET_LAG", "10000", "PID: the Kafka lag (records) an edge should stay at.");
-    public static readonly SiloSetting TargetCpu = new("KLAIS_PID_TARGET_CPU", "0.7", "PID: the CPU share an edge should stay at (0-1].");
-    public static readonly SiloSetting Kp = new("KLAIS_PID_KP", "0.5", "PID proportional gain.");
-    public static readonly SiloSetting Ki = new("KLAIS_PID_KI", "0.1", "PID integral gain.");
-    public static readonly SiloSetting Kd = new("KLAIS_PID_KD", "0.05", "PID derivative gain.");
-    public static readonly SiloSetting LogLevel = new("KLAIS_LOG_LEVEL", "info", "trace, debug, info, warn, error, critical or none.");
+    public static readonly Setting KafkaBootstrap = new("KLAIS_KAFKA_BOOTSTRAP", "", "Kafka bootstrap servers; unset starts an embedded in-memory dev cluster (not durable, this silo only).");
+    public static readonly Setting SiloId = new("KLAIS_SILO_ID", "", "This silo's id (unique in the cluster): 1-64 of a-z A-Z 0-9 . _ -; defaults to the host name.");
+    public static readonly Setting ApiBind = new("KLAIS_SILO_API_BIND", "127.0.0.1:8081", "HTTP endpoint of the grain API (port 0 picks a free one).");
+    public static readonly Setting AdvertisedUrl = new("KLAIS_SILO_ADVERTISED_URL", "", "URL other silos use to reach this API; defaults to http://<bound address>.");
+    public static readonly Setting SessionTimeoutMs = new("KLAIS_SILO_SESSION_TIMEOUT_MS", "6000", "Kafka group session timeout: how long a dead silo keeps its partitions.");
+    public static readonly Setting HeartbeatMs = new("KLAIS_SILO_HEARTBEAT_MS", "1500", "Kafka group heartbeat interval; below the session timeout.");
+    public static readonly Setting StaticMembership = new("KLAIS_SILO_STATIC_MEMBERSHIP", "false", "Use group.instance.id = silo id (restarts keep partitions on real brokers; the mock ignores it).");
+    public static readonly Setting CheckpointMs = new("KLAIS_SILO_CHECKPOINT_MS", "500", "How often changed grain state is written and offsets committed.");
+    public static readonly Setting IdleEvictionSeconds = new("KLAIS_SILO_IDLE_EVICTION_SECONDS", "300", "Grains idle this long leave memory.");
+    public static readonly Setting AnnounceMs = new("KLAIS_SILO_ANNOUNCE_MS", "1000", "Heartbeat interval of the silo's announcement in klais.silos.");
+    public static readonly Setting Partitions = new("KLAIS_SILO_PARTITIONS", "12", "Partitions of klais.reports and klais.grain-state when the silo creates them.");
+    public static readonly Setting ControlIntervalMs = new("KLAIS_CONTROL_INTERVAL_MS", "1000", "Swarm control interval: aggregates, burst forecast, PID.");
+    public static readonly Setting Quorum = new("KLAIS_CONSENSUS_QUORUM", "2", "Distinct edges whose votes within the window block a device.");
+    public static readonly Setting WindowSeconds = new("KLAIS_CONSENSUS_WINDOW_SECONDS", "30", "The consensus window.");
+    public static readonly Setting BlockTtlSeconds = new("KLAIS_BLOCK_TTL_SECONDS", "600", "How long a consensus or fleet-view block lasts.");
+    public static readonly Setting AnomalyZ = new("KLAIS_ANOMALY_Z", "4", "Anomaly score (z-score) counted as anomalous.");
+    public static readonly Setting FloodEdges = new("KLAIS_FLOOD_EDGES", "3", "Fleet view: edges a device floods at once to be blocked.");
+    public static readonly Setting FloodRate = new("KLAIS_FLOOD_RATE", "1000", "Fleet view: packets/s at one edge that count as flooding it.");
+    public static readonly Setting SourceThreshold = new("KLAIS_SOURCE_THRESHOLD", "16", "Fleet view: source addresses of one device id that get it blocked.");
+    public static readonly Setting TargetLag = new("KLAIS_PID_TARGET_LAG", "10000", "PID: the Kafka lag (records) an edge should stay at.");
+    public static readonly Setting TargetCpu = new("KLAIS_PID_TARGET_CPU", "0.7", "PID: the CPU share an edge should stay at (0-1].");
+    public static readonly Setting Kp = new("KLAIS_PID_KP", "0.5", "PID proportional gain.");
+    public static readonly Setting Ki = new("KLAIS_PID_KI", "0.1", "PID integral gain.");
+    public static readonly Setting Kd = new("KLAIS_PID_KD", "0.05", "PID derivative gain.");
+    public static readonly Setting LogLevel = new("KLAIS_LOG_LEVEL", "info", "trace, debug, info, warn, error, critical or none.");
 
-    public static IReadOnlyList<SiloSetting> All { get; } =
+    public static IReadOnlyList<Setting> All { get; } =
     [
         KafkaBootstrap, SiloId, ApiBind, AdvertisedUrl, SessionTimeoutMs, HeartbeatMs, StaticMembership, CheckpointMs,
         IdleEvictionSeconds, AnnounceMs, Partitions, ControlIntervalMs, Quorum, WindowSeconds, BlockTtlSeconds, AnomalyZ,

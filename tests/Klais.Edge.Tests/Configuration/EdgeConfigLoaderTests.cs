@@ -1,3 +1,4 @@
+using Klais.Contracts.Configuration;
 using System.Net;
 using Klais.Edge.Configuration;
 using Klais.Edge.Spill;
