@@ -4,8 +4,8 @@ using static Klais.Net.Interop.Libc;
 namespace Klais.Net;
 
 /// <summary>
-/// One native block holding <c>count</c> mmsghdrs, each with one iovec over its own datagram buffer and an optional
-/// control buffer. Native memory does not move, so the kernel can be handed the pointers directly and no pinning or
+/// One native block holding <c>count</c> mmsghdrs, each with one iovec over its own datagram buffer, an optional
+/// control buffer and an optional address buffer (<c>msg_name</c>: where the kernel writes the sender). Native memory does not move, so the kernel can be handed the pointers directly and no pinning or
 /// allocation happens per call. Shared by <see cref="ReceiveBatch"/> and <see cref="SendBatch"/>.
 /// </summary>
 internal sealed unsafe class NativeMessageArray : IDisposable
@@ -13,28 +13,32 @@ internal sealed unsafe class NativeMessageArray : IDisposable
     private const int Alignment = 64;
     private byte* _block;
 
-    public NativeMessageArray(int count, int maxDatagramBytes, int controlBytesPerMessage)
+    public NativeMessageArray(int count, int maxDatagramBytes, int controlBytesPerMessage, int nameBytesPerMessage = 0)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxDatagramBytes, 1);
         ArgumentOutOfRangeException.ThrowIfNegative(controlBytesPerMessage);
+        ArgumentOutOfRangeException.ThrowIfNegative(nameBytesPerMessage);
 
         Count = count;
         MaxDatagramBytes = maxDatagramBytes;
         ControlBytesPerMessage = Align(controlBytesPerMessage, sizeof(nuint));
+        NameBytesPerMessage = Align(nameBytesPerMessage, sizeof(nuint));
 
         nuint headers = Align((nuint)(count * sizeof(MMsgHdr)));
         nuint iovecs = Align((nuint)(count * sizeof(IoVec)));
         nuint control = Align((nuint)(count * ControlBytesPerMessage));
+        nuint names = Align((nuint)(count * NameBytesPerMessage));
         nuint buffers = (nuint)count * (nuint)Align(maxDatagramBytes, Alignment);
-        nuint total = headers + iovecs + control + buffers;
+        nuint total = headers + iovecs + control + names + buffers;
 
         _block = (byte*)NativeMemory.AlignedAlloc(total, Alignment);
         NativeMemory.Clear(_block, total);
         Headers = (MMsgHdr*)_block;
         IoVec* iov = (IoVec*)(_block + headers);
         byte* controlBase = _block + headers + iovecs;
-        byte* bufferBase = controlBase + control;
+        byte* nameBase = controlBase + control;
+        byte* bufferBase = nameBase + names;
         int bufferStride = Align(maxDatagramBytes, Alignment);
 
         for (int i = 0; i < count; i++)
@@ -44,6 +48,7 @@ internal sealed unsafe class NativeMessageArray : IDisposable
             Headers[i].Header.Iov = &iov[i];
             Headers[i].Header.IovLength = 1;
             Headers[i].Header.Control = ControlBytesPerMessage == 0 ? null : controlBase + (i * ControlBytesPerMessage);
+            Headers[i].Header.Name = NameBytesPerMessage == 0 ? null : nameBase + (i * NameBytesPerMessage);
         }
     }
 
@@ -54,6 +59,8 @@ internal sealed unsafe class NativeMessageArray : IDisposable
     public int MaxDatagramBytes { get; }
 
     public int ControlBytesPerMessage { get; }
+
+    public int NameBytesPerMessage { get; }
 
     public MMsgHdr* Headers { get; private set; }
 

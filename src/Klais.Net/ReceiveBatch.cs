@@ -4,7 +4,7 @@ namespace Klais.Net;
 
 /// <summary>
 /// Buffers for one recvmmsg call: <see cref="Capacity"/> datagrams of up to <see cref="MaxDatagramBytes"/> each, plus a
-/// control buffer per datagram for the SO_RXQ_OVFL drop counter. Owned by one thread; a receive allocates nothing.
+/// control buffer per datagram for the SO_RXQ_OVFL drop counter and an address buffer for its sender. Owned by one thread; a receive allocates nothing.
 /// Spans returned by the indexer are valid until the next <see cref="Receive"/>.
 /// </summary>
 internal sealed unsafe class ReceiveBatch : IDisposable
@@ -14,7 +14,7 @@ internal sealed unsafe class ReceiveBatch : IDisposable
     private readonly NativeMessageArray _messages;
 
     public ReceiveBatch(int capacity, int maxDatagramBytes) =>
-        _messages = new NativeMessageArray(capacity, maxDatagramBytes, ControlBytes);
+        _messages = new NativeMessageArray(capacity, maxDatagramBytes, ControlBytes, sizeof(SockAddrIn6));
 
     public int Capacity => _messages.Count;
 
@@ -50,6 +50,18 @@ internal sealed unsafe class ReceiveBatch : IDisposable
         }
     }
 
+    /// <summary>The sender of datagram <paramref name="index"/> of the last batch.</summary>
+    public DatagramSource Source(int index)
+    {
+        if ((uint)index >= (uint)Count)
+        {
+            throw new ArgumentOutOfRangeException(nameof(index), index, $"The batch holds {Count} datagrams.");
+        }
+
+        MsgHdr* header = &_messages.Headers[index].Header;
+        return DatagramSource.FromSockAddr(header->Name, header->NameLength);
+    }
+
     public bool IsTruncated(int index) =>
         (uint)index < (uint)Count ? (_messages.Headers[index].Header.Flags & MSG_TRUNC) != 0 : throw new ArgumentOutOfRangeException(nameof(index));
 
@@ -66,6 +78,7 @@ internal sealed unsafe class ReceiveBatch : IDisposable
         {
             // The kernel overwrites these per datagram; reset them for the next call.
             headers[i].Header.ControlLength = (nuint)_messages.ControlBytesPerMessage;
+            headers[i].Header.NameLength = (uint)_messages.NameBytesPerMessage;
             headers[i].Header.Flags = 0;
         }
 

@@ -215,6 +215,7 @@ internal static class EdgeStatsWriter
         w.WriteNumber("node_reports", control?.NodeReports ?? 0);
         w.WriteNumber("device_reports", control?.DeviceReports ?? 0);
         w.WriteNumber("votes", control?.Votes ?? 0);
+        w.WriteNumber("interim_reports", control?.InterimReports ?? 0);
         w.WriteEndObject();
     }
 

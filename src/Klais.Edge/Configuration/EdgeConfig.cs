@@ -51,6 +51,12 @@ internal sealed record EdgeConfig
     /// <summary>Datagrams/s per device at which the edge votes against it.</summary>
     public double SuspectRate { get; init; } = 5000;
 
+    /// <summary>Distinct source addresses of one device in a window at which the edge votes against it (reason "sources").</summary>
+    public int SuspectSources { get; init; } = 16;
+
+    /// <summary>Share of the edge's admitted datagrams in a window that makes one device a heavy hitter, reported at once.</summary>
+    public double HeavyHitterShare { get; init; } = 0.05;
+
     /// <summary>Interface for the XDP filter, or null (no XDP).</summary>
     public string? XdpInterface { get; init; }
 
@@ -239,6 +245,8 @@ internal static class EdgeConfigLoader
             DeviceReportWindow = TimeSpan.FromMilliseconds(read.WholeNumber(EdgeSettings.DeviceReportWindowMs, 100, 60_000)),
             ReportMaxDevices = (int)read.WholeNumber(EdgeSettings.ReportMaxDevices, 1, 100_000),
             SuspectRate = read.Number(EdgeSettings.SuspectRate, 0, 100_000_000),
+            HeavyHitterShare = read.Number(EdgeSettings.HeavyHitterShare, 0, 1),
+            SuspectSources = (int)read.WholeNumber(EdgeSettings.SuspectSources, 2, Control.DeviceActivity.MaxDistinctEstimate),
         };
 
         errors.AddRange(read.Errors);

@@ -43,6 +43,8 @@ internal static class EdgeSettings
     public static readonly Setting ReportIntervalMs = new("KLAIS_REPORT_INTERVAL_MS", "1000", "Node report interval (klais.reports).");
     public static readonly Setting DeviceReportWindowMs = new("KLAIS_DEVICE_REPORT_WINDOW_MS", "1000", "Window of the per-device summaries.");
     public static readonly Setting ReportMaxDevices = new("KLAIS_REPORT_MAX_DEVICES", "1000", "Device summaries per window at most (busiest first); the counting table holds four times as many devices.");
+    public static readonly Setting HeavyHitterShare = new("KLAIS_HEAVY_HITTER_SHARE", "0.05", "Share of this edge's admitted datagrams in a report window (0 to 1) that makes one device a heavy hitter, reported at once (from 64 datagrams in the window on).");
+    public static readonly Setting SuspectSources = new("KLAIS_SUSPECT_SOURCES", "16", "Distinct source addresses of one device id in a report window at which this edge suspects it and votes at once (reason \"sources\"; estimated, exact enough up to a few dozen).");
     public static readonly Setting SuspectRate = new("KLAIS_SUSPECT_RATE", "5000", "Datagrams/s of one device at which this edge suspects it and votes at once (reason \"rate\").");
 
     public static IReadOnlyList<Setting> All { get; } =
@@ -51,6 +53,6 @@ internal static class EdgeSettings
         LogLevel, NodeId, ReceiveThreads, ReceiveBufferBytes, MaxPayloadBytes, ValidateJson, KafkaLingerMs, KafkaMaxInFlight,
         ApiToken, XdpInterface, XdpMode, ShutdownSeconds, SpillDir, SpillMaxBytes, SpillFsync, SpillFullPolicy, BreakerWindowMs,
         BreakerBreakMs, BreakerStallMs, DedupeMaxDevices, DedupeIdleSeconds, Control, ControlStartTimeoutMs, ReportIntervalMs,
-        DeviceReportWindowMs, ReportMaxDevices, SuspectRate,
+        DeviceReportWindowMs, ReportMaxDevices, SuspectRate, SuspectSources, HeavyHitterShare,
     ];
 }

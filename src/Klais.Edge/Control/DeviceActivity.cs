@@ -2,11 +2,16 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Klais.Contracts.Wire;
+using Klais.Net;
 
 namespace Klais.Edge.Control;
 
 /// <summary>One device's counts over one report window, as the reporter reads them.</summary>
-internal readonly record struct DeviceWindow(string DeviceId, long Packets, long Bytes, long Duplicates, long Gaps, bool Suspect);
+/// <param name="Sources">Distinct source addresses in the window, estimated (<see cref="DeviceActivity.EstimateDistinct"/>).</param>
+/// <param name="SourceSamples">The first few distinct addresses seen, as text ("192.0.2.7"); at most <see cref="DeviceActivity.MaxSourceSamples"/>.</param>
+/// <param name="Heavy">The device carried at least the heavy-hitter share of this edge's traffic at some point of the window.</param>
+internal readonly record struct DeviceWindow(string DeviceId, long Packets, long Bytes, long Duplicates, long Gaps, bool Suspect,
+    int Sources = 0, string[]? SourceSamples = null, bool Heavy = false);
 
 /// <summary>
 /// Per-device counting for the control plane's reports: a fixed-size open-addressing table keyed by device key,
@@ -14,7 +19,16 @@ internal readonly record struct DeviceWindow(string DeviceId, long Packets, long
 /// threads count into the active one while the reporter reads and clears the other. Devices that find no slot
 /// (table full, or more than <see cref="MaxProbes"/> collisions) are counted in aggregate only.
 /// A device whose packets in the current window reach the suspicion count is flagged once per window and the
-/// reporter is woken, so it can vote at once instead of at the end of the window.
+/// reporter is woken, so it can vote at once instead of at the end of the window. So is a heavy hitter: a device
+/// that holds at least the heavy-hitter share of everything this edge admitted in the window so far (checked when its
+/// count reaches a power of two from <see cref="MinHeavyPackets"/> on, so the check costs nothing in between).
+/// <para>
+/// Source addresses: each slot keeps a 64-bit bitmap of its senders' address hashes (linear counting: the number of
+/// distinct addresses is estimated from the bits still clear, exact enough up to a few dozen and saturating at
+/// <see cref="MaxDistinctEstimate"/>) and the first <see cref="MaxSourceSamples"/> distinct addresses themselves (first as
+/// the receive threads counted them: with several threads, not necessarily in arrival order).
+/// Ports are ignored: a device behind NAT that changes port is still one source.
+/// </para>
 /// </summary>
 /// <remarks>
 /// Hot path: no allocation, no lock; two or three interlocked adds per datagram on the device's own slot
@@ -29,38 +43,82 @@ internal sealed class DeviceActivity : IDisposable
     /// <summary>8 probes: at a load factor of 1/4 (capacity is four times the report bound) a probe chain longer than 8 is rare.</summary>
     public const int MaxProbes = 8;
 
+    /// <summary>Distinct addresses kept as examples per device and window.</summary>
+    public const int MaxSourceSamples = 2;
+
+    /// <summary>What <see cref="EstimateDistinct"/> says once all 64 bits are set: 64 × ln 64.</summary>
+    public const int MaxDistinctEstimate = 266;
+
+    /// <summary>Packets in a window below which no device counts as a heavy hitter, whatever its share.</summary>
+    public const long MinHeavyPackets = 64;
+
     /// <summary>A jump larger than this between sequences is a device restart, not loss.</summary>
     private const uint MaxGap = 1 << 20;
 
     private readonly Slot[][] _tables;
     private readonly int _mask;
     private readonly long _suspectPackets;
+    private readonly int _suspectSourceBits;
+    private readonly double _heavyShare;
+    private readonly Func<long>? _admitted;
     private readonly SemaphoreSlim _suspectSignal = new(0);
+    private long _windowStartAdmitted;
     private int _active;
     private long _overflowPackets;
     private long _overflowBytes;
 
     /// <param name="capacity">Slots per table, rounded up to a power of two.</param>
     /// <param name="suspectPackets">Packets in one window that make a device suspect.</param>
-    public DeviceActivity(int capacity, long suspectPackets)
+    /// <param name="suspectSources">Distinct source addresses in one window that make a device suspect (estimated).</param>
+    /// <param name="heavyShare">Share of the edge's admitted datagrams in the window that makes a device a heavy hitter (0..1].</param>
+    /// <param name="admitted">This edge's admitted datagrams so far (a monotonic count); null: no heavy-hitter detection.</param>
+    public DeviceActivity(int capacity, long suspectPackets, int suspectSources = MaxDistinctEstimate, double heavyShare = 1, Func<long>? admitted = null)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(suspectSources, 2);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(suspectSources, MaxDistinctEstimate);
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 16);
         ArgumentOutOfRangeException.ThrowIfLessThan(suspectPackets, 1);
+        if (!(heavyShare is > 0 and <= 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(heavyShare), heavyShare, "The heavy-hitter share must be in (0, 1].");
+        }
+
         int size = (int)BitOperations.RoundUpToPowerOf2((uint)capacity);
         _tables = [new Slot[size], new Slot[size]];
         _mask = size - 1;
         _suspectPackets = suspectPackets;
+        _heavyShare = heavyShare;
+        _admitted = admitted;
+        _suspectSourceBits = 1;
+        while (EstimateDistinct((1UL << _suspectSourceBits) - 1) < suspectSources)
+        {
+            _suspectSourceBits++;   // the fewest set bits whose estimate reaches the threshold (16 sources: 15 bits)
+        }
+        _windowStartAdmitted = admitted?.Invoke() ?? 0;
     }
 
     public int Capacity => _mask + 1;
 
     public long SuspectPackets => _suspectPackets;
 
-    /// <summary>Released once for every device that becomes suspect.</summary>
+    /// <summary>Bits of a device's source bitmap that make it suspect (<c>suspectSources</c> as linear counting reads it).</summary>
+    public int SuspectSourceBits => _suspectSourceBits;
+
+    /// <summary>Released once for every device that becomes suspect or a heavy hitter in a window.</summary>
     public SemaphoreSlim SuspectSignal => _suspectSignal;
 
-    /// <summary>Counts one admitted (not duplicate) datagram of the device.</summary>
-    public void Record(ulong deviceKey, ReadOnlySpan<byte> deviceIdText, int bytes, uint sequence)
+    /// <summary>
+    /// Linear counting over a 64-bit bitmap: with <c>z</c> bits still clear, about <c>-64 ln(z / 64)</c> distinct values
+    /// were hashed in (1 bit → 1, 14 bits → 16, 40 bits → 62); all bits set → <see cref="MaxDistinctEstimate"/>.
+    /// </summary>
+    public static int EstimateDistinct(ulong bits)
+    {
+        int clear = 64 - BitOperations.PopCount(bits);
+        return clear == 0 ? MaxDistinctEstimate : (int)Math.Round(-64 * Math.Log(clear / 64.0));
+    }
+
+    /// <summary>Counts one admitted (not duplicate) datagram of the device, sent from <paramref name="source"/>.</summary>
+    public void Record(ulong deviceKey, ReadOnlySpan<byte> deviceIdText, int bytes, uint sequence, in DatagramSource source = default)
     {
         ref Slot slot = ref Find(deviceKey, deviceIdText, sequence, out bool found);
         if (!found)
@@ -79,9 +137,50 @@ internal sealed class DeviceActivity : IDisposable
         }
 
         slot.LastSequence = sequence;
+        if (!source.IsNone)
+        {
+            RecordSource(ref slot, source);
+        }
+
         if (packets == _suspectPackets && Interlocked.CompareExchange(ref slot.Suspect, 1, 0) == 0)
         {
             _suspectSignal.Release();
+        }
+
+        // Powers of two only: a device's share is looked at about log2(packets) times a window.
+        if (packets >= MinHeavyPackets && (packets & (packets - 1)) == 0 && _admitted is not null && Volatile.Read(ref slot.Heavy) == 0)
+        {
+            long total = _admitted() - Volatile.Read(ref _windowStartAdmitted);
+            if (packets >= _heavyShare * total && Interlocked.CompareExchange(ref slot.Heavy, 1, 0) == 0)
+            {
+                _suspectSignal.Release();
+            }
+        }
+    }
+
+    private void RecordSource(ref Slot slot, in DatagramSource source)
+    {
+        ulong bit = 1UL << (int)(source.AddressHash >> 58);
+        // Read first: a device seen from one address sets its bit once and never writes the shared word again.
+        ulong before;
+        if ((Volatile.Read(ref slot.SourceBits) & bit) != 0 || ((before = Interlocked.Or(ref slot.SourceBits, bit)) & bit) != 0)
+        {
+            return;
+        }
+
+        if (BitOperations.PopCount(before | bit) == _suspectSourceBits && Interlocked.CompareExchange(ref slot.Suspect, 1, 0) == 0)
+        {
+            _suspectSignal.Release();
+        }
+
+        int sample = Interlocked.Increment(ref slot.SampleCount) - 1;
+        if (sample < MaxSourceSamples)
+        {
+            (ulong high, ulong low) = source.Words;
+            Span<ulong> words = slot.Samples;
+            words[2 * sample] = high;
+            words[(2 * sample) + 1] = low;
+            Interlocked.Or(ref slot.SamplesWritten, 1 << sample); // published after both words: readers skip unwritten samples
         }
     }
 
@@ -96,17 +195,19 @@ internal sealed class DeviceActivity : IDisposable
     }
 
     /// <summary>
-    /// Devices of the running window flagged suspect and not yet taken; each is returned once per window.
-    /// Called by the reporter only.
+    /// Devices of the running window newly flagged suspect or heavy hitter and not yet taken: each flag is returned
+    /// once per window (a heavy hitter that later turns suspect comes back once more). Called by the reporter only.
     /// </summary>
-    public List<DeviceWindow> TakeNewSuspects()
+    public List<DeviceWindow> TakeUrgent()
     {
         var result = new List<DeviceWindow>();
         Slot[] table = _tables[Volatile.Read(ref _active)];
         for (int i = 0; i < table.Length; i++)
         {
             ref Slot slot = ref table[i];
-            if (Volatile.Read(ref slot.Suspect) == 1 && Interlocked.CompareExchange(ref slot.Suspect, 2, 1) == 1 && Read(ref slot) is { } window)
+            bool suspect = Volatile.Read(ref slot.Suspect) == 1 && Interlocked.CompareExchange(ref slot.Suspect, 2, 1) == 1;
+            bool heavy = Volatile.Read(ref slot.Heavy) == 1 && Interlocked.CompareExchange(ref slot.Heavy, 2, 1) == 1;
+            if ((suspect || heavy) && Read(ref slot) is { } window)
             {
                 result.Add(window);
             }
@@ -122,6 +223,7 @@ internal sealed class DeviceActivity : IDisposable
     public (List<DeviceWindow> Devices, long OverflowPackets, long OverflowBytes) EndWindow()
     {
         int ended = Volatile.Read(ref _active);
+        Volatile.Write(ref _windowStartAdmitted, _admitted?.Invoke() ?? 0);
         Volatile.Write(ref _active, ended ^ 1);
         Slot[] table = _tables[ended];
         var devices = new List<DeviceWindow>();
@@ -198,7 +300,31 @@ internal sealed class DeviceActivity : IDisposable
             Volatile.Read(ref slot.Bytes),
             Volatile.Read(ref slot.Duplicates),
             Volatile.Read(ref slot.Gaps),
-            Volatile.Read(ref slot.Suspect) != 0);
+            Volatile.Read(ref slot.Suspect) != 0,
+            EstimateDistinct(Volatile.Read(ref slot.SourceBits)),
+            Samples(ref slot),
+            Volatile.Read(ref slot.Heavy) != 0);
+    }
+
+    private static string[] Samples(ref Slot slot)
+    {
+        int written = Volatile.Read(ref slot.SamplesWritten);
+        if (written == 0)
+        {
+            return [];
+        }
+
+        var samples = new List<string>(MaxSourceSamples);
+        ReadOnlySpan<ulong> words = slot.Samples;
+        for (int i = 0; i < MaxSourceSamples; i++)
+        {
+            if ((written & (1 << i)) != 0)
+            {
+                samples.Add(DatagramSource.FromWords(words[2 * i], words[(2 * i) + 1]).AddressText());
+            }
+        }
+
+        return [.. samples];
     }
 
     private struct Slot
@@ -208,15 +334,27 @@ internal sealed class DeviceActivity : IDisposable
         public long Bytes;
         public long Duplicates;
         public long Gaps;
+        public ulong SourceBits;
         public uint LastSequence;
         public int Suspect;
+        public int Heavy;
         public int IdLength;
+        public int SampleCount;
+        public int SamplesWritten;
         public IdBytes Id;
+        public SampleWords Samples;
 
         [InlineArray(Datagram.DeviceIdLength)]
         public struct IdBytes
         {
             private byte _first;
+        }
+
+        /// <summary><see cref="MaxSourceSamples"/> addresses, two words each (<see cref="DatagramSource.Words"/>).</summary>
+        [InlineArray(2 * MaxSourceSamples)]
+        public struct SampleWords
+        {
+            private ulong _first;
         }
     }
 }

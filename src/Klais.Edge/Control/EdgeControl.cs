@@ -9,8 +9,10 @@ namespace Klais.Edge.Control;
 /// The edge's side of the control plane: follows klais.control (<see cref="ControlFollower"/>: replay from the
 /// beginning, then follow) into a <see cref="ControlApplier"/>, and reports to klais.reports
 /// (<see cref="ReportPublisher"/>): a <see cref="NodeReport"/> every report interval, one <see cref="DeviceReport"/>
-/// per active device every device window (busiest first, at most <c>KLAIS_REPORT_MAX_DEVICES</c>), and a device that
-/// crosses the suspicion rate at once, with a <see cref="SuspicionVote"/>. <see cref="Start"/> returns only when the
+/// per active device every device window (busiest first, at most <c>KLAIS_REPORT_MAX_DEVICES</c>), and at once, as an
+/// interim report of the window so far, a device that crosses the suspicion rate (with a <see cref="SuspicionVote"/>)
+/// or becomes a heavy hitter (<c>KLAIS_HEAVY_HITTER_SHARE</c> of the edge's traffic). Every device report carries the
+/// number of distinct source addresses seen and the first few of them. <see cref="Start"/> returns only when the
 /// replay is done, so the edge starts receiving with its blocklist and limits rebuilt.
 /// </summary>
 internal sealed partial class EdgeControl : IDisposable
@@ -25,6 +27,7 @@ internal sealed partial class EdgeControl : IDisposable
     private long _nodeReports;
     private long _deviceReports;
     private long _votes;
+    private long _interimReports;
     private int _activeDevices;
 
     public EdgeControl(EdgeNode node, DeviceActivity activity, ILogger log)
@@ -45,7 +48,8 @@ internal sealed partial class EdgeControl : IDisposable
         }
 
         long suspectPackets = (long)Math.Max(1, Math.Ceiling(node.Config.SuspectRate * node.Config.DeviceReportWindow.TotalSeconds));
-        var activity = new DeviceActivity(Math.Min(1 << 20, Math.Max(1024, 4 * node.Config.ReportMaxDevices)), suspectPackets);
+        var activity = new DeviceActivity(Math.Min(1 << 20, Math.Max(1024, 4 * node.Config.ReportMaxDevices)), suspectPackets,
+            node.Config.SuspectSources, node.Config.HeavyHitterShare, () => node.Dam.Received);
         return new EdgeControl(node, activity, loggers.CreateLogger<EdgeControl>());
     }
 
@@ -64,6 +68,9 @@ internal sealed partial class EdgeControl : IDisposable
     public long DeviceReports => Interlocked.Read(ref _deviceReports);
 
     public long Votes => Interlocked.Read(ref _votes);
+
+    /// <summary>Device reports sent before their window ended (suspects and heavy hitters).</summary>
+    public long InterimReports => Interlocked.Read(ref _interimReports);
 
     /// <summary>Records of klais.control skipped (other edges' targets, unknown schema versions).</summary>
     public long Skipped => _follower.Skipped;
@@ -162,7 +169,7 @@ internal sealed partial class EdgeControl : IDisposable
                 long wake = Math.Min(nextNode, nextWindow) - Stopwatch.GetTimestamp();
                 if (wake > 0 && await Activity.SuspectSignal.WaitAsync(TimeSpan.FromSeconds(wake / (double)Stopwatch.Frequency), stop).ConfigureAwait(false))
                 {
-                    PublishSuspects(windowStartMs);
+                    PublishUrgent(windowStartMs);
                 }
             }
         }
@@ -175,12 +182,12 @@ internal sealed partial class EdgeControl : IDisposable
         }
     }
 
-    private void PublishSuspects(long windowStartMs)
+    private void PublishUrgent(long windowStartMs)
     {
         int windowMs = (int)Math.Max(1, _node.Time.GetUtcNow().ToUnixTimeMilliseconds() - windowStartMs);
-        foreach (DeviceWindow device in Activity.TakeNewSuspects())
+        foreach (DeviceWindow device in Activity.TakeUrgent())
         {
-            Publish(device, windowStartMs, windowMs);
+            Publish(device, windowStartMs, windowMs, interim: true);
         }
     }
 
@@ -191,11 +198,11 @@ internal sealed partial class EdgeControl : IDisposable
         int max = _node.Config.ReportMaxDevices;
         for (int i = 0; i < devices.Count && i < max; i++)
         {
-            Publish(devices[i], windowStartMs, Math.Max(1, windowMs));
+            Publish(devices[i], windowStartMs, Math.Max(1, windowMs), interim: false);
         }
     }
 
-    private void Publish(DeviceWindow device, long windowStartMs, int windowMs)
+    private void Publish(DeviceWindow device, long windowStartMs, int windowMs, bool interim)
     {
         double rate = device.Packets * 1000.0 / windowMs;
         var report = new DeviceReport
@@ -207,15 +214,25 @@ internal sealed partial class EdgeControl : IDisposable
             Bytes = (ulong)device.Bytes,
             Duplicates = (ulong)device.Duplicates,
             Gaps = (ulong)device.Gaps,
+            DistinctSources = (uint)device.Sources,
+            Interim = interim,
         };
+        report.SourceAddresses.AddRange(device.SourceSamples ?? []);
         if (device.Suspect)
         {
-            report.Vote = new SuspicionVote { Reason = "rate", Score = rate / _node.Config.SuspectRate };
+            // Suspect by its rate, or by the number of addresses one id arrives from (spoofed or cloned ids).
+            report.Vote = device.Sources >= _node.Config.SuspectSources
+                ? new SuspicionVote { Reason = "sources", Score = device.Sources / (double)_node.Config.SuspectSources }
+                : new SuspicionVote { Reason = "rate", Score = rate / _node.Config.SuspectRate };
             Interlocked.Increment(ref _votes);
         }
 
         _reports!.PublishDevice(report);
         Interlocked.Increment(ref _deviceReports);
+        if (interim)
+        {
+            Interlocked.Increment(ref _interimReports);
+        }
     }
 
     private void PublishNode(RateSampler rates)

@@ -5,6 +5,7 @@ using Klais.Edge.Dam;
 using Klais.Edge.Devices;
 using Klais.Edge.Dedupe;
 using Klais.Edge.Receive;
+using Klais.Net;
 
 namespace Klais.Edge.Pipeline;
 
@@ -52,7 +53,7 @@ internal sealed class EdgePipeline : IDatagramHandler
 
     public LatencyHistogram ReceiveToEnqueue { get; } = new();
 
-    public void Handle(ReadOnlySpan<byte> datagram, long receivedTimestamp)
+    public void Handle(ReadOnlySpan<byte> datagram, in DatagramSource source, long receivedTimestamp)
     {
         Rejection rejection = Datagram.TryParse(datagram, _maxPayloadBytes, _validateJson, out DatagramHeader header, out ReadOnlySpan<byte> payload);
         if (rejection != Rejection.None)
@@ -78,7 +79,7 @@ internal sealed class EdgePipeline : IDatagramHandler
         }
 
         // Per-device counts for the control plane's reports (a fixed table, no allocation).
-        _activity?.Record(header.DeviceKey, Datagram.DeviceIdText(datagram, header), datagram.Length, header.Sequence);
+        _activity?.Record(header.DeviceKey, Datagram.DeviceIdText(datagram, header), datagram.Length, header.Sequence, source);
 
         long unixNanos = _unixNanosAtStart + (long)((receivedTimestamp - _timestampAtStart) * _nanosPerTick);
         var record = new Admitted(Datagram.DeviceIdText(datagram, header), header.Sequence, payload, unixNanos);

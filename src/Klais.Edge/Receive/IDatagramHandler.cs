@@ -1,3 +1,5 @@
+using Klais.Net;
+
 namespace Klais.Edge.Receive;
 
 /// <summary>
@@ -8,6 +10,7 @@ namespace Klais.Edge.Receive;
 internal interface IDatagramHandler
 {
     /// <param name="datagram">UDP payload as received.</param>
+    /// <param name="source">Its sender's address and port.</param>
     /// <param name="receivedTimestamp"><see cref="System.Diagnostics.Stopwatch.GetTimestamp"/> when the batch returned from recvmmsg.</param>
-    void Handle(ReadOnlySpan<byte> datagram, long receivedTimestamp);
+    void Handle(ReadOnlySpan<byte> datagram, in DatagramSource source, long receivedTimestamp);
 }

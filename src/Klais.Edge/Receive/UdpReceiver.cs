@@ -239,7 +239,7 @@ internal sealed class UdpReceiver : IDisposable
                 bytes += datagram.Length;
                 try
                 {
-                    handler.Handle(datagram, timestamp);
+                    handler.Handle(datagram, batch.Source(i), timestamp);
                 }
                 catch (Exception)
                 {

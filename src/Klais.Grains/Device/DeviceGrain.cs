@@ -72,21 +72,32 @@ internal sealed class DeviceGrain : IGrain
         }
 
         s.LastSeenUnixMs = now;
-        s.Packets += report.Packets;
-        s.Bytes += report.Bytes;
-        s.Duplicates += report.Duplicates;
-        s.Gaps += report.Gaps;
-        s.Reports++;
-
         double rate = report.WindowMs > 0 ? report.Packets * 1000.0 / report.WindowMs : 0;
-        UpdateRate(rate, options);
-        SeeEdge(edge, now, rate);
+        if (!report.Interim)
+        {
+            // An interim report's window is reported again in full when it ends: its counts would be counted twice.
+            s.Packets += report.Packets;
+            s.Bytes += report.Bytes;
+            s.Duplicates += report.Duplicates;
+            s.Gaps += report.Gaps;
+            s.Reports++;
+            UpdateRate(rate, report.WindowMs, options);
+        }
+
+        SeeEdge(edge, now, rate, report.DistinctSources, (long)options.VoteWindow.TotalMilliseconds);
         foreach (string source in report.SourceAddresses)
         {
-            if (s.Sources.Count < MaxSources && !s.Sources.Contains(source))
+            if (s.Sources.Contains(source))
             {
-                s.Sources.Add(source);
+                continue;
             }
+
+            if (s.Sources.Count >= MaxSources)
+            {
+                s.Sources.RemoveAt(0); // examples: the most recent ones are kept
+            }
+
+            s.Sources.Add(source);
         }
 
         if (report.Vote is { } vote)
@@ -104,11 +115,15 @@ internal sealed class DeviceGrain : IGrain
     /// EWMA of the rate and its variance (West's incremental form); the score is taken before the update, so a
     /// sudden burst stands out against the history it breaks from.
     /// </summary>
-    private void UpdateRate(double rate, ConsensusOptions options)
+    private void UpdateRate(double rate, int windowMs, ConsensusOptions options)
     {
         DeviceState s = State;
-        double std = Math.Sqrt(s.RateVariance);
-        s.AnomalyScore = s.Reports > (ulong)options.MinReportsForScore && std > 1e-9 ? (rate - s.RateMean) / std : 0;
+        // Counting noise sets a floor under the deviation: a device sending a steady n datagrams per window still varies
+        // by about sqrt(n) datagrams (Poisson), so its rate by sqrt(mean / window). Without the floor a perfectly steady
+        // device has a variance near 0 and the smallest change scores in the hundreds.
+        double windowSeconds = Math.Max(windowMs, 1) / 1000.0;
+        double std = Math.Max(Math.Sqrt(s.RateVariance), Math.Sqrt(Math.Max(s.RateMean, 1) / windowSeconds));
+        s.AnomalyScore = s.Reports > (ulong)options.MinReportsForScore ? (rate - s.RateMean) / std : 0;
         if (s.Reports == 1)
         {
             s.RateMean = rate;
@@ -125,7 +140,11 @@ internal sealed class DeviceGrain : IGrain
         s.LastRate = rate;
     }
 
-    private void SeeEdge(string edge, long now, double rate)
+    /// <summary>
+    /// Notes the edge's latest rate, and the most distinct addresses it reported in one window within the vote window: a
+    /// flood split across two windows still counts whole, and an honest device's single address over many windows stays one.
+    /// </summary>
+    private void SeeEdge(string edge, long now, double rate, uint distinctSources, long voteWindowMs)
     {
         foreach (EdgeSeen seen in State.Edges)
         {
@@ -133,6 +152,16 @@ internal sealed class DeviceGrain : IGrain
             {
                 seen.LastSeenUnixMs = now;
                 seen.PacketsPerSecond = rate;
+                if (now - seen.SourcesSinceUnixMs > voteWindowMs)
+                {
+                    seen.DistinctSources = distinctSources;
+                    seen.SourcesSinceUnixMs = now;
+                }
+                else
+                {
+                    seen.DistinctSources = Math.Max(seen.DistinctSources, distinctSources);
+                }
+
                 return;
             }
         }
@@ -142,7 +171,7 @@ internal sealed class DeviceGrain : IGrain
             State.Edges.Remove(State.Edges.MinBy(e => e.LastSeenUnixMs)!);
         }
 
-        State.Edges.Add(new EdgeSeen { NodeId = edge, LastSeenUnixMs = now, PacketsPerSecond = rate });
+        State.Edges.Add(new EdgeSeen { NodeId = edge, LastSeenUnixMs = now, PacketsPerSecond = rate, DistinctSources = distinctSources, SourcesSinceUnixMs = now });
     }
 
     private void AddVote(string edge, SuspicionVote vote, long now)
@@ -192,9 +221,14 @@ internal sealed class DeviceGrain : IGrain
             return;
         }
 
-        if (State.Sources.Count >= options.SourceThreshold && State.Edges.Count(e => e.LastSeenUnixMs >= since) >= 2)
+        // The fleet's view of where the id comes from: each recent edge's distinct addresses in its latest window, summed
+        // (an upper bound: two edges may count one address twice; a spoofed id's addresses rarely repeat).
+        var recent = State.Edges.Where(e => e.LastSeenUnixMs >= since).ToList();
+        long sources = recent.Sum(e => (long)e.DistinctSources);
+        if (recent.Count >= 2 && sources >= options.SourceThreshold)
         {
-            Block("fleet", $"one id from {State.Sources.Count} source addresses", options.BlockTtl, context);
+            Block("fleet", $"one id from {sources} source addresses over {recent.Count} edges within {Seconds(options.VoteWindow)}",
+                options.BlockTtl, context);
         }
     }
 
@@ -223,7 +257,7 @@ internal sealed class DeviceGrain : IGrain
 
         evidence.Add(string.Create(CultureInfo.InvariantCulture,
             $"rate {s.LastRate:0.#}/s vs mean {s.RateMean:0.#}/s, z {s.AnomalyScore:0.##}; {s.Packets} packets, {s.Duplicates} duplicates, {s.Gaps} gaps"));
-        evidence.Add($"edges: {string.Join(", ", s.Edges.Select(e => e.NodeId))}; sources: {s.Sources.Count}");
+        evidence.Add($"edges: {string.Join(", ", s.Edges.Select(e => $"{e.NodeId} ({e.DistinctSources} sources)"))}; source examples: {string.Join(", ", s.Sources.TakeLast(8))}");
         evidence.Add("decided by silo " + context.SiloId);
         return evidence;
     }

@@ -90,6 +90,29 @@ public sealed class ControlPlaneFixture : IDisposable
         }
     }
 
+    /// <summary>
+    /// Sends <paramref name="perSource"/> datagrams of <paramref name="deviceId"/> to the edge from each loopback address
+    /// in <paramref name="sources"/> (127.0.0.0/8 all reaches lo): one id arriving from many addresses.
+    /// </summary>
+    internal static uint FloodFrom(EdgeHarness edge, string deviceId, IEnumerable<string> sources, int perSource, uint firstSequence = 1)
+    {
+        Span<byte> buffer = stackalloc byte[64];
+        byte[] id = Encoding.UTF8.GetBytes(deviceId);
+        uint sequence = firstSequence;
+        foreach (string source in sources)
+        {
+            using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
+            socket.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Parse(source), 0));
+            for (int i = 0; i < perSource; i++)
+            {
+                int length = Datagram.Write(buffer, id, sequence++, "{\"t\":1}"u8);
+                socket.SendTo(buffer[..length], System.Net.Sockets.SocketFlags.None, edge.Node.Receiver.LocalEndPoint);
+            }
+        }
+
+        return sequence;
+    }
+
     public void Dispose()
     {
         if (_silo.IsValueCreated)

@@ -85,4 +85,72 @@ public sealed class ControlPlaneTests(ControlPlaneFixture plane) : IClassFixture
         Assert.Equal(1, restarted.Node.Pipeline.Rejections[Rejection.Blocked]);
         Assert.Equal(0, restarted.Node.Dam.Received);
     }
+
+    [Fact]
+    public async Task One_id_arriving_from_many_addresses_at_two_edges_is_blocked_by_the_fleet_view()
+    {
+        await plane.WaitServingAsync();
+        await using EdgeHarness a = await plane.StartEdgeAsync("edge-s1");
+        await using EdgeHarness b = await plane.StartEdgeAsync("edge-s2");
+
+        // 10 addresses at each edge: below each edge's own suspicion (16), 20 together: above the silo's threshold (16).
+        // 5 datagrams per address: 50 a window, far below the suspicion rate, so no edge votes.
+        uint next = 1;
+        for (int burst = 0; burst < 2 && !Blocked(a, "cloned-1"); burst++)
+        {
+            // A second burst 1.5 s later only if the first one fell across a report window's end at an edge: then
+            // neither window held all ten addresses.
+            next = ControlPlaneFixture.FloodFrom(a, "cloned-1", Enumerable.Range(10, 10).Select(i => $"127.0.9.{i}"), perSource: 5, firstSequence: next);
+            next = ControlPlaneFixture.FloodFrom(b, "cloned-1", Enumerable.Range(30, 10).Select(i => $"127.0.9.{i}"), perSource: 5, firstSequence: next);
+            await Eventually.TrueAsync(() => Blocked(a, "cloned-1"), TimeSpan.FromSeconds(1.5));
+        }
+
+        Assert.True(await Eventually.TrueAsync(() => Blocked(a, "cloned-1") && Blocked(b, "cloned-1"), TimeSpan.FromSeconds(10)),
+            "one id from 20 addresses was not blocked on both edges");
+        Assert.Equal(0, a.Node.Control!.Votes + b.Node.Control!.Votes);
+
+        BlockEntry entry = a.Node.Devices.ListBlocked().Single(e => e.DeviceId == "cloned-1");
+        Assert.Matches(@"^fleet: one id from (1[6-9]|2[0-4]) source addresses over 2 edges", entry.Reason);
+
+        (_, DeviceState? state) = await plane.Silo.RunTurnAsync(() =>
+        {
+            (bool s, Klais.Grains.IGrain? g, _) = plane.Silo.Peek(GrainKey.Device("cloned-1"));
+            return (s, (g as DeviceGrain)?.State);
+        });
+        Assert.NotNull(state);
+        // Examples: the first two distinct addresses each edge's receive threads counted in a window (which two depends on
+        // the threads; two windows when a burst fell across a window's end).
+        Assert.InRange(state.Sources.Count(s => int.Parse(s.Split('.')[3], System.Globalization.CultureInfo.InvariantCulture) is >= 10 and < 20), 2, 4);
+        Assert.InRange(state.Sources.Count(s => int.Parse(s.Split('.')[3], System.Globalization.CultureInfo.InvariantCulture) is >= 30 and < 40), 2, 4);
+        Assert.All(state.Sources, s => Assert.StartsWith("127.0.9.", s, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_heavy_hitter_is_reported_before_its_window_ends_and_counted_once()
+    {
+        await plane.WaitServingAsync();
+        // A 5 s window: the interim report must come long before the window's end.
+        await using EdgeHarness a = await plane.StartEdgeAsync("edge-h", ("KLAIS_DEVICE_REPORT_WINDOW_MS", "5000"), ("KLAIS_SUSPECT_RATE", "100000"));
+        for (int i = 0; i < 20; i++)
+        {
+            ControlPlaneFixture.Flood(a, "light-" + i, 5);
+        }
+
+        ControlPlaneFixture.Flood(a, "heavy-1", 200);   // 200 of 300: two thirds of the edge's traffic
+        Assert.True(await Eventually.TrueAsync(() => a.Node.Control!.InterimReports >= 1, TimeSpan.FromSeconds(2)),
+            "no interim report within 2 s of a 5 s window");
+        Assert.Equal(0, a.Node.Control!.Votes);
+
+        async Task<DeviceState?> Heavy() => (await plane.Silo.RunTurnAsync(() =>
+        {
+            (bool s, Klais.Grains.IGrain? g, _) = plane.Silo.Peek(GrainKey.Device("heavy-1"));
+            return (s, (g as DeviceGrain)?.State);
+        })).Item2;
+
+        // The grain knows the edge's rate from the interim report, but counts nothing before the window's full report.
+        Assert.True(await Eventually.TrueAsync(async () => (await Heavy())?.Edges.Count == 1, TimeSpan.FromSeconds(3)));
+        Assert.Equal(0UL, (await Heavy())!.Packets);
+        Assert.True(await Eventually.TrueAsync(async () => (await Heavy())?.Packets > 0, TimeSpan.FromSeconds(10)));
+        Assert.Equal(200UL, (await Heavy())!.Packets);
+    }
 }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Klais.Contracts.Wire;
 using Klais.Edge.Receive;
+using Klais.Net;
 
 namespace Klais.Edge.Tests.Receive;
 
@@ -11,9 +12,12 @@ internal sealed class RecordingHandler : IDatagramHandler
 
     public ConcurrentDictionary<int, int> ByThread { get; } = new();
 
-    public void Handle(ReadOnlySpan<byte> datagram, long receivedTimestamp)
+    public ConcurrentQueue<DatagramSource> Sources { get; } = new();
+
+    public void Handle(ReadOnlySpan<byte> datagram, in DatagramSource source, long receivedTimestamp)
     {
         Datagrams.Enqueue(datagram.ToArray());
+        Sources.Enqueue(source);
         ByThread.AddOrUpdate(Environment.CurrentManagedThreadId, 1, static (_, n) => n + 1);
     }
 }
@@ -25,7 +29,7 @@ internal sealed class ParsingHandler : IDatagramHandler
 
     public long Count(Rejection reason) => Volatile.Read(ref _byReason[(int)reason]);
 
-    public void Handle(ReadOnlySpan<byte> datagram, long receivedTimestamp)
+    public void Handle(ReadOnlySpan<byte> datagram, in DatagramSource source, long receivedTimestamp)
     {
         Rejection result = Datagram.TryParse(datagram, maxPayloadBytes: 1024, validateJson: true, out _, out _);
         Interlocked.Increment(ref _byReason[(int)result]);

@@ -41,6 +41,32 @@ public sealed class UdpReceiverTests
         Assert.True(receiver.Batches <= receiver.Datagrams);
     }
 
+    [Theory]
+    [InlineData("127.0.0.1", new[] { "127.0.0.2", "127.0.0.3" })]
+    [InlineData("::1", new[] { "::1" })]
+    public void Every_datagram_comes_with_its_senders_address_and_port(string address, string[] senders)
+    {
+        var handler = new RecordingHandler();
+        using var receiver = new UdpReceiver(Options(address), handler);
+        receiver.Start();
+        var expected = new List<IPEndPoint>();
+        foreach (string sender in senders)
+        {
+            using var socket = new System.Net.Sockets.Socket(IPAddress.Parse(sender).AddressFamily, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
+            socket.Bind(new IPEndPoint(IPAddress.Parse(sender), 0));
+            for (int i = 0; i < 3; i++)
+            {
+                socket.SendTo(Loopback.TestDatagram(i), receiver.LocalEndPoint);
+                expected.Add((IPEndPoint)socket.LocalEndPoint!);
+            }
+        }
+
+        Assert.True(Loopback.WaitFor(() => receiver.Datagrams >= expected.Count), $"received {receiver.Datagrams} of {expected.Count}");
+        Assert.True(receiver.Stop());
+        Assert.Equal(expected.Select(e => e.ToString()), handler.Sources.Select(s => s.ToString()));
+        Assert.Equal(senders, handler.Sources.Select(s => s.AddressText()).Distinct());
+    }
+
     [Fact]
     public void Receive_threads_sharing_one_port_together_get_every_datagram()
     {

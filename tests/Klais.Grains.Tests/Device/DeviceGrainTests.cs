@@ -40,10 +40,12 @@ public sealed class DeviceGrainTests
         Assert.Equal((600UL, 60_000UL, 6UL, 12UL, 6UL), (s.Packets, s.Bytes, s.Duplicates, s.Gaps, s.Reports));
         Assert.Equal(100, s.RateMean, 9);
         Assert.Equal(0, s.RateVariance, 9);
-        Assert.Equal(0, s.AnomalyScore); // no variance: no score
+        Assert.Equal(0, s.AnomalyScore); // at the mean
 
-        // 200/s: diff 100, mean 100 + 0.1*100 = 110, variance 0.9*(0 + 100*10) = 900 (std 30)
+        // 200/s, scored against mean 100 and the counting-noise floor sqrt(100 / 1 s) = 10 (the variance is still 0): z = 10.
+        // Then diff 100, mean 100 + 0.1*100 = 110, variance 0.9*(0 + 100*10) = 900 (std 30)
         grain.Handle(From("edge-1", Report(200)), _context);
+        Assert.Equal(10, s.AnomalyScore, 9);
         Assert.Equal(110, s.RateMean, 9);
         Assert.Equal(900, s.RateVariance, 9);
         // 170/s, scored before the update against mean 110, std 30: z = 2
@@ -122,14 +124,82 @@ public sealed class DeviceGrainTests
     }
 
     [Fact]
-    public void Fleet_view_blocks_one_id_from_many_addresses_seen_by_two_edges()
+    public void Fleet_view_blocks_one_id_from_many_addresses_seen_by_two_edges_within_the_window()
     {
-        _context.Consensus = new ConsensusOptions { SourceThreshold = 4 };
+        _context.Consensus = new ConsensusOptions { SourceThreshold = 12 };
         DeviceGrain grain = DeviceGrain.Create("d");
-        grain.Handle(From("edge-1", Report(1, null, "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4")), _context);
-        Assert.Empty(_context.Control); // one edge only
-        grain.Handle(From("edge-2", Report(1, null, "10.0.0.5")), _context);
-        Assert.Equal("fleet: one id from 5 source addresses", Assert.Single(_context.Control).Update.Block.Reason);
+        DeviceReport Sources(uint distinct, params string[] examples)
+        {
+            DeviceReport r = Report(50, null, examples);
+            r.DistinctSources = distinct;
+            return r;
+        }
+
+        grain.Handle(From("edge-1", Sources(20, "10.0.0.1", "10.0.0.2")), _context);
+        Assert.Empty(_context.Control); // one edge only, however many addresses
+        grain.Handle(From("edge-2", Sources(1, "192.0.2.9")), _context);
+        Assert.Equal(21U, grain.State.Edges.Aggregate(0U, (n, e) => n + e.DistinctSources));
+
+        Block block = Assert.Single(_context.Control).Update.Block;
+        Assert.Equal("fleet: one id from 21 source addresses over 2 edges within 30 s", block.Reason);
+        Assert.Contains(block.Evidence, e => e.Contains("edge-1 (20 sources)", StringComparison.Ordinal) && e.Contains("10.0.0.2", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Addresses_seen_long_ago_do_not_count_towards_the_fleet_view()
+    {
+        _context.Consensus = new ConsensusOptions { SourceThreshold = 12 };
+        DeviceGrain grain = DeviceGrain.Create("d");
+        DeviceReport report = Report(50);
+        report.DistinctSources = 11;
+        grain.Handle(From("edge-1", report), _context);
+        _clock.Advance(TimeSpan.FromMinutes(5)); // a device that moved networks a while ago
+        report = Report(50);
+        report.DistinctSources = 2;
+        grain.Handle(From("edge-2", report), _context);
+        Assert.Empty(_context.Control);
+
+        // edge-1 again: its old figure has left the window; one address a window for a while stays one.
+        for (int i = 0; i < 10; i++)
+        {
+            _clock.Advance(TimeSpan.FromSeconds(1));
+            report = Report(50);
+            report.DistinctSources = 1;
+            grain.Handle(From("edge-1", report), _context);
+        }
+
+        Assert.Equal(1U, grain.State.Edges.Single(e => e.NodeId == "edge-1").DistinctSources);
+        Assert.Empty(_context.Control);
+    }
+
+    [Fact]
+    public void An_interim_report_votes_and_shows_the_rate_but_its_counts_are_not_added_twice()
+    {
+        DeviceGrain grain = DeviceGrain.Create("d");
+        DeviceReport interim = Report(400, "rate");
+        interim.Interim = true;
+        interim.WindowMs = 250;
+        interim.DistinctSources = 1;
+        grain.Handle(From("edge-1", interim), _context);
+        DeviceState s = grain.State;
+        Assert.Equal((0UL, 0UL, 0UL), (s.Packets, s.Bytes, s.Reports));
+        Assert.Equal(1600, Assert.Single(s.Edges).PacketsPerSecond);
+        Assert.Equal("rate", Assert.Single(s.Votes).Reason);
+
+        grain.Handle(From("edge-1", Report(1500)), _context); // the same window, in full
+        Assert.Equal((1500UL, 150_000UL, 1UL), (s.Packets, s.Bytes, s.Reports));
+        Assert.Equal(1500, s.RateMean);
+    }
+
+    [Fact]
+    public void A_steady_device_with_counting_noise_scores_near_zero()
+    {
+        DeviceGrain grain = DeviceGrain.Create("d");
+        foreach (ulong packets in new ulong[] { 100, 100, 100, 100, 100, 100, 100, 100, 101, 99, 100, 102 })
+        {
+            grain.Handle(From("edge-1", Report(packets)), _context);
+            Assert.InRange(grain.State.AnomalyScore, -1, 1);
+        }
     }
 
     [Fact]
