@@ -56,18 +56,22 @@ show() { # seconds: one line per second with both edges' rates
   done
 }
 
-phase "1/3 steady: 1000 devices, 2000 datagrams/s to each edge (10 s)"
+phase "1/4 steady: 1000 devices, 2000 datagrams/s to each edge (10 s)"
 gen --target 127.0.0.1:5001 --devices 1000 --rate 2000 --duration 10
 gen --target 127.0.0.1:5002 --devices 1000 --rate 2000 --duration 10
 show 10
-phase "2/3 reconnect storm: 20000 devices at once, 6000 datagrams/s to each edge (5 s)"
+phase "2/4 reconnect storm: 20000 devices at once, 6000 datagrams/s to each edge (5 s)"
 gen --target 127.0.0.1:5001 --devices 20000 --rate 6000 --duration 5 --start-seq 100000
 gen --target 127.0.0.1:5002 --devices 20000 --rate 6000 --duration 5 --start-seq 100000
 show 5
-phase "3/3 one device (dev-000001) floods both edges at 4000 datagrams/s, above KLAIS_SUSPECT_RATE=1500 (8 s)"
+phase "3/4 one device (dev-000001) floods both edges at 4000 datagrams/s, above KLAIS_SUSPECT_RATE=1500 (8 s)"
 gen --target 127.0.0.1:5001 --devices 1 --rate 4000 --duration 8 --start-seq 500000
 gen --target 127.0.0.1:5002 --devices 1 --rate 4000 --duration 8 --start-seq 500000
 show 9
+phase "4/4 a cloned id (dev-000777) from 12 addresses at each edge, 300 datagrams/s: no edge suspects it alone, the silos' fleet view sums 24 addresses (6 s)"
+gen --target 127.0.0.1:5001 --devices 1 --first-device 777 --rate 300 --duration 6 --start-seq 700000 --sources 12 --batch 1
+gen --target 127.0.0.1:5002 --devices 1 --first-device 777 --rate 300 --duration 6 --start-seq 800000 --sources 12 --batch 1
+show 7
 
 phase "what the swarm decided"
 echo "GET http://127.0.0.1:8091/api/anomalies:"

@@ -18,13 +18,15 @@ internal sealed class DatagramFactory
     private int _lastDevice = -1;
     private uint _lastSequence;
 
-    public DatagramFactory(int devices, int payloadBytes, uint startSequence)
+    /// <param name="firstDevice">Index of the first device (0: <c>dev-000001</c>).</param>
+    public DatagramFactory(int devices, int payloadBytes, uint startSequence, int firstDevice = 0)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(devices, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(firstDevice);
         _deviceIds = new byte[devices][];
         for (int i = 0; i < devices; i++)
         {
-            _deviceIds[i] = Encoding.ASCII.GetBytes(DeviceId(i));
+            _deviceIds[i] = Encoding.ASCII.GetBytes(DeviceId(firstDevice + i));
         }
 
         _payload = Payload(payloadBytes);

@@ -12,6 +12,7 @@ internal sealed class LoadGenCommandLine
 {
     private readonly Option<string> _target = Text("--target", "Where to send: IPv4 or IPv6 address and port, e.g. 127.0.0.1:5000 or [::1]:5000.", "127.0.0.1:5000");
     private readonly Option<string> _devices = Text("--devices", "Number of devices (ids dev-000001 …).", "1000");
+    private readonly Option<string> _firstDevice = Text("--first-device", "Number of the first device id (7 starts at dev-000007).", "1");
     private readonly Option<string> _rate = Text("--rate", "Datagrams per second over all devices; 0 = as fast as possible.", "0");
     private readonly Option<string> _count = Text("--count", "Stop after this many datagrams.", null);
     private readonly Option<string> _duration = Text("--duration", "Stop after this many seconds.", null);
@@ -20,12 +21,13 @@ internal sealed class LoadGenCommandLine
     private readonly Option<string> _payloadBytes = Text("--payload-bytes", "Size of the JSON payload of a valid datagram.", "64");
     private readonly Option<string> _batch = Text("--batch", "Datagrams per sendmmsg call.", "64");
     private readonly Option<string> _startSeq = Text("--start-seq", "First sequence number of every device.", "1");
+    private readonly Option<string> _sources = Text("--sources", "Source addresses to send from, a batch each in turn: 1 = the kernel's choice; N = 127.1.0.1 … (loopback targets only).", "1");
 
     public LoadGenCommandLine()
     {
         Root = new RootCommand("KLAIS load generator: sends telemetry datagrams (with a known share of bad ones and replays) over UDP.")
         {
-            _target, _devices, _rate, _count, _duration, _badShare, _replayShare, _payloadBytes, _batch, _startSeq,
+            _target, _devices, _firstDevice, _rate, _count, _duration, _badShare, _replayShare, _payloadBytes, _batch, _startSeq, _sources,
         };
     }
 
@@ -45,6 +47,7 @@ internal sealed class LoadGenCommandLine
         {
             Target = ConvertEndPoint(parsed, _target, errors) ?? new IPEndPoint(IPAddress.Loopback, 0),
             Devices = Convert(parsed, _devices, errors, ParseInt, "a whole number") ?? 0,
+            FirstDevice = Convert(parsed, _firstDevice, errors, ParseInt, "a whole number") ?? 0,
             Rate = Convert(parsed, _rate, errors, ParseDouble, "a number") ?? 0,
             Count = Convert(parsed, _count, errors, ParseLong, "a whole number"),
             Duration = Convert(parsed, _duration, errors, ParseSeconds, "a number of seconds") is { } seconds ? TimeSpan.FromSeconds(seconds) : null,
@@ -53,6 +56,7 @@ internal sealed class LoadGenCommandLine
             PayloadBytes = Convert(parsed, _payloadBytes, errors, ParseInt, "a whole number") ?? 0,
             Batch = Convert(parsed, _batch, errors, ParseInt, "a whole number") ?? 0,
             StartSequence = Convert(parsed, _startSeq, errors, ParseUInt, "a whole number from 0 to 4294967295") ?? 0,
+            Sources = Convert(parsed, _sources, errors, ParseInt, "a whole number") ?? 0,
         };
 
         // Rules are checked only for values that could be read, so one typo is not reported twice.

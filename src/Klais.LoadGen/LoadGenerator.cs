@@ -1,3 +1,4 @@
+using System.Net;
 using Klais.Net;
 
 namespace Klais.LoadGen;
@@ -37,10 +38,37 @@ internal sealed class LoadGenerator
     public LoadSummary Run(Action<LoadProgress>? progress = null, CancellationToken cancellation = default)
     {
         var mix = new TrafficMix(_options.BadShare, _options.ReplayShare);
-        var factory = new DatagramFactory(_options.Devices, _options.PayloadBytes, _options.StartSequence);
+        var factory = new DatagramFactory(_options.Devices, _options.PayloadBytes, _options.StartSequence, _options.FirstDevice - 1);
         var pacing = new PacingSchedule(_options.Rate, _options.Batch, _time);
-        using UdpSocket socket = UdpSocket.Connect(
-            _options.Target, new UdpSocketOptions { SendBufferBytes = 4 * 1024 * 1024, ReportKernelDrops = false });
+        var socketOptions = new UdpSocketOptions { SendBufferBytes = 4 * 1024 * 1024, ReportKernelDrops = false };
+        IReadOnlyList<IPAddress> sources = _options.SourceAddresses();
+        var sockets = new List<UdpSocket>();
+        try
+        {
+            if (sources.Count == 0)
+            {
+                sockets.Add(UdpSocket.Connect(_options.Target, socketOptions));
+            }
+
+            foreach (IPAddress source in sources)
+            {
+                sockets.Add(UdpSocket.Connect(_options.Target, socketOptions, new IPEndPoint(source, 0)));
+            }
+
+            return Run([.. sockets], mix, factory, pacing, progress, cancellation);
+        }
+        finally
+        {
+            foreach (UdpSocket socket in sockets)
+            {
+                socket.Dispose();
+            }
+        }
+    }
+
+    private LoadSummary Run(UdpSocket[] sockets, TrafficMix mix, DatagramFactory factory, PacingSchedule pacing, Action<LoadProgress>? progress,
+        CancellationToken cancellation)
+    {
         using var batch = new SendBatch(_options.Batch, factory.MaxDatagramBytes);
         Span<DatagramKind> kinds = stackalloc DatagramKind[_options.Batch];
 
@@ -49,6 +77,7 @@ internal sealed class LoadGenerator
         long lastReport = start;
         long sentAtLastReport = 0;
         long refused = 0;
+        long batches = 0;
         while (_sent < limit && !cancellation.IsCancellationRequested && !DurationPassed(start))
         {
             int count = pacing.Take((int)Math.Min(_options.Batch, limit - _sent));
@@ -64,7 +93,7 @@ internal sealed class LoadGenerator
                 batch.SetLength(i, length);
             }
 
-            refused += SendAll(socket, batch, count);
+            refused += SendAll(sockets[batches++ % sockets.Length], batch, count);
             foreach (DatagramKind kind in kinds[..count])
             {
                 _sentByKind[(int)kind]++;

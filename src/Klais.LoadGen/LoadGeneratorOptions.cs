@@ -39,8 +39,21 @@ internal sealed record LoadGeneratorOptions
     /// <summary>Datagrams per sendmmsg call (and the burst the pacing allows).</summary>
     public int Batch { get; init; } = 64;
 
+    /// <summary>Number of the first device id: devices are dev-(first) … dev-(first + devices - 1).</summary>
+    public int FirstDevice { get; init; } = 1;
+
     /// <summary>First sequence number of every device.</summary>
     public uint StartSequence { get; init; } = 1;
+
+    /// <summary>
+    /// Source addresses to send from, batch by batch in turn: 1 = the one the kernel picks; more = 127.1.0.1, 127.1.0.2, …
+    /// (all of 127.0.0.0/8 reaches the loopback interface, so only a loopback IPv4 target can be reached from them).
+    /// </summary>
+    public int Sources { get; init; } = 1;
+
+    /// <summary>The addresses <see cref="Sources"/> stands for; empty when the kernel picks.</summary>
+    public IReadOnlyList<IPAddress> SourceAddresses() =>
+        Sources <= 1 ? [] : [.. Enumerable.Range(1, Sources).Select(i => new IPAddress(new byte[] { 127, 1, (byte)(i >> 8), (byte)i }))];
 
     /// <summary>Every rule broken, each naming the setting, its value and the rule; empty when valid.</summary>
     public IReadOnlyList<string> Validate()
@@ -54,6 +67,10 @@ internal sealed record LoadGeneratorOptions
         if (Devices is < 1 or > 999_999)
         {
             errors.Add($"`--devices` is {Devices}. It must be between 1 and 999999 (ids are dev-000001 … dev-999999).");
+        }
+        else if (FirstDevice < 1 || FirstDevice > 1_000_000 - Devices)
+        {
+            errors.Add($"`--first-device` is {FirstDevice} with `--devices` {Devices}. The ids must stay within dev-000001 … dev-999999.");
         }
 
         if (!double.IsFinite(Rate) || Rate < 0)
@@ -86,6 +103,15 @@ internal sealed record LoadGeneratorOptions
         if (Batch is < 1 or > 1024)
         {
             errors.Add($"`--batch` is {Batch}. It must be between 1 and 1024 (UIO_MAXIOV).");
+        }
+
+        if (Sources is < 1 or > 1000)
+        {
+            errors.Add($"`--sources` is {Sources}. It must be between 1 and 1000.");
+        }
+        else if (Sources > 1 && Target is not null && !(Target.AddressFamily == AddressFamily.InterNetwork && IPAddress.IsLoopback(Target.Address)))
+        {
+            errors.Add($"`--sources` is {Sources} with `--target` {Show(Target)}. Several sources are loopback addresses (127.1.0.x): the target must be an IPv4 loopback address.");
         }
 
         return errors;

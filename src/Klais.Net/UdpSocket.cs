@@ -60,12 +60,15 @@ internal sealed class UdpSocket : IDisposable
     /// <summary>A socket bound to <paramref name="endpoint"/> (port 0 picks a free port).</summary>
     public static UdpSocket Bind(IPEndPoint endpoint, UdpSocketOptions options) => Create(endpoint, options, connect: false);
 
-    /// <summary>A sending socket connected to <paramref name="remote"/> (bound to an ephemeral local port).</summary>
-    public static UdpSocket Connect(IPEndPoint remote, UdpSocketOptions options) => Create(remote, options, connect: true);
+    /// <summary>
+    /// A sending socket connected to <paramref name="remote"/>, bound first to <paramref name="local"/> when given (else
+    /// the kernel picks the address and an ephemeral port).
+    /// </summary>
+    public static UdpSocket Connect(IPEndPoint remote, UdpSocketOptions options, IPEndPoint? local = null) => Create(remote, options, connect: true, local);
 
     public void Dispose() => Handle.Dispose();
 
-    private static unsafe UdpSocket Create(IPEndPoint endpoint, UdpSocketOptions options, bool connect)
+    private static unsafe UdpSocket Create(IPEndPoint endpoint, UdpSocketOptions options, bool connect, IPEndPoint? local = null)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
         ArgumentNullException.ThrowIfNull(options);
@@ -83,6 +86,12 @@ internal sealed class UdpSocket : IDisposable
             uint length = FromEndPoint(endpoint, &storage);
             if (connect)
             {
+                if (local is not null)
+                {
+                    SockAddrStorage bound = default;
+                    DangerousBind(socket.Handle, &bound, FromEndPoint(local, &bound));
+                }
+
                 DangerousConnect(socket.Handle, &storage, length);
             }
             else

@@ -46,6 +46,31 @@ public sealed class LoadGeneratorTests
     }
 
     [Fact]
+    public void Several_sources_send_a_batch_each_in_turn_from_their_own_loopback_address()
+    {
+        var handler = new RecordingHandler();
+        using UdpReceiver receiver = StartReceiver(handler);
+        var generator = new LoadGenerator(Options(receiver) with { Count = 640, Batch = 64, Sources = 5, Devices = 1, FirstDevice = 777 });
+
+        generator.Run();
+
+        Assert.True(Loopback.WaitFor(() => receiver.Datagrams >= 640), $"received {receiver.Datagrams}");
+        Dictionary<string, int> bySource = handler.Sources.GroupBy(s => s.AddressText()).ToDictionary(g => g.Key, g => g.Count());
+        Assert.Equal(["127.1.0.1", "127.1.0.2", "127.1.0.3", "127.1.0.4", "127.1.0.5"], bySource.Keys.Order());
+        Assert.All(bySource.Values, n => Assert.Equal(128, n)); // 10 batches of 64, two from each
+        Assert.All(handler.Datagrams, d => Assert.Equal("dev-000777", Header(d).Device));
+    }
+
+    [Fact]
+    public void Several_sources_need_a_loopback_ipv4_target()
+    {
+        var options = new LoadGeneratorOptions { Target = new IPEndPoint(IPAddress.Parse("192.0.2.1"), 5000), Sources = 3 };
+        Assert.Contains("`--sources` is 3 with `--target` 192.0.2.1:5000", Assert.Single(options.Validate()), StringComparison.Ordinal);
+        Assert.Empty((options with { Sources = 1 }).Validate());
+        Assert.Contains("between 1 and 1000", Assert.Single((options with { Sources = 0 }).Validate()), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Paced_run_sends_at_about_the_asked_rate()
     {
         using UdpReceiver receiver = StartReceiver(new ParsingHandler());
