@@ -105,6 +105,9 @@ internal static class EdgeStatsWriter
         w.WriteNumber("dropped", node.Dam.Dropped);
         w.WriteNumber("queue_depth", node.Dam.QueueDepth);
         w.WriteNumber("queue_bytes", node.Dam.QueueBytes);
+        w.WriteNumber("queue_max_messages", node.Dam.QueueMaxMessages);
+        w.WriteNumber("queue_max_bytes", node.Dam.QueueMaxBytes);
+        w.WriteNumber("queue_scale", node.Dam.QueueScale);
         w.WriteNumber("tokens", node.Dam.Tokens);
         w.WriteNumber("rate", node.Dam.CurrentRate);
         w.WriteNumber("burst", node.Dam.CurrentBurst);
@@ -124,6 +127,8 @@ internal static class EdgeStatsWriter
         w.WriteNumber("in_flight", node.Producer.InFlight);
         w.WriteNumber("returned", node.Producer.Returned);
         w.WriteNumber("returned_possibly_persisted", node.Producer.ReturnedPossiblyPersisted);
+        w.WriteNumber("linger_ms", node.Producer.LingerMs);
+        w.WriteNumber("held", node.Producer.Held);
         w.WriteBoolean("embedded", node.EmbeddedCluster is not null);
         w.WriteString("topic", node.Config.KafkaTopic);
         w.WriteEndObject();
@@ -206,6 +211,8 @@ internal static class EdgeStatsWriter
         w.WriteNumber("burst_level", control?.Applier.BurstLevel ?? 0);
         w.WriteNull("anomaly_score");
         WriteNumberOrNull(w, "pid_output", control?.Applier.PidOutput);
+        w.WriteNumber("queue_scale", node.Dam.QueueScale);
+        w.WriteNumber("linger_advice_ms", control?.Applier.LingerMs ?? 0);
         w.WriteNumber("applied_version", control?.Applier.AppliedVersion ?? 0);
         w.WriteNumber("applied_policy_version", control?.Applier.PolicyVersion ?? 0);
         w.WriteNumber("applied_updates", control?.Applier.Applied ?? 0);

@@ -26,6 +26,8 @@ internal static class PrometheusText
         Counter(sb, "klais_dam_dropped_total", "Datagrams dropped because the overflow queue was full.", labels, node.Dam.Dropped);
         Gauge(sb, "klais_dam_queue_depth", "Datagrams waiting in the overflow queue.", labels, node.Dam.QueueDepth);
         Gauge(sb, "klais_dam_queue_bytes", "Bytes waiting in the overflow queue.", labels, node.Dam.QueueBytes);
+        Gauge(sb, "klais_dam_queue_max_messages", "Overflow queue bound in datagrams now (configured bound times the control plane's queue scale).", labels, node.Dam.QueueMaxMessages);
+        Gauge(sb, "klais_dam_queue_max_bytes", "Overflow queue bound in bytes now (configured bound times the control plane's queue scale).", labels, node.Dam.QueueMaxBytes);
         Gauge(sb, "klais_dam_tokens", "Tokens available in the Dam's bucket.", labels, node.Dam.Tokens);
         Gauge(sb, "klais_dam_rate", "Dam refill rate, datagrams per second.", labels, node.Dam.CurrentRate);
         Gauge(sb, "klais_dam_burst", "Dam bucket size.", labels, node.Dam.CurrentBurst);
@@ -41,6 +43,7 @@ internal static class PrometheusText
         Gauge(sb, "klais_kafka_in_flight", "Records handed to librdkafka and not yet acknowledged.", labels, node.Producer.InFlight);
         Counter(sb, "klais_kafka_returned_total", "Records librdkafka gave back undelivered (purged, timed out) and the edge spilled or replayed again.", labels, node.Producer.Returned);
         Counter(sb, "klais_kafka_returned_possibly_persisted_total", "Of those, records the broker may have written anyway (sending them again may duplicate).", labels, node.Producer.ReturnedPossiblyPersisted);
+        Gauge(sb, "klais_kafka_linger_ms", "Linger in force: KLAIS_KAFKA_LINGER_MS, or the longer one the control plane advised (held by the edge).", labels, node.Producer.LingerMs);
         Gauge(sb, "klais_degradation_level", "0 NORMAL, 1 DEGRADED_ML, 2 DEGRADED_KAFKA, 3 DEGRADED_FULL.", labels, node.Degradation.Level);
         Gauge(sb, "klais_circuit_state", "Kafka circuit breaker: 0 closed, 1 open, 2 half-open, 3 isolated.", labels, CircuitNumber(node.Circuit.State));
         Counter(sb, "klais_circuit_opens_total", "Times the Kafka circuit opened.", labels, node.Circuit.Opens);

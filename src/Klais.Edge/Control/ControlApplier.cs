@@ -6,14 +6,19 @@ using Microsoft.Extensions.Logging;
 namespace Klais.Edge.Control;
 
 /// <summary>
-/// Applies klais.control to this edge: a rate for this node (or all) → <see cref="Dam.Dam.Reconfigure"/>; block,
-/// unblock and device limits → <see cref="DevicePolicy"/> (source <see cref="BlockSource.ControlPlane"/>; it mirrors
-/// into the XDP maps by itself); burst advice and policy versions → the state <c>/stats</c> and the node report show.
+/// Applies klais.control to this edge: a rate for this node (or all) → <see cref="Dam.Dam.Reconfigure"/>, and its queue
+/// scale → <see cref="Dam.Dam.Rescale"/>; block, unblock and device limits → <see cref="DevicePolicy"/> (source
+/// <see cref="BlockSource.ControlPlane"/>; it mirrors into the XDP maps by itself); burst advice → its linger to
+/// <paramref name="adviseLinger"/> (the producer's hold, <see cref="Kafka.TelemetryProducer.AdviseLinger"/>); burst
+/// advice and policy versions → the state <c>/stats</c> and the node report show.
 /// Idempotent: the last record per key wins, so replaying the topic from the beginning rebuilds the same state.
 /// Called on the follower's thread only; readers on other threads see the fields through volatile reads.
 /// </summary>
-internal sealed partial class ControlApplier(EdgeConfig config, Dam.Dam dam, DevicePolicy devices, TimeProvider time, ILogger log)
+internal sealed partial class ControlApplier(EdgeConfig config, Dam.Dam dam, DevicePolicy devices, TimeProvider time, ILogger log, Action<int>? adviseLinger = null)
 {
+    /// <summary>Longest linger advice applied; the same bound as <c>KLAIS_KAFKA_LINGER_MS</c>.</summary>
+    internal const int MaxLingerMs = 60_000;
+
     private long _appliedVersion;
     private long _policyVersion;
     private long _applied;
@@ -21,6 +26,7 @@ internal sealed partial class ControlApplier(EdgeConfig config, Dam.Dam dam, Dev
     private double _burstProbability = double.NaN;
     private int _burstLevel;
     private double _pidOutput = double.NaN;
+    private int _lingerMs;
 
     /// <summary>The highest <see cref="ControlUpdate.Version"/> applied.</summary>
     public long AppliedVersion => Volatile.Read(ref _appliedVersion);
@@ -37,6 +43,9 @@ internal sealed partial class ControlApplier(EdgeConfig config, Dam.Dam dam, Dev
     public double BurstProbability => Volatile.Read(ref _burstProbability);
 
     public int BurstLevel => Volatile.Read(ref _burstLevel);
+
+    /// <summary>Linger the last burst advice asked for, in ms; 0: none (the configured linger).</summary>
+    public int LingerMs => Volatile.Read(ref _lingerMs);
 
     /// <summary>The controller output behind the rate in force; NaN while the configured rate is in force.</summary>
     public double PidOutput => Volatile.Read(ref _pidOutput);
@@ -74,12 +83,15 @@ internal sealed partial class ControlApplier(EdgeConfig config, Dam.Dam dam, Dev
     private bool ApplyRate(RateLimit rate)
     {
         long burst = rate.BurstSize > 0 ? rate.BurstSize : config.DamBurstSize;
-        if (!double.IsFinite(rate.RatePerSecond) || rate.RatePerSecond <= 0 || Dam.DamOptions.ValidateRate(rate.RatePerSecond, burst).Any())
+        double scale = rate.QueueScale == 0 ? 1 : rate.QueueScale;   // proto3: 0 is "unset"
+        if (!double.IsFinite(rate.RatePerSecond) || rate.RatePerSecond <= 0 || Dam.DamOptions.ValidateRate(rate.RatePerSecond, burst).Any()
+            || Dam.DamOptions.ValidateQueueScale(scale).Any())
         {
             return false;
         }
 
         dam.Reconfigure(rate.RatePerSecond, burst);
+        dam.Rescale(scale);
         Volatile.Write(ref _pidOutput, rate.PidOutput);
         return true;
     }
@@ -137,6 +149,13 @@ internal sealed partial class ControlApplier(EdgeConfig config, Dam.Dam dam, Dev
 
     private bool ApplyBurst(BurstAdvice burst)
     {
+        if (burst.LingerMs is < 0 or > MaxLingerMs)
+        {
+            return false;
+        }
+
+        adviseLinger?.Invoke(burst.LingerMs);
+        Volatile.Write(ref _lingerMs, burst.LingerMs);
         Volatile.Write(ref _burstProbability, burst.Probability);
         Volatile.Write(ref _burstLevel, burst.Level);
         return true;
@@ -154,8 +173,13 @@ internal sealed partial class ControlApplier(EdgeConfig config, Dam.Dam dam, Dev
             case [_, "limit", string id] when Valid(id):
                 devices.RemoveLimit(id);
                 break;
+            case [_, "burst"]:
+                adviseLinger?.Invoke(0);
+                Volatile.Write(ref _lingerMs, 0);
+                break;
             case [_, "rate"]:
                 dam.Reconfigure(config.DamMaxRate, config.DamBurstSize);
+                dam.Rescale(1);
                 Volatile.Write(ref _pidOutput, double.NaN);
                 break;
         }

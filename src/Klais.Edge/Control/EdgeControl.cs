@@ -35,7 +35,7 @@ internal sealed partial class EdgeControl : IDisposable
         _node = node;
         _log = log;
         Activity = activity;
-        Applier = new ControlApplier(node.Config, node.Dam, node.Devices, node.Time, log);
+        Applier = new ControlApplier(node.Config, node.Dam, node.Devices, node.Time, log, node.Producer.AdviseLinger);
         _follower = new ControlFollower(node.KafkaBootstrap, node.Config.NodeId, Applier.Apply, e => LogFollowerProblem(_log, e));
     }
 

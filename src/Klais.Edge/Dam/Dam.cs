@@ -49,6 +49,8 @@ internal sealed class Dam : IDisposable
     private readonly TimeProvider _time;
     private readonly TokenBucket _bucket;
     private readonly OverflowQueue _queue;
+    private readonly int _baseMessages;
+    private readonly int _baseBytes;
     private readonly ConcurrentDictionary<int, Lane> _laneByThread = new();
     private readonly Lock _laneGate = new();
     private readonly Lock _drainGate = new();
@@ -57,6 +59,7 @@ internal sealed class Dam : IDisposable
     private long _drained;
     private long _queuedTotal;
     private long _dropped;
+    private double _queueScale = 1;
 
     public Dam(DamOptions options, IDamSink sink, TimeProvider time)
     {
@@ -65,7 +68,9 @@ internal sealed class Dam : IDisposable
         _sink = sink ?? throw new ArgumentNullException(nameof(sink));
         _time = time ?? throw new ArgumentNullException(nameof(time));
         _bucket = new TokenBucket(options.MaxRate, options.BurstSize, time);
-        _queue = new OverflowQueue(options.QueueMaxMessages, options.QueueMaxBytes);
+        _baseMessages = options.QueueMaxMessages;
+        _baseBytes = options.QueueMaxBytes;
+        _queue = new OverflowQueue(_baseMessages, _baseBytes, Scaled(_baseMessages, DamOptions.MaxQueueScale, Array.MaxLength), Scaled(_baseBytes, DamOptions.MaxQueueScale, Array.MaxLength));
     }
 
     /// <summary>Every offer: Passed + Dropped + QueueDepth at quiescence.</summary>
@@ -82,6 +87,15 @@ internal sealed class Dam : IDisposable
     public int QueueDepth => _queue.Count;
 
     public long QueueBytes => _queue.Bytes;
+
+    /// <summary>Records the overflow queue accepts at most now: the configured bound times <see cref="QueueScale"/>.</summary>
+    public int QueueMaxMessages => _queue.MaxMessages;
+
+    /// <summary>Bytes the overflow queue accepts at most now: the configured bound times <see cref="QueueScale"/>.</summary>
+    public int QueueMaxBytes => _queue.MaxBytes;
+
+    /// <summary>The multiplier of the configured queue bounds in force (1 unless the control plane set another).</summary>
+    public double QueueScale => Volatile.Read(ref _queueScale);
 
     /// <summary>Whole tokens in the bucket now (tokens leased to a receive thread's batch excluded).</summary>
     public long Tokens => _bucket.Tokens(_time.GetTimestamp());
@@ -105,6 +119,18 @@ internal sealed class Dam : IDisposable
     {
         DamOptions.ThrowIfInvalid(DamOptions.ValidateRate(maxRate, burstSize));
         _bucket.Reconfigure(maxRate, burstSize, _time.GetTimestamp());
+    }
+
+    /// <summary>
+    /// Sets the overflow queue's bounds to the configured ones times <paramref name="scale"/>
+    /// (<see cref="DamOptions.MinQueueScale"/> to <see cref="DamOptions.MaxQueueScale"/>). Shrinking drops nothing:
+    /// the queue refuses new records until it has drained below the new bound. The pass path is not involved.
+    /// </summary>
+    public void Rescale(double scale)
+    {
+        DamOptions.ThrowIfInvalid(DamOptions.ValidateQueueScale(scale));
+        _queue.Resize(Scaled(_baseMessages, scale, _queue.CapacityMessages), Scaled(_baseBytes, scale, _queue.CapacityBytes));
+        Volatile.Write(ref _queueScale, scale);
     }
 
     /// <summary>Delivers queued records, oldest first, as far as tokens allow now; returns how many.</summary>
@@ -276,6 +302,8 @@ internal sealed class Dam : IDisposable
 
         return delivered;
     }
+
+    private static int Scaled(int configured, double scale, int limit) => (int)Math.Clamp(Math.Round(configured * scale), 1, limit);
 
     private long DirectPasses()
     {

@@ -15,6 +15,16 @@ internal sealed class DamOptions
     /// <summary>Largest burst: 2^40 tokens, so <c>burst × interval</c> fits a long at any valid rate.</summary>
     public const long MaxBurstLimit = 1L << 40;
 
+    /// <summary>
+    /// Largest multiplier of the overflow queue's bound the control plane may set (<see cref="Dam.Rescale"/>); the
+    /// queue's arrays are allocated for it up front, uninitialized, so an unused reserve is not resident.
+    /// 2: the swarm's level-3 burst response ("widen the Dam queue") asks for exactly 2.
+    /// </summary>
+    public const double MaxQueueScale = 2;
+
+    /// <summary>Smallest multiplier <see cref="Dam.Rescale"/> accepts.</summary>
+    public const double MinQueueScale = 0.25;
+
     /// <summary>Sustained records per second handed to the sink.</summary>
     public double MaxRate { get; set; } = 10_000;
 
@@ -65,6 +75,15 @@ internal sealed class DamOptions
         else if (burstSize > MaxBurstLimit)
         {
             yield return $"`DamOptions.BurstSize` is {burstSize}. It must be at most {MaxBurstLimit}.";
+        }
+    }
+
+    /// <summary>The rule for <see cref="Dam.Rescale"/>'s multiplier.</summary>
+    internal static IEnumerable<string> ValidateQueueScale(double scale)
+    {
+        if (double.IsNaN(scale) || scale < MinQueueScale || scale > MaxQueueScale)
+        {
+            yield return $"The overflow queue scale is {scale}. It must be between {MinQueueScale} and {MaxQueueScale}.";
         }
     }
 

@@ -40,6 +40,9 @@ internal sealed class InFlightRecord
         }
     }
 
+    /// <summary>Bytes of device id and payload.</summary>
+    public int Length => _idLength + _payloadLength;
+
     internal Action<DeliveryReport<byte[], byte[]>> Handler { get; }
 
     internal void Fill(in Admitted record, long ticket, long order)
@@ -61,7 +64,10 @@ internal sealed class InFlightRecord
     }
 }
 
-/// <summary>Told what became of each record the producer took; called on Confluent's poll thread, in report order.</summary>
+/// <summary>
+/// Told what became of each record the producer took; called on Confluent's poll thread, in report order, and for
+/// records the producer was still holding (linger advice) on the thread calling <see cref="TelemetryProducer.Purge"/>.
+/// </summary>
 internal interface IDeliveryObserver
 {
     void OnDelivered(InFlightRecord record);

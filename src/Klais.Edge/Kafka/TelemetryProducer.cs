@@ -24,6 +24,14 @@ namespace Klais.Edge.Kafka;
 /// Every record in flight is also copied into an <see cref="InFlightRecord"/>, so that when librdkafka gives one
 /// back (purged, timed out) an <see cref="IDeliveryObserver"/> can spill it instead of losing it.
 /// </para>
+/// <para>
+/// Linger advice (<see cref="AdviseLinger"/>): librdkafka cannot change <c>linger.ms</c> once the producer exists, so
+/// while the control plane advises a longer linger than the configured one the producer holds records itself: each
+/// reserved and copied record joins a FIFO, and a timer hands the FIFO to librdkafka, in order, every
+/// (advice − configured) ms, or at once when the held bytes reach <see cref="KafkaProducerOptions.BatchSizeBytes"/>.
+/// librdkafka then sends fewer, larger batches. Held records count as in flight. While the FIFO is not empty every
+/// new record goes behind it, and records leave it only under its lock, so none overtakes a held one.
+/// </para>
 /// Thread-safe: several receive threads may call <see cref="TryDeliver"/> at once.
 /// </summary>
 internal sealed partial class TelemetryProducer : IDamSink, IDisposable
@@ -48,6 +56,16 @@ internal sealed partial class TelemetryProducer : IDamSink, IDisposable
     private readonly Action<InFlightRecord, DeliveryReport<byte[], byte[]>> _onDelivery;
     private readonly Lock _poolGate = new();
     private readonly Stack<InFlightRecord> _pool = new();
+    private readonly TimeProvider _time;
+    private readonly int _configuredLingerMs;
+    private readonly int _batchSizeBytes;
+    private readonly Lock _heldGate = new();
+    private readonly Queue<InFlightRecord> _held = new();
+    private ITimer? _holdTimer;
+    private long _heldBytes;
+    private int _heldCount;
+    private int _holdMs;
+    private int _holding;
     private IDeliveryObserver? _observer;
     private long _delivered;
     private long _failed;
@@ -58,7 +76,10 @@ internal sealed partial class TelemetryProducer : IDamSink, IDisposable
     private string? _lastError;
     private int _disposed;
 
-    public TelemetryProducer(KafkaProducerOptions options, ILogger<TelemetryProducer> logger)
+    /// <param name="options">Validated settings.</param>
+    /// <param name="logger">Where the producer and librdkafka log.</param>
+    /// <param name="time">Clock of the linger-advice hold's timer; tests pass a manual one.</param>
+    public TelemetryProducer(KafkaProducerOptions options, ILogger<TelemetryProducer> logger, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         OptionsValidation.ThrowIfInvalid(options.Validate(), nameof(options));
@@ -67,6 +88,9 @@ internal sealed partial class TelemetryProducer : IDamSink, IDisposable
         _logger = logger;
         _topic = options.Topic;
         _maxInFlight = options.MaxInFlightMessages;
+        _time = time ?? TimeProvider.System;
+        _configuredLingerMs = options.LingerMs;
+        _batchSizeBytes = options.BatchSizeBytes;
         _edgeHeader = new Header(EdgeHeader, Encoding.UTF8.GetBytes(options.NodeId));
         _onDelivery = OnDelivery;
         _producer = new ProducerBuilder<byte[], byte[]>(ProducerConfig(options))
@@ -109,6 +133,12 @@ internal sealed partial class TelemetryProducer : IDamSink, IDisposable
 
     /// <summary>Records taken by <see cref="TryDeliver"/> whose delivery report has not arrived yet.</summary>
     public long InFlight => Interlocked.Read(ref _inFlight);
+
+    /// <summary>The linger in force: the configured <c>linger.ms</c>, or the longer one the control plane advised.</summary>
+    public int LingerMs => _configuredLingerMs + Volatile.Read(ref _holdMs);
+
+    /// <summary>Records held back by the linger advice (reserved, counted in <see cref="InFlight"/>, not yet in librdkafka).</summary>
+    public int Held => Volatile.Read(ref _heldCount);
 
     /// <summary>Text of the last delivery or client error, or null.</summary>
     public string? LastError => Volatile.Read(ref _lastError);
@@ -164,6 +194,27 @@ internal sealed partial class TelemetryProducer : IDamSink, IDisposable
     {
         InFlightRecord slot = Rent();
         slot.Fill(record, ticket, Interlocked.Increment(ref _produceOrder));
+        if (Volatile.Read(ref _holding) != 0)
+        {
+            Hold(slot);
+            return true;
+        }
+
+        if (Send(slot, record))
+        {
+            return true;
+        }
+
+        Release(slot);
+        return false;
+    }
+
+    /// <summary>
+    /// Hands a filled slot to librdkafka. False only for back-pressure (Local_QueueFull): the slot is still the
+    /// caller's. Any other error takes the record (released and counted failed).
+    /// </summary>
+    private bool Send(InFlightRecord slot, in Admitted record)
+    {
         // The scratch carries this producer's edge header: a thread that served another producer before (tests run
         // several in one process) gets a fresh one instead of sending the other producer's node id.
         Scratch scratch = t_scratch is { } cached && ReferenceEquals(cached.Edge, _edgeHeader) ? cached : t_scratch = new Scratch(_edgeHeader);
@@ -175,7 +226,6 @@ internal sealed partial class TelemetryProducer : IDamSink, IDisposable
         }
         catch (ProduceException<byte[], byte[]> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
         {
-            Release(slot);
             return false;
         }
         catch (KafkaException ex)
@@ -188,12 +238,119 @@ internal sealed partial class TelemetryProducer : IDamSink, IDisposable
     }
 
     /// <summary>
+    /// Applies the control plane's linger advice: <paramref name="lingerMs"/> above the configured linger turns the
+    /// hold on (records wait lingerMs − configured ms in the producer), anything else (0 = none) turns it off and
+    /// hands what is held to librdkafka now. Call from one thread (the control follower).
+    /// </summary>
+    public void AdviseLinger(int lingerMs)
+    {
+        int extra = Math.Max(0, lingerMs - _configuredLingerMs);
+        lock (_heldGate)
+        {
+            if (Volatile.Read(ref _disposed) != 0)
+            {
+                return;
+            }
+
+            Volatile.Write(ref _holdMs, extra);
+            if (extra > 0)
+            {
+                Volatile.Write(ref _holding, 1);
+                _holdTimer ??= _time.CreateTimer(static p => ((TelemetryProducer)p!).OnHoldTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+                _holdTimer.Change(TimeSpan.FromMilliseconds(extra), TimeSpan.FromMilliseconds(extra));
+            }
+            else
+            {
+                ReleaseHeld();
+            }
+        }
+    }
+
+    private void Hold(InFlightRecord slot)
+    {
+        lock (_heldGate)
+        {
+            _held.Enqueue(slot);
+            _heldBytes += slot.Length;
+            Volatile.Write(ref _heldCount, _held.Count);
+
+            // The hold went off after this thread read it on: the FIFO goes out now, this record last.
+            if (_holdMs == 0 || _heldBytes >= _batchSizeBytes)
+            {
+                ReleaseHeld();
+            }
+        }
+    }
+
+    private void OnHoldTimer()
+    {
+        lock (_heldGate)
+        {
+            if (Volatile.Read(ref _disposed) == 0)
+            {
+                ReleaseHeld();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Under <see cref="_heldGate"/>: hands the held records to librdkafka, oldest first. Should librdkafka's queue be
+    /// full (it is sized above the in-flight cap, so it should not), the rest waits for the next tick. Once the FIFO
+    /// is empty and the hold is off, new records take the direct path again.
+    /// </summary>
+    private void ReleaseHeld()
+    {
+        while (_held.TryPeek(out InFlightRecord? slot))
+        {
+            // Read before Send: once produced, the slot may be delivered, released and reused on another thread.
+            int length = slot.Length;
+            if (!Send(slot, slot.Record))
+            {
+                break;
+            }
+
+            _held.Dequeue();
+            _heldBytes -= length;
+        }
+
+        Volatile.Write(ref _heldCount, _held.Count);
+        if (_holdMs == 0 && _held.Count == 0)
+        {
+            Volatile.Write(ref _holding, 0);
+            _holdTimer?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    /// <summary>
     /// Fails the records librdkafka holds through the delivery handlers, which hand them to the <see cref="Observer"/>
     /// as returned: those not sent yet, and with <paramref name="inFlight"/> also those sent and not answered (the
     /// broker may still write them). Reports arrive on the poll thread after this returns; wait for
-    /// <see cref="InFlight"/> to reach 0.
+    /// <see cref="InFlight"/> to reach 0. Records held by the linger advice never reached librdkafka: they go to the
+    /// observer first, on this thread, exactly as librdkafka reports a purged queued record (Local_PurgeQueue, not
+    /// persisted), keeping their <see cref="InFlightRecord.Order"/>.
     /// </summary>
-    public void Purge(bool inFlight) => ProducerPurge.Purge(_producer, inFlight);
+    public void Purge(bool inFlight)
+    {
+        InFlightRecord[] held;
+        lock (_heldGate)
+        {
+            held = [.. _held];
+            _held.Clear();
+            _heldBytes = 0;
+            Volatile.Write(ref _heldCount, 0);
+            if (_holdMs == 0)
+            {
+                Volatile.Write(ref _holding, 0);
+            }
+        }
+
+        foreach (InFlightRecord slot in held)
+        {
+            slot.Handler(PurgedReport);
+        }
+
+        ProducerPurge.Purge(_producer, inFlight);
+    }
 
     /// <summary>
     /// The circuit breaker's half-open probe: a metadata request for the topic over this producer's own connections.
@@ -232,6 +389,11 @@ internal sealed partial class TelemetryProducer : IDamSink, IDisposable
     {
         long failedBefore = Failed;
         var elapsed = Stopwatch.StartNew();
+        lock (_heldGate)
+        {
+            ReleaseHeld();
+        }
+
         _producer.Flush(timeout);
 
         // Flush returns once librdkafka's queues are empty; the last delivery handlers may still be running.
@@ -248,11 +410,22 @@ internal sealed partial class TelemetryProducer : IDamSink, IDisposable
     /// <summary>Closes the producer without flushing: call <see cref="Flush"/> first to keep what is in flight.</summary>
     public void Dispose()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        lock (_heldGate)
         {
-            _producer.Dispose();
+            if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            {
+                return;
+            }
+
+            _holdTimer?.Dispose();
+            ReleaseHeld();
         }
+
+        _producer.Dispose();
     }
+
+    /// <summary>What a held record's handler receives on <see cref="Purge"/>: librdkafka's report for a purged queued record.</summary>
+    private static DeliveryReport<byte[], byte[]> PurgedReport => new() { Error = new Error(ErrorCode.Local_PurgeQueue), Status = PersistenceStatus.NotPersisted };
 
     private static ProducerConfig ProducerConfig(KafkaProducerOptions options) => new()
     {

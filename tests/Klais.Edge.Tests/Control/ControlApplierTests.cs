@@ -18,12 +18,13 @@ public sealed class ControlApplierTests : IDisposable
     private readonly Klais.Edge.Dam.Dam _dam;
     private readonly DevicePolicy _devices;
     private readonly ControlApplier _applier;
+    private readonly List<int> _lingerAdvice = [];
 
     public ControlApplierTests()
     {
         _dam = new Klais.Edge.Dam.Dam(new DamOptions { MaxRate = 1000, BurstSize = 500, QueueMaxMessages = 10, QueueMaxBytes = 4096 }, new RecordingSink(), _clock);
         _devices = new DevicePolicy(_clock);
-        _applier = new ControlApplier(_config, _dam, _devices, _clock, NullLogger.Instance);
+        _applier = new ControlApplier(_config, _dam, _devices, _clock, NullLogger.Instance, _lingerAdvice.Add);
     }
 
     private void Apply(string key, long version, Action<ControlUpdate> body)
@@ -94,6 +95,59 @@ public sealed class ControlApplierTests : IDisposable
         Assert.Equal(2, _applier.Ignored);
         Assert.Equal(23, _applier.AppliedVersion);
         Assert.Equal(1000, _dam.CurrentRate);
+    }
+
+    [Fact]
+    public void Queue_scale_widens_the_dam_queue_and_the_rate_tombstone_restores_the_configured_bound()
+    {
+        Apply(ControlKey.Rate("edge-test"), 40, u => u.GlobalRate = new RateLimit { RatePerSecond = 500, QueueScale = 2 });
+        Assert.Equal((20, 8192, 2.0), (_dam.QueueMaxMessages, _dam.QueueMaxBytes, _dam.QueueScale));
+
+        Apply(ControlKey.Rate("edge-test"), 41, u => u.GlobalRate = new RateLimit { RatePerSecond = 600, QueueScale = 0.5 });
+        Assert.Equal((5, 2048, 0.5), (_dam.QueueMaxMessages, _dam.QueueMaxBytes, _dam.QueueScale));
+
+        Apply(ControlKey.Rate("edge-test"), 42, u => u.GlobalRate = new RateLimit { RatePerSecond = 700 });
+        Assert.Equal((10, 4096, 1.0), (_dam.QueueMaxMessages, _dam.QueueMaxBytes, _dam.QueueScale)); // 0 = unset = 1
+
+        Apply(ControlKey.Rate("edge-test"), 43, u => u.GlobalRate = new RateLimit { RatePerSecond = 800, QueueScale = 2 });
+        _applier.Apply(new ControlEvent(ControlKey.Rate("edge-test"), null, 0, 44));
+        Assert.Equal((10, 4096, 1.0), (_dam.QueueMaxMessages, _dam.QueueMaxBytes, _dam.QueueScale));
+        Assert.Equal(1000, _dam.CurrentRate);
+        Assert.Equal(0, _applier.Ignored);
+    }
+
+    [Theory]
+    [InlineData(double.NaN)]
+    [InlineData(-1)]
+    [InlineData(0.1)]
+    [InlineData(3)]
+    [InlineData(double.PositiveInfinity)]
+    public void A_rate_with_a_queue_scale_out_of_range_is_ignored_whole(double scale)
+    {
+        Apply(ControlKey.Rate("edge-test"), 50, u => u.GlobalRate = new RateLimit { RatePerSecond = 2500, QueueScale = scale });
+
+        Assert.Equal(1, _applier.Ignored);
+        Assert.Equal(0, _applier.Applied);
+        Assert.Equal(1000, _dam.CurrentRate);
+        Assert.Equal((10, 1.0), (_dam.QueueMaxMessages, _dam.QueueScale));
+    }
+
+    [Fact]
+    public void Burst_advice_passes_its_linger_on_bad_lingers_are_ignored_and_the_tombstone_clears_it()
+    {
+        Apply(ControlKey.Burst, 60, u => u.Burst = new BurstAdvice { Probability = 0.4, Level = 1, LingerMs = 20 });
+        Assert.Equal(20, _applier.LingerMs);
+        Apply(ControlKey.Burst, 61, u => u.Burst = new BurstAdvice { Probability = 0.1, Level = 0 });
+        Assert.Equal(0, _applier.LingerMs);
+        Apply(ControlKey.Burst, 62, u => u.Burst = new BurstAdvice { Probability = 0.9, Level = 3, LingerMs = 50 });
+        Apply(ControlKey.Burst, 63, u => u.Burst = new BurstAdvice { Probability = 0.9, Level = 3, LingerMs = -5 });
+        Apply(ControlKey.Burst, 64, u => u.Burst = new BurstAdvice { Probability = 0.9, Level = 3, LingerMs = ControlApplier.MaxLingerMs + 1 });
+        Assert.Equal(2, _applier.Ignored);
+        Assert.Equal(50, _applier.LingerMs);
+
+        _applier.Apply(new ControlEvent(ControlKey.Burst, null, 0, 65));
+        Assert.Equal(0, _applier.LingerMs);
+        Assert.Equal([20, 0, 50, 0], _lingerAdvice);
     }
 
     public void Dispose() => _dam.Dispose();
