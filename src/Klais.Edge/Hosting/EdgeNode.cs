@@ -210,7 +210,9 @@ internal sealed partial class EdgeNode : IAsyncDisposable
     /// After <see cref="QuietTicksBeforeCompaction"/> quiet seconds in a row, once per quiet spell, the managed heap is
     /// collected and its free memory decommitted (<see cref="GCCollectionMode.Aggressive"/>): start-up's garbage (and
     /// a burst's) would otherwise stay resident, since an idle edge allocates so little that no GC comes. A busy edge
-    /// is left alone; a trim of a quiet process's heap takes well under a millisecond, the collection 2-3 ms here.
+    /// is left alone; a trim of a quiet process's heap takes well under a millisecond. The collection paused the edge
+    /// 1.5-3 ms after start-up and 16 ms after a 50,000/s burst (120 MB heap; 5 ms at the next quiet spell), while no
+    /// datagram was arriving.
     /// </summary>
     private void TrimWhenIdle()
     {
