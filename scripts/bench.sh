@@ -26,8 +26,9 @@ warmup=("$bin/klais-loadgen" --target "127.0.0.1:$port" --devices 10000 --rate 0
 say "# klais bench $(date -u +%FT%TZ) on $(nproc) cores; kernel $(uname -r)"
 say "sender: ${sender[*]}"
 
-# Kafka for the edge: a dev cluster in its own process, as a broker would be.
-"$bin/klais-devcluster" --brokers 1 --topic iot_telemetry:6 >"$out/devcluster.out" 2>"$out/devcluster.err" &
+# Kafka for the edge: a dev cluster in its own process, as a broker would be, with the control plane's topics (the
+# edge reports and follows klais.control by default).
+"$bin/klais-devcluster" --brokers 1 --topic iot_telemetry:6 --topic klais.reports:12 --topic klais.control:1 >"$out/devcluster.out" 2>"$out/devcluster.err" &
 cluster=$!
 for _ in $(seq 100); do grep -q '^bootstrap=' "$out/devcluster.out" && break; sleep 0.1; done
 bootstrap=$(sed -n 's/^bootstrap=//p' "$out/devcluster.out" | head -1)
@@ -105,8 +106,8 @@ idle_rss() { # label, extra env...
   say "idle RSS ($label): $(awk '/VmRSS/ { printf "%.1f MB", $2 / 1024 }' /proc/$pid/status)"
   stop_pid "$pid" 20
 }
-idle_rss "external Kafka" KLAIS_KAFKA_BOOTSTRAP="$bootstrap"
-idle_rss "external Kafka, KLAIS_CONTROL=on (reports + klais.control follower)" KLAIS_KAFKA_BOOTSTRAP="$bootstrap" KLAIS_CONTROL=on
+idle_rss "external Kafka (control plane on, the default: reports + klais.control follower)" KLAIS_KAFKA_BOOTSTRAP="$bootstrap"
+idle_rss "external Kafka, KLAIS_CONTROL=off" KLAIS_KAFKA_BOOTSTRAP="$bootstrap" KLAIS_CONTROL=off
 idle_rss "embedded dev cluster"
 stop_pid "$cluster" 10
 

@@ -13,7 +13,7 @@ public static class TopicPartitions
     /// </summary>
     public static List<int> Get(Handle clientHandle, string topic, TimeSpan timeout)
     {
-        using IAdminClient admin = new DependentAdminClientBuilder(clientHandle).Build();
+        using IAdminClient admin = DependentAdmin.Build(clientHandle);
         var elapsed = Stopwatch.StartNew();
         string problem = "no answer";
         while (timeout - elapsed.Elapsed is { Ticks: > 0 } left)

@@ -41,7 +41,7 @@ internal sealed record EdgeConfig
     public required int DedupeMaxDevices { get; init; }
     public required TimeSpan DedupeIdle { get; init; }
 
-    /// <summary>Reporting to klais.reports and following klais.control (<c>KLAIS_CONTROL</c>, only with an external Kafka).</summary>
+    /// <summary>Reporting to klais.reports and following klais.control (<c>KLAIS_CONTROL</c>, on by default; only with an external Kafka).</summary>
     public bool ControlEnabled { get; init; }
     public TimeSpan ControlStartTimeout { get; init; } = TimeSpan.FromSeconds(10);
     public TimeSpan ReportInterval { get; init; } = TimeSpan.FromSeconds(1);

@@ -38,7 +38,7 @@ internal static class EdgeSettings
     public static readonly Setting BreakerStallMs = new("KLAIS_BREAKER_STALL_MS", "3000", "Records in flight with no acknowledgement for this long count as a delivery failure.");
     public static readonly Setting DedupeMaxDevices = new("KLAIS_DEDUPE_MAX_DEVICES", "1048576", "Devices whose recent sequence numbers are remembered (32 bytes each); keep active devices under about half.");
     public static readonly Setting DedupeIdleSeconds = new("KLAIS_DEDUPE_IDLE_SECONDS", "3600", "A device unseen this long is forgotten first when room is needed.");
-    public static readonly Setting Control = new("KLAIS_CONTROL", "off", "on: report to klais.reports and follow klais.control (replayed before receiving starts); off: neither (the default until the control plane's idle memory fits the edge's 60 MB budget: docs/BENCHMARKS.md). Needs KLAIS_KAFKA_BOOTSTRAP (the embedded dev cluster has no control plane).");
+    public static readonly Setting Control = new("KLAIS_CONTROL", "on", "on: report to klais.reports and follow klais.control (replayed before receiving starts); off: neither. Only with KLAIS_KAFKA_BOOTSTRAP (the embedded dev cluster has no control plane).");
     public static readonly Setting ControlStartTimeoutMs = new("KLAIS_CONTROL_START_TIMEOUT_MS", "10000", "How long start-up waits for klais.control to be replayed; after it, receiving starts anyway (Kafka outage) and the follower catches up later.");
     public static readonly Setting ReportIntervalMs = new("KLAIS_REPORT_INTERVAL_MS", "1000", "Node report interval (klais.reports).");
     public static readonly Setting DeviceReportWindowMs = new("KLAIS_DEVICE_REPORT_WINDOW_MS", "1000", "Window of the per-device summaries.");

@@ -292,11 +292,9 @@ internal sealed partial class EdgeControl : IDisposable
             return result;
         }
 
-        private static TimeSpan ProcessCpu()
-        {
-            using var self = Process.GetCurrentProcess();
-            return self.TotalProcessorTime;
-        }
+        // Environment.CpuUsage, not Process.TotalProcessorTime: no Process object and /proc parsing every interval,
+        // and System.Diagnostics.Process (with System.ComponentModel.Primitives) is never loaded: 0.5 MB of an idle edge's RSS.
+        private static TimeSpan ProcessCpu() => Environment.CpuUsage.TotalTime;
     }
 
     [LoggerMessage(EventId = EventIds.ControlCaughtUp, Level = LogLevel.Information,

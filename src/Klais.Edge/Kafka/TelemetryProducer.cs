@@ -360,7 +360,7 @@ internal sealed partial class TelemetryProducer : IDamSink, IDisposable
     {
         try
         {
-            using IAdminClient admin = new DependentAdminClientBuilder(_producer.Handle).Build();
+            using IAdminClient admin = DependentAdmin.Build(_producer.Handle);
             Metadata metadata = admin.GetMetadata(_topic, timeout);
             TopicMetadata? topic = metadata.Topics.Find(t => t.Topic == _topic);
             if (topic is null || topic.Error.IsError || topic.Partitions.Count == 0)

@@ -28,6 +28,22 @@ public sealed class EdgeConfigLoaderTests
     }
 
     [Fact]
+    public void Control_plane_is_on_by_default_with_an_external_kafka()
+    {
+        var env = new Dictionary<string, string> { ["KLAIS_KAFKA_BOOTSTRAP"] = "k1:9092" };
+
+        Assert.True(Load(env).Config!.ControlEnabled);
+        Assert.False(Load(new Dictionary<string, string>(env) { ["KLAIS_CONTROL"] = "off" }).Config!.ControlEnabled);
+    }
+
+    [Fact]
+    public void Embedded_dev_cluster_has_no_control_plane_even_when_asked()
+    {
+        Assert.False(Load().Config!.ControlEnabled);
+        Assert.False(Load(new Dictionary<string, string> { ["KLAIS_CONTROL"] = "on" }).Config!.ControlEnabled);
+    }
+
+    [Fact]
     public void Environment_overrides_defaults_and_flags_override_environment()
     {
         var env = new Dictionary<string, string> { ["KLAIS_DAM_MAX_RATE"] = "2000", ["KLAIS_NODE_ID"] = "edge-7", ["KLAIS_KAFKA_BOOTSTRAP"] = "k1:9092,k2:9092" };

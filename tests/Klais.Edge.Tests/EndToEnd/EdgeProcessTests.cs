@@ -49,6 +49,7 @@ public sealed class EdgeProcessTests
             ["KLAIS_DAM_MAX_RATE"] = "50",      // far below the offered load: nearly everything waits in the queue
             ["KLAIS_DAM_BURST_SIZE"] = "10",
             ["KLAIS_RECEIVE_THREADS"] = "1",
+            ["KLAIS_CONTROL"] = "off", // the drain and flush are what this test is about, not the control plane
         });
 
         Assert.True(await edge.WaitUntilServingAsync(TimeSpan.FromSeconds(60)) && !edge.Process.HasExited, edge.OutputText);
