@@ -78,6 +78,14 @@ public sealed class ControlPlaneFixture : IDisposable
         Assert.Equal(0, producer.Flush(TimeSpan.FromSeconds(10)));
     }
 
+    /// <summary>Removes a key from klais.control (a tombstone), as a silo withdrawing an update.</summary>
+    internal void WriteTombstone(string key)
+    {
+        using IProducer<byte[], byte[]?> producer = new ProducerBuilder<byte[], byte[]?>(new ProducerConfig { BootstrapServers = Bootstrap }).Build();
+        producer.Produce(ControlPlaneTopics.Control, new Message<byte[], byte[]?> { Key = Encoding.UTF8.GetBytes(key), Value = null });
+        Assert.Equal(0, producer.Flush(TimeSpan.FromSeconds(10)));
+    }
+
     /// <summary>Sends <paramref name="count"/> datagrams of <paramref name="deviceId"/> to the edge.</summary>
     internal static void Flood(EdgeHarness edge, string deviceId, int count, uint firstSequence = 1)
     {

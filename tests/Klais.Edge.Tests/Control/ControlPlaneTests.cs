@@ -153,4 +153,44 @@ public sealed class ControlPlaneTests(ControlPlaneFixture plane) : IClassFixture
         Assert.True(await Eventually.TrueAsync(async () => (await Heavy())?.Packets > 0, TimeSpan.FromSeconds(10)));
         Assert.Equal(200UL, (await Heavy())!.Packets);
     }
+
+    [Fact]
+    public async Task Queue_scale_and_linger_advice_from_klais_control_reach_a_running_edges_dam_and_producer()
+    {
+        await using EdgeHarness edge = await plane.StartEdgeAsync("edge-q");
+        int configuredQueue = edge.Node.Dam.QueueMaxMessages;
+        plane.WriteControl(ControlKey.Rate("edge-q"), new ControlUpdate
+        {
+            Version = 200, Target = "edge-q", GlobalRate = new RateLimit { RatePerSecond = 50_000, QueueScale = 2 },
+        });
+        plane.WriteControl(ControlKey.Burst, new ControlUpdate
+        {
+            Version = 201, Target = "*", Burst = new BurstAdvice { Probability = 0.9, Level = 3, LingerMs = 50 },
+        });
+        try
+        {
+            Assert.True(await Eventually.TrueAsync(() => edge.Node.Producer.LingerMs == 50 && edge.Node.Dam.QueueScale == 2, TimeSpan.FromSeconds(5)),
+                $"linger {edge.Node.Producer.LingerMs} ms, queue scale {edge.Node.Dam.QueueScale}");
+            Assert.Equal(2 * configuredQueue, edge.Node.Dam.QueueMaxMessages);
+            System.Text.Json.JsonElement stats = await edge.GetJsonAsync("stats");
+            Assert.Equal(2, stats.GetProperty("dam").GetProperty("queue_scale").GetDouble());
+            Assert.Equal(50, stats.GetProperty("kafka").GetProperty("linger_ms").GetInt32());
+
+            // Held and then handed over: every record still reaches Kafka.
+            long before = edge.Node.Producer.Delivered;
+            ControlPlaneFixture.Flood(edge, "held-1", 200);
+            Assert.True(await Eventually.TrueAsync(() => edge.Node.Producer.Delivered - before == 200, TimeSpan.FromSeconds(10)),
+                $"delivered {edge.Node.Producer.Delivered - before} of 200");
+        }
+        finally
+        {
+            // The fixture's cluster outlives this test: later edges must not replay the advice.
+            plane.WriteTombstone(ControlKey.Burst);
+            plane.WriteTombstone(ControlKey.Rate("edge-q"));
+        }
+
+        Assert.True(await Eventually.TrueAsync(() => edge.Node.Producer.LingerMs == 5 && edge.Node.Dam.QueueScale == 1, TimeSpan.FromSeconds(5)),
+            "the tombstones did not restore the configured linger and queue");
+        Assert.Equal(configuredQueue, edge.Node.Dam.QueueMaxMessages);
+    }
 }
