@@ -110,9 +110,6 @@ internal readonly struct DatagramSource : IEquatable<DatagramSource>
 
     public static bool operator !=(DatagramSource left, DatagramSource right) => !left.Equals(right);
 
-    /// <summary>Whether both come from the same IP address, whatever their ports.</summary>
-    public bool SameAddress(DatagramSource other) => _high == other._high && _low == other._low;
-
     internal static DatagramSource FromBytes(ReadOnlySpan<byte> address16, ushort port) =>
         new(MemoryMarshal.Read<ulong>(address16), MemoryMarshal.Read<ulong>(address16[8..]), port);
 

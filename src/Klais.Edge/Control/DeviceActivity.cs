@@ -318,22 +318,17 @@ internal sealed class DeviceActivity : IDisposable
     private static string[] Samples(ref Slot slot)
     {
         int written = Volatile.Read(ref slot.SamplesWritten);
-        if (written == 0)
-        {
-            return [];
-        }
-
-        var samples = new List<string>(MaxSourceSamples);
+        var samples = new string[BitOperations.PopCount((uint)written)];
         ReadOnlySpan<ulong> words = slot.Samples;
-        for (int i = 0; i < MaxSourceSamples; i++)
+        for (int i = 0, n = 0; i < MaxSourceSamples; i++)
         {
             if ((written & (1 << i)) != 0)
             {
-                samples.Add(DatagramSource.FromWords(words[2 * i], words[(2 * i) + 1]).AddressText());
+                samples[n++] = DatagramSource.FromWords(words[2 * i], words[(2 * i) + 1]).AddressText();
             }
         }
 
-        return [.. samples];
+        return samples;
     }
 
     private struct Slot
