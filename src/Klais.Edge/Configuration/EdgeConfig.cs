@@ -86,11 +86,6 @@ internal static class EdgeConfigLoader
 {
     private const int MaxDatagramPayload = 65507 - 22;
 
-    private static readonly Dictionary<string, LogLevel> LogLevels = new(StringComparer.Ordinal)
-    {
-        ["trace"] = LogLevel.Trace, ["debug"] = LogLevel.Debug, ["info"] = LogLevel.Information,
-        ["warn"] = LogLevel.Warning, ["error"] = LogLevel.Error, ["critical"] = LogLevel.Critical, ["none"] = LogLevel.None,
-    };
 
     private static readonly Dictionary<string, EdgeXdpMode> XdpModes = new(StringComparer.Ordinal)
     {
@@ -217,7 +212,7 @@ internal static class EdgeConfigLoader
             DamBurstSize = read.WholeNumber(EdgeSettings.DamBurstSize, 1, 1_000_000_000),
             DamQueueMaxMessages = (int)read.WholeNumber(EdgeSettings.DamQueueMaxMessages, 1, 50_000_000),
             DamQueueMaxBytes = (int)read.WholeNumber(EdgeSettings.DamQueueMaxBytes, 1024, 1L << 30),
-            LogLevel = read.OneOf(EdgeSettings.LogLevel, LogLevels),
+            LogLevel = (LogLevel)read.OneOf(EdgeSettings.LogLevel, LogLevelNames.Levels),
             NodeId = nodeId.Length == 0 ? Environment.MachineName : nodeId,
             ReceiveThreads = (int)read.WholeNumber(EdgeSettings.ReceiveThreads, 0, 256),
             ReceiveBufferBytes = (int)read.WholeNumber(EdgeSettings.ReceiveBufferBytes, 4096, 1 << 30),

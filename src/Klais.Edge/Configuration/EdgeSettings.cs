@@ -17,7 +17,7 @@ internal static class EdgeSettings
     public static readonly Setting DamBurstSize = new("KLAIS_DAM_BURST_SIZE", "50000", "Dam bucket size: datagrams that may pass at once after a quiet spell.");
     public static readonly Setting DamQueueMaxMessages = new("KLAIS_DAM_QUEUE_MAX_MESSAGES", "100000", "Overflow queue bound in datagrams.");
     public static readonly Setting DamQueueMaxBytes = new("KLAIS_DAM_QUEUE_MAX_BYTES", "67108864", "Overflow queue bound in bytes.");
-    public static readonly Setting LogLevel = new("KLAIS_LOG_LEVEL", "info", "trace, debug, info, warn, error, critical or none.");
+    public static readonly Setting LogLevel = new("KLAIS_LOG_LEVEL", "info", LogLevelNames.Description);
     public static readonly Setting NodeId = new("KLAIS_NODE_ID", "", "This edge's id in headers and reports; defaults to the host name.");
     public static readonly Setting ReceiveThreads = new("KLAIS_RECEIVE_THREADS", "0", "Receive threads, one SO_REUSEPORT socket each; 0 means one per core.");
     public static readonly Setting ReceiveBufferBytes = new("KLAIS_RECEIVE_BUFFER_BYTES", "8388608", "Kernel receive buffer per socket (SO_RCVBUF).");

@@ -21,11 +21,6 @@ internal sealed record SiloConfigResult(SiloConfig? Config, IReadOnlyList<string
 /// </summary>
 internal static class SiloConfigLoader
 {
-    private static readonly Dictionary<string, LogLevel> LogLevels = new(StringComparer.Ordinal)
-    {
-        ["trace"] = LogLevel.Trace, ["debug"] = LogLevel.Debug, ["info"] = LogLevel.Information,
-        ["warn"] = LogLevel.Warning, ["error"] = LogLevel.Error, ["critical"] = LogLevel.Critical, ["none"] = LogLevel.None,
-    };
 
     public static SiloConfigResult Load(IReadOnlyList<string> args, Func<string, string?> environment)
     {
@@ -98,7 +93,7 @@ internal static class SiloConfigLoader
             },
         };
         int partitions = (int)r.WholeNumber(SiloSettings.Partitions, 1, 1000);
-        LogLevel level = r.OneOf(SiloSettings.LogLevel, LogLevels);
+        LogLevel level = (LogLevel)r.OneOf(SiloSettings.LogLevel, LogLevelNames.Levels);
         errors.AddRange(r.Errors);
         if (errors.Count > 0)
         {

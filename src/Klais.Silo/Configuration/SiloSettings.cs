@@ -29,7 +29,7 @@ internal static class SiloSettings
     public static readonly Setting Kp = new("KLAIS_PID_KP", "0.5", "PID proportional gain.");
     public static readonly Setting Ki = new("KLAIS_PID_KI", "0.1", "PID integral gain.");
     public static readonly Setting Kd = new("KLAIS_PID_KD", "0.05", "PID derivative gain.");
-    public static readonly Setting LogLevel = new("KLAIS_LOG_LEVEL", "info", "trace, debug, info, warn, error, critical or none.");
+    public static readonly Setting LogLevel = new("KLAIS_LOG_LEVEL", "info", LogLevelNames.Description);
 
     public static IReadOnlyList<Setting> All { get; } =
     [

@@ -11,6 +11,22 @@ public sealed class EdgeConfigLoaderTests
     private static EdgeConfigResult Load(Dictionary<string, string>? env = null, params string[] args) =>
         EdgeConfigLoader.Load(args, name => env is not null && env.TryGetValue(name, out string? v) ? v : null);
 
+    [Theory]
+    [InlineData("warn", LogLevel.Warning)]
+    [InlineData("warning", LogLevel.Warning)]
+    [InlineData("Warning", LogLevel.Warning)]
+    [InlineData("info", LogLevel.Information)]
+    [InlineData("information", LogLevel.Information)]
+    [InlineData("trace", LogLevel.Trace)]
+    [InlineData("none", LogLevel.None)]
+    public void Log_level_takes_the_short_names_and_those_of_Microsoft_Extensions_Logging(string name, LogLevel expected)
+    {
+        EdgeConfigResult result = Load(new() { ["KLAIS_LOG_LEVEL"] = name });
+
+        Assert.Empty(result.Errors);
+        Assert.Equal(expected, result.Config!.LogLevel);
+    }
+
     [Fact]
     public void Defaults_match_the_design()
     {

@@ -32,6 +32,24 @@ public sealed class EdgeProcessTests
         Assert.Contains("KLAIS_LOG_LEVEL is \"loud\" (from the environment)", text, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("warning")]
+    [InlineData("information")]
+    public async Task Starts_with_the_log_level_names_of_Microsoft_Extensions_Logging(string level)
+    {
+        int udp = EdgeProcess.FreePort(SocketType.Dgram), api = EdgeProcess.FreePort(SocketType.Stream);
+        using EdgeProcess edge = EdgeProcess.Start(new Dictionary<string, string>
+        {
+            ["KLAIS_UDP_BIND"] = $"127.0.0.1:{udp}",
+            ["KLAIS_API_BIND"] = $"127.0.0.1:{api}",
+            ["KLAIS_LOG_LEVEL"] = level,
+            ["KLAIS_CONTROL"] = "off",
+        });
+
+        Assert.True(await edge.WaitUntilServingAsync(TimeSpan.FromSeconds(60)) && !edge.Process.HasExited, edge.OutputText);
+        Assert.DoesNotContain("configuration problem", edge.OutputText, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Sigterm_drains_the_dam_flushes_kafka_and_exits_0()
     {

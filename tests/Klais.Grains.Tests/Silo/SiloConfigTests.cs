@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Klais.Silo.Api;
 using Klais.Silo.Configuration;
 
@@ -7,6 +8,20 @@ public sealed class SiloConfigTests
 {
     private static SiloConfigResult Load(Dictionary<string, string> env, params string[] args) =>
         SiloConfigLoader.Load(args, name => env.GetValueOrDefault(name));
+
+    [Theory]
+    [InlineData("warn", LogLevel.Warning)]
+    [InlineData("warning", LogLevel.Warning)]
+    [InlineData("information", LogLevel.Information)]
+    [InlineData("Information", LogLevel.Information)]
+    [InlineData("debug", LogLevel.Debug)]
+    public void Log_level_takes_the_short_names_and_those_of_Microsoft_Extensions_Logging(string name, LogLevel expected)
+    {
+        SiloConfigResult result = Load(new() { ["KLAIS_LOG_LEVEL"] = name });
+
+        Assert.Empty(result.Errors);
+        Assert.Equal(expected, result.Config!.LogLevel);
+    }
 
     [Fact]
     public void Defaults_are_valid()
