@@ -5,22 +5,16 @@ namespace Klais.Contracts.Proto;
 /// </summary>
 public static class ControlPlaneTopics
 {
-    /// <summary>Drives grains. Key = grain key (<see cref="GrainKey"/>); the partition decides the owning silo.</summary>
+    /// <summary>Drives grains. Key = grain key (<see cref="GrainKey"/>); the silo consuming a partition hosts its device grains.</summary>
     public const string Reports = "klais.reports";
-
-    /// <summary>Compacted changelog of grain state; key = grain key; same partition count as <see cref="Reports"/>.</summary>
-    public const string GrainState = "klais.grain-state";
 
     /// <summary>Compacted; key = <c>&lt;target&gt;/&lt;item&gt;</c> (<see cref="ControlKey"/>); read by every edge from the beginning.</summary>
     public const string Control = "klais.control";
 
-    /// <summary>Compacted membership: key = silo id, value = <see cref="SiloAnnouncement"/>.</summary>
-    public const string Silos = "klais.silos";
-
     /// <summary>Partition counts the dev cluster creates (a production cluster sets its own; silos read them from metadata).</summary>
     public const int DefaultReportPartitions = 12;
 
-    /// <summary>Partitions of klais.control and klais.silos: small, read whole by every reader.</summary>
+    /// <summary>Partitions of klais.control: small, read whole by every reader.</summary>
     public const int DefaultSmallTopicPartitions = 1;
 
     /// <summary>The consumer group all silos share on <see cref="Reports"/>.</summary>

@@ -1,300 +1,213 @@
-using System.Globalization;
 using Klais.Contracts.Proto;
+using Klais.Grains.Storage;
+using Klais.Grains.Turns;
+using Microsoft.Extensions.Logging;
+using Orleans.Placement;
 
 namespace Klais.Grains.Device;
 
 /// <summary>
-/// DeviceGrain(device id): what the fleet knows about one device, from every edge's reports. Statistics (packets,
-/// bytes, duplicates, gaps, an EWMA of the per-report rate and its variance), the edges and source addresses that
-/// saw it, an anomaly score (z-score of the newest rate against the EWMA), edges' suspicion votes, and the block
-/// decision: a quorum of distinct edges voting within the window, or a conclusive fleet-wide view (one device
-/// flooding several edges, or one id from many addresses). Runs one record at a time (its silo's turn).
+/// DeviceGrain(device id) on Orleans: activation, storage and the block-expiry reminder around
+/// <see cref="DeviceDecisions"/>. Placed on the silo that first calls it, which is the silo consuming the
+/// klais.reports partition of the device, so ingestion stays local.
 /// </summary>
-internal sealed class DeviceGrain : IGrain
+[PreferLocalPlacement]
+internal sealed partial class DeviceGrain(
+    [PersistentState("device", StorageNames.Grains)] IPersistentState<DeviceState> stored,
+    GrainServices services,
+    ILogger<DeviceGrain> logger) : Grain, IDeviceGrain, IRemindable
 {
-    private const int MaxEdges = 16;
-    private const int MaxSources = 32;
-    private const int MaxVotes = 32;
+    /// <summary>The reminder that lifts a block when its TTL ends, on whichever silo then hosts the device.</summary>
+    internal const string ExpiryReminder = "block-expiry";
 
-    public DeviceGrain(DeviceState state) => State = state;
+    private readonly DurableState<DeviceState> _state = new(stored, services.Writes);
+    private DeviceDecisions _decisions = null!;
+    private AnomalyEntry? _indexed;
+    private long _reminderFor;
 
-    public static DeviceGrain Create(string deviceId) => new(new DeviceState { DeviceId = deviceId });
-
-    public DeviceState State { get; }
-
-    public string Id => State.DeviceId;
-
-    public void WriteState(GrainStateRecord record) => record.Device = State;
-
-    public bool IsBlocked(DateTimeOffset now) => State.Block is { } b && b.ExpiresUnixMs > now.ToUnixTimeMilliseconds();
-
-    /// <summary>Applies one record; false when nothing changed (a replay, or a body not meant for a device).</summary>
-    public bool Handle(ReportEnvelope envelope, IGrainContext context)
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        if (envelope.BodyCase is not (ReportEnvelope.BodyOneofCase.Device or ReportEnvelope.BodyOneofCase.DeviceCommand)
-            || !Sequences.Accept(State.Sequences, envelope.SourceId, envelope.Sequence))
+        if (_state.State.DeviceId.Length == 0)
         {
-            return false;
+            _state.State.DeviceId = this.GetPrimaryKeyString();
         }
 
-        if (envelope.BodyCase == ReportEnvelope.BodyOneofCase.Device)
-        {
-            OnReport(envelope.SourceId, envelope.Device, context);
-        }
-        else
-        {
-            OnCommand(envelope.DeviceCommand, context);
-        }
-
-        return true;
+        _decisions = new DeviceDecisions(_state.State);
+        return Task.CompletedTask;
     }
 
-    /// <summary>Withdraws a block whose time is up; true when it did.</summary>
-    public bool Expire(IGrainContext context)
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        if (State.Block is null || IsBlocked(context.Now))
+        if (!await _state.TryWriteAsync())
         {
-            return false;
-        }
-
-        Unblock("ttl expired", context);
-        return true;
-    }
-
-    private void OnReport(string edge, DeviceReport report, IGrainContext context)
-    {
-        ConsensusOptions options = context.Consensus;
-        long now = context.Now.ToUnixTimeMilliseconds();
-        DeviceState s = State;
-        if (s.FirstSeenUnixMs == 0)
-        {
-            s.FirstSeenUnixMs = now;
-        }
-
-        s.LastSeenUnixMs = now;
-        double rate = report.WindowMs > 0 ? report.Packets * 1000.0 / report.WindowMs : 0;
-        if (!report.Interim)
-        {
-            // An interim report's window is reported again in full when it ends: its counts would be counted twice.
-            s.Packets += report.Packets;
-            s.Bytes += report.Bytes;
-            s.Duplicates += report.Duplicates;
-            s.Gaps += report.Gaps;
-            s.Reports++;
-            UpdateRate(rate, report.WindowMs, options);
-        }
-
-        SeeEdge(edge, now, rate, report.DistinctSources, (long)options.VoteWindow.TotalMilliseconds);
-        foreach (string source in report.SourceAddresses)
-        {
-            if (s.Sources.Contains(source))
-            {
-                continue;
-            }
-
-            if (s.Sources.Count >= MaxSources)
-            {
-                s.Sources.RemoveAt(0); // examples: the most recent ones are kept
-            }
-
-            s.Sources.Add(source);
-        }
-
-        if (report.Vote is { } vote)
-        {
-            AddVote(edge, vote, now);
-        }
-
-        if (!IsBlocked(context.Now))
-        {
-            Decide(context);
+            LogLostOnDeactivation(logger, _state.State.DeviceId, reason.Description);
         }
     }
 
-    /// <summary>
-    /// EWMA of the rate and its variance (West's incremental form); the score is taken before the update, so a
-    /// sudden burst stands out against the history it breaks from.
-    /// </summary>
-    private void UpdateRate(double rate, int windowMs, ConsensusOptions options)
+    public async Task<ApplyResult> Apply(IReadOnlyList<DeviceObservation> reports)
     {
-        DeviceState s = State;
-        // Counting noise sets a floor under the deviation: a device sending a steady n datagrams per window still varies
-        // by about sqrt(n) datagrams (Poisson), so its rate by sqrt(mean / window). Without the floor a perfectly steady
-        // device has a variance near 0 and the smallest change scores in the hundreds.
-        double windowSeconds = Math.Max(windowMs, 1) / 1000.0;
-        double std = Math.Max(Math.Sqrt(s.RateVariance), Math.Sqrt(Math.Max(s.RateMean, 1) / windowSeconds));
-        s.AnomalyScore = s.Reports > (ulong)options.MinReportsForScore ? (rate - s.RateMean) / std : 0;
-        if (s.Reports == 1)
+        GrainTurn turn = services.NewTurn();
+        int applied = 0;
+        foreach (DeviceObservation report in reports)
         {
-            s.RateMean = rate;
-            s.RateVariance = 0;
-        }
-        else
-        {
-            double diff = rate - s.RateMean;
-            double increment = options.EwmaAlpha * diff;
-            s.RateMean += increment;
-            s.RateVariance = (1 - options.EwmaAlpha) * (s.RateVariance + diff * increment);
+            applied += _decisions.Apply(report, turn) ? 1 : 0;
         }
 
-        s.LastRate = rate;
+        if (applied > 0)
+        {
+            _state.Changed();
+        }
+
+        return new ApplyResult(applied, await EndTurn(turn));
     }
 
-    /// <summary>
-    /// Notes the edge's latest rate, and the most distinct addresses it reported in one window within the vote window: a
-    /// flood split across two windows still counts whole, and an honest device's single address over many windows stays one.
-    /// </summary>
-    private void SeeEdge(string edge, long now, double rate, uint distinctSources, long voteWindowMs)
+    public async Task<bool> Flush() => await EndTurn(null);
+
+    public Task<DeviceSnapshot?> Describe() =>
+        Task.FromResult(_decisions.Seen ? DeviceSnapshots.From(_decisions, services.SiloId, services.Time.GetUtcNow()) : null);
+
+    public async Task<DeviceSnapshot> Block(int ttlSeconds, string reason)
     {
-        foreach (EdgeSeen seen in State.Edges)
-        {
-            if (seen.NodeId == edge)
-            {
-                seen.LastSeenUnixMs = now;
-                seen.PacketsPerSecond = rate;
-                if (now - seen.SourcesSinceUnixMs > voteWindowMs)
-                {
-                    seen.DistinctSources = distinctSources;
-                    seen.SourcesSinceUnixMs = now;
-                }
-                else
-                {
-                    seen.DistinctSources = Math.Max(seen.DistinctSources, distinctSources);
-                }
-
-                return;
-            }
-        }
-
-        if (State.Edges.Count >= MaxEdges)
-        {
-            State.Edges.Remove(State.Edges.MinBy(e => e.LastSeenUnixMs)!);
-        }
-
-        State.Edges.Add(new EdgeSeen { NodeId = edge, LastSeenUnixMs = now, PacketsPerSecond = rate, DistinctSources = distinctSources, SourcesSinceUnixMs = now });
+        GrainTurn turn = services.NewTurn();
+        _decisions.BlockByOperator(reason, TimeSpan.FromSeconds(ttlSeconds), turn);
+        _state.Changed();
+        await EndTurn(turn);
+        return DeviceSnapshots.From(_decisions, services.SiloId, turn.Now);
     }
 
-    private void AddVote(string edge, SuspicionVote vote, long now)
+    public async Task<DeviceSnapshot?> Unblock(string reason)
     {
-        Vote? existing = State.Votes.FirstOrDefault(v => v.NodeId == edge);
-        if (existing is null)
+        if (!_decisions.Seen)
         {
-            if (State.Votes.Count >= MaxVotes)
-            {
-                State.Votes.Remove(State.Votes.MinBy(v => v.UnixMs)!);
-            }
-
-            existing = new Vote { NodeId = edge };
-            State.Votes.Add(existing);
+            return null;
         }
 
-        existing.Reason = vote.Reason;
-        existing.Score = vote.Score;
-        existing.UnixMs = now;
+        GrainTurn turn = services.NewTurn();
+        if (_decisions.UnblockByOperator(reason, turn))
+        {
+            _state.Changed();
+            await EndTurn(turn);
+        }
+
+        return DeviceSnapshots.From(_decisions, services.SiloId, turn.Now);
     }
 
-    private void Decide(IGrainContext context)
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
-        ConsensusOptions options = context.Consensus;
-        long since = context.Now.ToUnixTimeMilliseconds() - (long)options.VoteWindow.TotalMilliseconds;
-        for (int i = State.Votes.Count - 1; i >= 0; i--)
+        if (reminderName != ExpiryReminder)
         {
-            if (State.Votes[i].UnixMs < since)
-            {
-                State.Votes.RemoveAt(i);
-            }
-        }
-
-        if (State.Votes.Count >= options.Quorum)
-        {
-            string reasons = string.Join(", ", State.Votes.Select(v => v.Reason).Distinct().Order(StringComparer.Ordinal));
-            Block("consensus", $"{State.Votes.Count} edges voted ({reasons}) within {Seconds(options.VoteWindow)}",
-                options.BlockTtl, context);
             return;
         }
 
-        var flooded = State.Edges.Where(e => e.LastSeenUnixMs >= since && e.PacketsPerSecond >= options.FloodRate).ToList();
-        if (flooded.Count >= options.FloodEdges)
+        GrainTurn turn = services.NewTurn();
+        if (_decisions.Expire(turn))
         {
-            Block("fleet", $"flooding {flooded.Count} edges at once (each >= {options.FloodRate.ToString(CultureInfo.InvariantCulture)} packets/s)",
-                options.BlockTtl, context);
+            _state.Changed();
+        }
+
+        await EndTurn(turn);
+    }
+
+    /// <summary>
+    /// Ends a turn: the anomaly index learns of a change in listing, the state is written, the reminder follows the
+    /// block, and the turn's control updates and events are sent. Control goes out even when the write failed: an
+    /// edge should block a flooding device while the store is down; the state follows when the store is back.
+    /// </summary>
+    private async Task<bool> EndTurn(GrainTurn? turn)
+    {
+        await UpdateIndex();
+        bool durable = await _state.TryWriteAsync();
+        if (durable)
+        {
+            await FollowBlockWithReminder();
+        }
+
+        if (turn is { HasOutput: true })
+        {
+            await turn.SendAsync(GrainFactory);
+        }
+
+        return durable && _reminderFor == (_state.State.Block?.ExpiresUnixMs ?? 0);
+    }
+
+    private async Task FollowBlockWithReminder()
+    {
+        long expires = _state.State.Block?.ExpiresUnixMs ?? 0;
+        if (expires == _reminderFor)
+        {
             return;
         }
 
-        // The fleet's view of where the id comes from: each recent edge's distinct addresses in its latest window, summed
-        // (an upper bound: two edges may count one address twice; a spoofed id's addresses rarely repeat).
-        var recent = State.Edges.Where(e => e.LastSeenUnixMs >= since).ToList();
-        long sources = recent.Sum(e => (long)e.DistinctSources);
-        if (recent.Count >= 2 && sources >= options.SourceThreshold)
+        try
         {
-            Block("fleet", $"one id from {sources} source addresses over {recent.Count} edges within {Seconds(options.VoteWindow)}",
-                options.BlockTtl, context);
+            if (expires > 0)
+            {
+                TimeSpan due = TimeSpan.FromMilliseconds(Math.Max(1000, expires - services.Time.GetUtcNow().ToUnixTimeMilliseconds()));
+                await this.RegisterOrUpdateReminder(ExpiryReminder, due, services.ReminderPeriod);
+            }
+            else if (await this.GetReminder(ExpiryReminder) is { } reminder)
+            {
+                await this.UnregisterReminder(reminder);
+            }
+
+            _reminderFor = expires;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            services.Writes.Failure(ex);
+            LogReminderFailed(logger, _state.State.DeviceId, ex);
         }
     }
 
-    private void OnCommand(DeviceCommand command, IGrainContext context)
+    private async Task UpdateIndex()
     {
-        switch (command.CommandCase)
+        DeviceState s = _state.State;
+        DateTimeOffset now = services.Time.GetUtcNow();
+        bool blocked = _decisions.IsBlocked(now);
+        bool listed = blocked || s.Votes.Count > 0 || Math.Abs(s.AnomalyScore) >= services.Consensus.AnomalyZ;
+        IAnomalyIndexGrain index = GrainFactory.GetGrain<IAnomalyIndexGrain>(GrainKeys.Fleet);
+        if (!listed)
         {
-            case DeviceCommand.CommandOneofCase.Block:
-                Block("operator", command.Block.Reason, TimeSpan.FromSeconds(command.Block.TtlSeconds), context);
-                break;
-            case DeviceCommand.CommandOneofCase.Unblock when State.Block is not null:
-                Unblock(command.Unblock.Reason, context);
-                break;
-        }
-    }
+            if (s.Listed)
+            {
+                await index.Remove(s.DeviceId);
+                s.Listed = false;
+                _indexed = null;
+                _state.Changed();
+            }
 
-    private List<string> Evidence(IGrainContext context)
-    {
-        DeviceState s = State;
-        var evidence = new List<string>();
-        foreach (Vote v in s.Votes)
-        {
-            evidence.Add(string.Create(CultureInfo.InvariantCulture,
-                $"vote {v.NodeId}: {v.Reason} (score {v.Score:0.##}) at {DateTimeOffset.FromUnixTimeMilliseconds(v.UnixMs):O}"));
+            return;
         }
 
-        evidence.Add(string.Create(CultureInfo.InvariantCulture,
-            $"rate {s.LastRate:0.#}/s vs mean {s.RateMean:0.#}/s, z {s.AnomalyScore:0.##}; {s.Packets} packets, {s.Duplicates} duplicates, {s.Gaps} gaps"));
-        evidence.Add($"edges: {string.Join(", ", s.Edges.Select(e => $"{e.NodeId} ({e.DistinctSources} sources)"))}; source examples: {string.Join(", ", s.Sources.TakeLast(8))}");
-        evidence.Add("decided by silo " + context.SiloId);
-        return evidence;
-    }
-
-    private void Block(string origin, string reason, TimeSpan ttl, IGrainContext context)
-    {
-        long now = context.Now.ToUnixTimeMilliseconds();
-        var block = new DeviceState.Types.ActiveBlock
+        var entry = new AnomalyEntry
         {
-            SinceUnixMs = now,
-            ExpiresUnixMs = now + (long)ttl.TotalMilliseconds,
-            Reason = reason,
-            Origin = origin,
+            DeviceId = s.DeviceId,
+            OwnerSilo = services.SiloId,
+            AnomalyScore = s.AnomalyScore,
+            Votes = s.Votes.Count,
+            Blocked = blocked,
+            Reason = blocked ? s.Block.Reason : null,
+            ExpiresAt = blocked ? DateTimeOffset.FromUnixTimeMilliseconds(s.Block.ExpiresUnixMs) : null,
+            UpdatedAt = now,
         };
-        block.Evidence.AddRange(Evidence(context));
-        State.Block = block;
-        State.BlocksTotal++;
-        var control = new Contracts.Proto.Block
+        if (_indexed is { } last && last.Blocked == entry.Blocked && last.Votes == entry.Votes && last.ExpiresAt == entry.ExpiresAt
+            && Math.Abs(last.AnomalyScore - entry.AnomalyScore) < 0.5)
         {
-            DeviceId = Id,
-            TtlSeconds = (int)ttl.TotalSeconds,
-            ExpiresUnixMs = block.ExpiresUnixMs,
-            Reason = $"{origin}: {reason}",
-        };
-        control.Evidence.AddRange(block.Evidence);
-        context.EmitControl(ControlPlaneTopics.AllEdges, ControlKey.Block(Id), new ControlUpdate { Block = control });
-        context.Record("block", "device/" + Id, $"{origin}: {reason}; ttl {Seconds(ttl)}");
+            return;
+        }
+
+        await index.Update(entry);
+        _indexed = entry;
+        if (!s.Listed)
+        {
+            s.Listed = true;
+            _state.Changed();
+        }
     }
 
-    private void Unblock(string reason, IGrainContext context)
-    {
-        State.Block = null;
-        State.Votes.Clear(); // the votes that caused the block are spent; a new block needs new votes
-        context.EmitControl(ControlPlaneTopics.AllEdges, ControlKey.Block(Id),
-            new ControlUpdate { Unblock = new Unblock { DeviceId = Id, Reason = reason } });
-        context.Record("unblock", "device/" + Id, reason);
-    }
+    [LoggerMessage(EventId = 101, Level = LogLevel.Warning, Message = "Device {DeviceId}: state changes not written before deactivation ({Reason}); reports behind them stay uncommitted and are applied again")]
+    private static partial void LogLostOnDeactivation(ILogger logger, string deviceId, string? reason);
 
-    private static string Seconds(TimeSpan t) => t.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture) + " s";
+    [LoggerMessage(EventId = 102, Level = LogLevel.Warning, Message = "Device {DeviceId}: block-expiry reminder not updated; retried on the next turn")]
+    private static partial void LogReminderFailed(ILogger logger, string deviceId, Exception ex);
 }

@@ -1,53 +1,50 @@
 using Klais.Contracts.Proto;
+using Klais.Grains.Storage;
+using Klais.Grains.Turns;
 
 namespace Klais.Grains.Node;
 
-/// <summary>NodeGrain(node id): an edge's latest report: rates, Kafka lag, CPU, degradation level, applied versions.</summary>
-internal sealed class NodeGrain : IGrain
+/// <summary>NodeGrain(node id) on Orleans: stores the edge's latest report and keeps the node index current.</summary>
+internal sealed class NodeGrain(
+    [PersistentState("node", StorageNames.Grains)] IPersistentState<NodeState> stored,
+    GrainServices services) : Grain, INodeGrain
 {
-    public NodeGrain(NodeState state) => State = state;
+    private readonly DurableState<NodeState> _state = new(stored, services.Writes);
+    private NodeDecisions _decisions = null!;
 
-    public static NodeGrain Create(string nodeId) => new(new NodeState { Last = new NodeReport { NodeId = nodeId } });
-
-    public NodeState State { get; }
-
-    public string Id => State.Last.NodeId;
-
-    public void WriteState(GrainStateRecord record) => record.Node = State;
-
-    public bool Handle(ReportEnvelope envelope, IGrainContext context)
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        if (envelope.BodyCase != ReportEnvelope.BodyOneofCase.Node || !Sequences.Accept(State.Sequences, envelope.SourceId, envelope.Sequence))
-        {
-            return false;
-        }
-
-        int previousLevel = State.Reports == 0 ? 0 : State.Last.DegradationLevel;
-        State.Last = envelope.Node.Clone();
-        State.Last.NodeId = Id;
-        State.LastReportUnixMs = context.Now.ToUnixTimeMilliseconds();
-        State.Reports++;
-        if (State.Last.DegradationLevel != previousLevel)
-        {
-            context.Record("degradation", "node/" + Id, $"level {previousLevel} -> {State.Last.DegradationLevel}");
-        }
-
-        return true;
+        _state.State.Last ??= new NodeReport();
+        _state.State.Last.NodeId = this.GetPrimaryKeyString();
+        _decisions = new NodeDecisions(_state.State);
+        return Task.CompletedTask;
     }
 
-    /// <summary>Healthy when it reported within <paramref name="staleAfter"/> and is not fully degraded.</summary>
-    public string Health(DateTimeOffset now, TimeSpan staleAfter) =>
-        now.ToUnixTimeMilliseconds() - State.LastReportUnixMs > staleAfter.TotalMilliseconds ? "stale"
-        : State.Last.DegradationLevel switch { 0 => "ok", 3 => "critical", _ => "degraded" };
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) => await _state.TryWriteAsync();
 
-    public NodeLoad ToLoad() => new()
+    public async Task<ApplyResult> Apply(NodeObservation report)
     {
-        NodeId = Id,
-        ReceivedPerSecond = State.Last.ReceivedPerSecond,
-        KafkaLag = State.Last.KafkaLag,
-        Cpu = State.Last.Cpu,
-        BaseRate = State.Last.BaseRate,
-        DegradationLevel = State.Last.DegradationLevel,
-        LastReportUnixMs = State.LastReportUnixMs,
-    };
+        GrainTurn turn = services.NewTurn();
+        bool applied = _decisions.Apply(report, turn);
+        if (applied)
+        {
+            _state.Changed();
+            await GrainFactory.GetGrain<INodeIndexGrain>(GrainKeys.Fleet).Update(Snapshot(turn.Now));
+        }
+
+        bool durable = await _state.TryWriteAsync();
+        if (turn.HasOutput)
+        {
+            await turn.SendAsync(GrainFactory);
+        }
+
+        return new ApplyResult(applied ? 1 : 0, durable);
+    }
+
+    public Task<bool> Flush() => _state.TryWriteAsync();
+
+    public Task<NodeSnapshot?> Describe() =>
+        Task.FromResult(_state.State.Reports > 0 ? Snapshot(services.Time.GetUtcNow()) : null);
+
+    private NodeSnapshot Snapshot(DateTimeOffset now) => _decisions.ToSnapshot(services.SiloId, now, services.Controller.NodeStaleAfter);
 }

@@ -26,7 +26,7 @@ internal static class BurstForecast
     }
 }
 
-/// <summary>What the fleet does at each burst probability (DESIGN.md section 5).</summary>
+/// <summary>What the fleet does at each burst probability.</summary>
 internal readonly record struct BurstResponse(int Level, double RateFactor, double QueueScale, int LingerMs, bool Alert)
 {
     public static BurstResponse For(double probability) => probability switch

@@ -3,7 +3,7 @@ using Klais.Contracts.Proto;
 namespace Klais.Grains.Swarm;
 
 /// <summary>
-/// The per-edge rate controller of DESIGN.md section 5: <c>error = 0.7*lag_error + 0.3*cpu_error</c> with
+/// The per-edge rate controller of docs/control-plane.md: <c>error = 0.7*lag_error + 0.3*cpu_error</c> with
 /// <c>lag_error = (target_lag - lag)/target_lag</c> and <c>cpu_error = target_cpu - cpu</c>; output
 /// <c>P + I + D</c> clamped to [-1, 1]; new rate <c>base * (1 + output)</c>. Anti-windup by conditional
 /// integration: while the output is saturated and the error pushes further into saturation, the integral is

@@ -1,7 +1,7 @@
 using Google.Protobuf.Collections;
 using Klais.Contracts.Proto;
 
-namespace Klais.Grains;
+namespace Klais.Grains.Turns;
 
 /// <summary>The last sequence a grain saw per source: what makes handling a replayed record a no-op.</summary>
 internal static class Sequences

@@ -1,6 +1,6 @@
 namespace Klais.Grains;
 
-/// <summary>How device grains decide: statistics, consensus and blocks (DESIGN.md section 5).</summary>
+/// <summary>How device grains decide: statistics, consensus and blocks.</summary>
 public sealed record ConsensusOptions
 {
     /// <summary>Distinct edges whose votes, within <see cref="VoteWindow"/>, block a device.</summary>

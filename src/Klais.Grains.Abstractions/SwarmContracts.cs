@@ -1,0 +1,83 @@
+namespace Klais.Grains;
+
+/// <summary>
+/// SwarmGrain("fleet"): merges what every silo ingested each control interval, tracks the fleet rate's trend and
+/// burst probability, and runs one PID controller per reporting edge, writing rates to klais.control.
+/// </summary>
+[Alias("klais.ISwarmGrain")]
+public interface ISwarmGrain : IGrainWithStringKey
+{
+    /// <summary>One silo's ingestion over its last interval.</summary>
+    [Alias("contribute")]
+    Task Contribute(SiloAggregate aggregate);
+
+    [Alias("describe")]
+    Task<FleetSnapshot> Describe();
+}
+
+/// <summary>What one silo ingested over one interval.</summary>
+[GenerateSerializer, Immutable, Alias("klais.SiloAggregate")]
+public sealed record SiloAggregate
+{
+    [Id(0)] public required string SiloId { get; init; }
+
+    [Id(1)] public long AtUnixMs { get; init; }
+
+    /// <summary>Sum over the devices reported in the interval of each report's packets per second.</summary>
+    [Id(2)] public double PacketsPerSecond { get; init; }
+
+    [Id(3)] public double BytesPerSecond { get; init; }
+
+    /// <summary>Distinct devices reported in the interval.</summary>
+    [Id(4)] public int ActiveDevices { get; init; }
+
+    /// <summary>Devices this silo saw for the first time in the interval, per second.</summary>
+    [Id(5)] public double NewDevicesPerSecond { get; init; }
+}
+
+/// <summary>One edge as the controller sees it.</summary>
+[GenerateSerializer, Immutable, Alias("klais.ControlledNode")]
+public sealed record ControlledNode(
+    [property: Id(0)] string NodeId,
+    [property: Id(1)] double ReceivedPerSecond,
+    [property: Id(2)] long KafkaLag,
+    [property: Id(3)] double Cpu,
+    [property: Id(4)] double BaseRate,
+    [property: Id(5)] double PidOutput,
+    [property: Id(6)] double Rate,
+    [property: Id(7)] bool Stale);
+
+/// <summary>The fleet at the swarm grain's last step.</summary>
+[GenerateSerializer, Immutable, Alias("klais.FleetSnapshot")]
+public sealed record FleetSnapshot
+{
+    [Id(0)] public required string OwnerSilo { get; init; }
+
+    [Id(1)] public DateTimeOffset? At { get; init; }
+
+    [Id(2)] public int SilosReporting { get; init; }
+
+    [Id(3)] public double PacketsPerSecond { get; init; }
+
+    [Id(4)] public double BytesPerSecond { get; init; }
+
+    [Id(5)] public int ActiveDevices { get; init; }
+
+    [Id(6)] public double NewDevicesPerSecond { get; init; }
+
+    [Id(7)] public int BlockedDevices { get; init; }
+
+    [Id(8)] public int AnomalousDevices { get; init; }
+
+    [Id(9)] public double Level { get; init; }
+
+    [Id(10)] public double Trend { get; init; }
+
+    [Id(11)] public double Forecast { get; init; }
+
+    [Id(12)] public double BurstProbability { get; init; }
+
+    [Id(13)] public int BurstLevel { get; init; }
+
+    [Id(14)] public IReadOnlyList<ControlledNode> Nodes { get; init; } = [];
+}

@@ -1,0 +1,40 @@
+using Klais.Grains.Control;
+using Klais.Grains.Storage;
+using Klais.Grains.Turns;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using Orleans.Storage;
+
+namespace Klais.Grains.Hosting;
+
+/// <summary>Registers KLAIS grains and what they share on a silo.</summary>
+public static class GrainsSiloBuilderExtensions
+{
+    /// <summary>
+    /// The grains' services: options, clock (<see cref="TimeProvider.System"/> unless one is registered), state-write
+    /// health. The grains' storage is named <see cref="StorageNames.Grains"/>; a control publisher must be added
+    /// (<see cref="AddKlaisControl"/>, or any <see cref="IControlPublisher"/>).
+    /// </summary>
+    public static ISiloBuilder AddKlaisGrains(this ISiloBuilder silo, ConsensusOptions consensus, ControllerOptions controller)
+    {
+        silo.Services.TryAddSingleton(TimeProvider.System);
+        silo.Services.AddSingleton(Options.Create(consensus));
+        silo.Services.AddSingleton(Options.Create(controller));
+        silo.Services.TryAddSingleton<StateWriteHealth>();
+        silo.Services.AddSingleton<GrainServices>();
+        return silo;
+    }
+
+    /// <summary>klais.control through this silo's own idempotent producer.</summary>
+    public static ISiloBuilder AddKlaisControl(this ISiloBuilder silo, string bootstrapServers)
+    {
+        silo.Services.TryAddSingleton<IControlPublisher>(sp => new KafkaControlPublisher(bootstrapServers,
+            sp.GetRequiredService<Orleans.Runtime.ILocalSiloDetails>().Name, sp.GetRequiredService<TimeProvider>()));
+        return silo;
+    }
+
+    /// <summary>Grain state as protobuf, for a storage provider's options (Redis or memory).</summary>
+    public static IGrainStorageSerializer ProtobufSerializer(IServiceProvider services) =>
+        new ProtobufGrainStorageSerializer(services.GetRequiredService<IGrainStorageSerializer>());
+}

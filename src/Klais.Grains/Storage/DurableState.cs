@@ -1,0 +1,40 @@
+namespace Klais.Grains.Storage;
+
+/// <summary>
+/// A grain's stored state with the flush protocol ingestion relies on: changes are marked, written at the end of the
+/// turn, and when a write fails they stay marked, so the next call or <c>Flush</c> writes them. A failed write never
+/// loses what the grain already holds in memory; the offsets of the reports behind it stay uncommitted meanwhile.
+/// </summary>
+internal sealed class DurableState<T>(IPersistentState<T> stored, StateWriteHealth health)
+    where T : class, new()
+{
+    private bool _unsaved;
+
+    public T State => stored.State;
+
+    public bool Unsaved => _unsaved;
+
+    public void Changed() => _unsaved = true;
+
+    /// <summary>Writes when something is unwritten; true when nothing is left unwritten.</summary>
+    public async Task<bool> TryWriteAsync()
+    {
+        if (!_unsaved)
+        {
+            return true;
+        }
+
+        try
+        {
+            await stored.WriteStateAsync();
+            _unsaved = false;
+            health.Success();
+            return true;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            health.Failure(ex);
+            return false;
+        }
+    }
+}
