@@ -7,8 +7,7 @@ namespace Klais.Contracts.Proto;
 /// <summary>
 /// Writes records to klais.reports the way the silos expect them: a <see cref="ReportEnvelope"/> carrying the
 /// schema version, this source's id and a sequence that only grows, keyed by grain key and sent to the partition
-/// <see cref="GrainPartitioner"/> computes. For edges (device and node reports), the grain API (device commands)
-///. Thread-safe; <see cref="Produce"/> never blocks on the network.
+/// <see cref="GrainPartitioner"/> computes: edges' device and node reports. Thread-safe; <see cref="Produce"/> never blocks on the network.
 /// </summary>
 /// <remarks>
 /// Sequences start at the current Unix time in microseconds and then grow by one per record (or jump to the clock
@@ -83,9 +82,6 @@ public sealed class ReportPublisher : IDisposable
 
     public void PublishNode(NodeReport report) =>
         Produce(GrainKey.Node(report.NodeId), new ReportEnvelope { Node = report });
-
-    public void PublishCommand(DeviceCommand command) =>
-        Produce(GrainKey.Device(command.DeviceId), new ReportEnvelope { DeviceCommand = command });
 
     /// <summary>Stamps <paramref name="envelope"/> (schema version, source, sequence, time) and hands it to librdkafka.</summary>
     public void Produce(GrainKey grain, ReportEnvelope envelope)

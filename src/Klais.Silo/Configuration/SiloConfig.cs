@@ -2,14 +2,76 @@ using System.Globalization;
 using System.Net;
 using Klais.Contracts.Configuration;
 using Klais.Grains;
-using Klais.Grains.Runtime;
 using Microsoft.Extensions.Logging;
 
 namespace Klais.Silo.Configuration;
 
-/// <summary>klais-silo's settings after validation.</summary>
-internal sealed record SiloConfig(
-    string? KafkaBootstrap, IPEndPoint ApiBind, string? AdvertisedUrl, int Partitions, LogLevel LogLevel, SiloRuntimeOptions Runtime);
+/// <summary>klais-silo's settings after validation. A null <see cref="Redis"/> is development mode.</summary>
+internal sealed record SiloConfig
+{
+    public required string SiloId { get; init; }
+
+    public string? Redis { get; init; }
+
+    public string? KafkaBootstrap { get; init; }
+
+    public string ClusterId { get; init; } = "klais";
+
+    public string ServiceId { get; init; } = "klais";
+
+    public int SiloPort { get; init; } = 11111;
+
+    public int GatewayPort { get; init; } = 30000;
+
+    public IPAddress AdvertisedAddress { get; init; } = IPAddress.Loopback;
+
+    public IPEndPoint ApiBind { get; init; } = new(IPAddress.Loopback, 8081);
+
+    public string? AdvertisedUrl { get; init; }
+
+    public MembershipTimings Membership { get; init; } = new();
+
+    public IngestionOptions Ingestion { get; init; } = new();
+
+    public TimeSpan IdleEviction { get; init; } = TimeSpan.FromMinutes(5);
+
+    public int Partitions { get; init; } = 12;
+
+    public ConsensusOptions Consensus { get; init; } = new();
+
+    public ControllerOptions Controller { get; init; } = new();
+
+    public LogLevel LogLevel { get; init; } = LogLevel.Information;
+
+    public bool DevelopmentMode => Redis is null;
+}
+
+/// <summary>How fast silos declare a silent one dead (kill -9, or hung with its sockets open).</summary>
+internal sealed record MembershipTimings
+{
+    public TimeSpan ProbeTimeout { get; init; } = TimeSpan.FromSeconds(1);
+
+    public int MissedProbes { get; init; } = 3;
+
+    public int DeathVotes { get; init; } = 2;
+}
+
+/// <summary>The hosted Kafka consumer of klais.reports.</summary>
+internal sealed record IngestionOptions
+{
+    public TimeSpan SessionTimeout { get; init; } = TimeSpan.FromSeconds(6);
+
+    public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromMilliseconds(1500);
+
+    public bool StaticMembership { get; init; }
+
+    public int MaxBatch { get; init; } = 20_000;
+
+    public TimeSpan MaxWait { get; init; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>Batches consumed but not yet durable before ingestion stops consuming and only retries their writes.</summary>
+    public int MaxPendingBatches { get; init; } = 64;
+}
 
 /// <summary>A config, a request for help, or every problem found.</summary>
 internal sealed record SiloConfigResult(SiloConfig? Config, IReadOnlyList<string> Errors, bool HelpRequested);
@@ -21,7 +83,6 @@ internal sealed record SiloConfigResult(SiloConfig? Config, IReadOnlyList<string
 /// </summary>
 internal static class SiloConfigLoader
 {
-
     public static SiloConfigResult Load(IReadOnlyList<string> args, Func<string, string?> environment)
     {
         var errors = new List<string>();
@@ -48,12 +109,27 @@ internal static class SiloConfigLoader
         var r = new SettingReader(s => flags.TryGetValue(s.EnvName, out string? f) ? (f, "from " + s.Flag)
             : environment(s.EnvName) is { } e ? (e, "from the environment") : (s.Default, "the default"));
 
+        string redis = r.Matching(SiloSettings.Redis, v => v.Trim().Length == 0 || IsRedisConfiguration(v.Trim()),
+            "It must be a StackExchange.Redis configuration string such as 127.0.0.1:6379 or host:port,password=secret.").Trim();
         string bootstrap = r.Text(SiloSettings.KafkaBootstrap).Trim();
-        string siloId = r.Matching(SiloSettings.SiloId, v => v.Trim().Length == 0 || IsSiloId(v.Trim()), "It must be 1 to 64 of a-z A-Z 0-9 . _ -.").Trim();
+        string siloId = r.Matching(SiloSettings.SiloId, v => v.Trim().Length == 0 || IsName(v.Trim()), "It must be 1 to 64 of a-z A-Z 0-9 . _ -.").Trim();
+        string clusterId = r.Matching(SiloSettings.ClusterId, v => IsName(v.Trim()), "It must be 1 to 64 of a-z A-Z 0-9 . _ -.").Trim();
+        string serviceId = r.Matching(SiloSettings.ServiceId, v => IsName(v.Trim()), "It must be 1 to 64 of a-z A-Z 0-9 . _ -.").Trim();
+        int siloPort = (int)r.WholeNumber(SiloSettings.SiloPort, 0, 65535);
+        int gatewayPort = (int)r.WholeNumber(SiloSettings.GatewayPort, 0, 65535);
+        if (siloPort != 0 && siloPort == gatewayPort && r.Errors.Count == 0)
+        {
+            r.Fail(SiloSettings.GatewayPort, gatewayPort.ToString(CultureInfo.InvariantCulture), $"It must differ from {SiloSettings.SiloPort.EnvName}.");
+        }
+
+        string advertisedAddress = r.Matching(SiloSettings.AdvertisedAddress, v => IPAddress.TryParse(v.Trim(), out _), "It must be an IP address such as 127.0.0.1 or 10.0.0.5.").Trim();
         string advertised = r.Matching(SiloSettings.AdvertisedUrl,
             v => v.Trim().Length == 0 || Uri.TryCreate(v.Trim(), UriKind.Absolute, out Uri? u) && u.Scheme is "http" or "https",
             "It must be an absolute http:// or https:// URL.").Trim();
         IPEndPoint bind = r.EndPoint(SiloSettings.ApiBind);
+        long probeMs = r.WholeNumber(SiloSettings.ProbeTimeoutMs, 100, 60_000);
+        int missed = (int)r.WholeNumber(SiloSettings.MissedProbes, 1, 10);
+        int votes = (int)r.WholeNumber(SiloSettings.DeathVotes, 1, 10);
         long session = r.WholeNumber(SiloSettings.SessionTimeoutMs, 1000, 300_000);
         long heartbeat = r.WholeNumber(SiloSettings.HeartbeatMs, 100, 60_000);
         if (heartbeat >= session && errors.Count == 0 && r.Errors.Count == 0)
@@ -62,16 +138,29 @@ internal static class SiloConfigLoader
                 $"It must be less than {SiloSettings.SessionTimeoutMs.EnvName} ({session.ToString(CultureInfo.InvariantCulture)}).");
         }
 
-        var runtime = new SiloRuntimeOptions
+        var config = new SiloConfig
         {
             SiloId = siloId.Length == 0 ? SanitizedHostName() : siloId,
-            BootstrapServers = bootstrap,
-            SessionTimeout = TimeSpan.FromMilliseconds(session),
-            HeartbeatInterval = TimeSpan.FromMilliseconds(heartbeat),
-            StaticMembership = r.Boolean(SiloSettings.StaticMembership),
-            CheckpointInterval = TimeSpan.FromMilliseconds(r.WholeNumber(SiloSettings.CheckpointMs, 10, 60_000)),
-            IdleEviction = TimeSpan.FromSeconds(r.WholeNumber(SiloSettings.IdleEvictionSeconds, 1, 86_400)),
-            AnnounceInterval = TimeSpan.FromMilliseconds(r.WholeNumber(SiloSettings.AnnounceMs, 100, 60_000)),
+            Redis = redis.Length == 0 ? null : redis,
+            KafkaBootstrap = bootstrap.Length == 0 ? null : bootstrap,
+            ClusterId = clusterId,
+            ServiceId = serviceId,
+            SiloPort = siloPort,
+            GatewayPort = gatewayPort,
+            AdvertisedAddress = IPAddress.TryParse(advertisedAddress, out IPAddress? ip) ? ip : IPAddress.Loopback,
+            ApiBind = bind,
+            AdvertisedUrl = advertised.Length == 0 ? null : advertised.TrimEnd('/'),
+            Membership = new MembershipTimings { ProbeTimeout = TimeSpan.FromMilliseconds(probeMs), MissedProbes = missed, DeathVotes = votes },
+            Ingestion = new IngestionOptions
+            {
+                SessionTimeout = TimeSpan.FromMilliseconds(session),
+                HeartbeatInterval = TimeSpan.FromMilliseconds(heartbeat),
+                StaticMembership = r.Boolean(SiloSettings.StaticMembership),
+                MaxBatch = (int)r.WholeNumber(SiloSettings.IngestBatch, 1, 1_000_000),
+                MaxWait = TimeSpan.FromMilliseconds(r.WholeNumber(SiloSettings.IngestWaitMs, 1, 60_000)),
+            },
+            IdleEviction = TimeSpan.FromSeconds(r.WholeNumber(SiloSettings.IdleEvictionSeconds, 60, 86_400)),
+            Partitions = (int)r.WholeNumber(SiloSettings.Partitions, 1, 1000),
             Consensus = new ConsensusOptions
             {
                 Quorum = (int)r.WholeNumber(SiloSettings.Quorum, 1, 100),
@@ -91,27 +180,31 @@ internal static class SiloConfigLoader
                 Ki = r.Number(SiloSettings.Ki, -1e-12, 100),
                 Kd = r.Number(SiloSettings.Kd, -1e-12, 100),
             },
+            LogLevel = (LogLevel)r.OneOf(SiloSettings.LogLevel, LogLevelNames.Levels),
         };
-        int partitions = (int)r.WholeNumber(SiloSettings.Partitions, 1, 1000);
-        LogLevel level = (LogLevel)r.OneOf(SiloSettings.LogLevel, LogLevelNames.Levels);
         errors.AddRange(r.Errors);
-        if (errors.Count > 0)
-        {
-            return new SiloConfigResult(null, errors, false);
-        }
-
-        return new SiloConfigResult(
-            new SiloConfig(bootstrap.Length == 0 ? null : bootstrap, bind, advertised.Length == 0 ? null : advertised.TrimEnd('/'), partitions, level, runtime),
-            [], false);
+        return errors.Count > 0 ? new SiloConfigResult(null, errors, false) : new SiloConfigResult(config, [], false);
     }
 
     public static string HelpText() =>
-        "klais-silo: hosts KLAIS grains (device, node, swarm) on a Kafka-backed cluster and serves the grain API.\n\n"
+        "klais-silo: an Orleans silo hosting KLAIS grains (device, node, swarm), ingesting klais.reports and serving the grain API and dashboards.\n\n"
         + "Every setting is an environment variable or the flag shown (flags win). Bad values are all reported at start-up (exit code 2).\n\n"
         + string.Join('\n', SiloSettings.All.Select(s =>
             $"  {s.EnvName,-34} {s.Flag,-30} default {(s.Default.Length == 0 ? "(unset)" : s.Default)}\n      {s.Description}"));
 
-    private static bool IsSiloId(string id) =>
+    private static bool IsRedisConfiguration(string value)
+    {
+        try
+        {
+            return StackExchange.Redis.ConfigurationOptions.Parse(value).EndPoints.Count > 0;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+
+    private static bool IsName(string id) =>
         id.Length is >= 1 and <= 64 && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-');
 
     private static string SanitizedHostName()

@@ -5,17 +5,26 @@ namespace Klais.Silo.Configuration;
 /// <summary>Every setting of klais-silo in one table.</summary>
 internal static class SiloSettings
 {
+    public static readonly Setting Redis = new("KLAIS_REDIS", "", "Redis for membership, grain state and reminders: a StackExchange.Redis configuration string (127.0.0.1:6379, or host:port,password=…). Unset: development mode (one silo, localhost clustering, state in memory).");
     public static readonly Setting KafkaBootstrap = new("KLAIS_KAFKA_BOOTSTRAP", "", "Kafka bootstrap servers; unset starts an embedded in-memory dev cluster (not durable, this silo only).");
-    public static readonly Setting SiloId = new("KLAIS_SILO_ID", "", "This silo's id (unique in the cluster): 1-64 of a-z A-Z 0-9 . _ -; defaults to the host name.");
-    public static readonly Setting ApiBind = new("KLAIS_SILO_API_BIND", "127.0.0.1:8081", "HTTP endpoint of the grain API (port 0 picks a free one).");
-    public static readonly Setting AdvertisedUrl = new("KLAIS_SILO_ADVERTISED_URL", "", "URL other silos use to reach this API; defaults to http://<bound address>.");
-    public static readonly Setting SessionTimeoutMs = new("KLAIS_SILO_SESSION_TIMEOUT_MS", "6000", "Kafka group session timeout: how long a dead silo keeps its partitions.");
+    public static readonly Setting SiloId = new("KLAIS_SILO_ID", "", "This silo's name in the cluster (unique): 1-64 of a-z A-Z 0-9 . _ -; defaults to the host name.");
+    public static readonly Setting ClusterId = new("KLAIS_CLUSTER_ID", "klais", "Orleans cluster id: silos with the same one form a cluster (a new one per deployment allows blue/green).");
+    public static readonly Setting ServiceId = new("KLAIS_SERVICE_ID", "klais", "Orleans service id: stays the same across deployments; grain state and reminders are keyed by it.");
+    public static readonly Setting SiloPort = new("KLAIS_SILO_PORT", "11111", "Port silos talk to each other on (0 picks a free one).");
+    public static readonly Setting GatewayPort = new("KLAIS_SILO_GATEWAY_PORT", "30000", "Port Orleans clients (Klais.Client) connect to (0 picks a free one).");
+    public static readonly Setting AdvertisedAddress = new("KLAIS_SILO_ADVERTISED_ADDRESS", "127.0.0.1", "IP address other silos and clients reach this silo at.");
+    public static readonly Setting ApiBind = new("KLAIS_SILO_API_BIND", "127.0.0.1:8081", "HTTP endpoint of the grain API and dashboards (port 0 picks a free one).");
+    public static readonly Setting AdvertisedUrl = new("KLAIS_SILO_ADVERTISED_URL", "", "URL of this silo's API as /api/silos lists it; defaults to http://<bound address>.");
+    public static readonly Setting ProbeTimeoutMs = new("KLAIS_SILO_PROBE_TIMEOUT_MS", "1000", "Membership: how long a silo waits for a probe's answer before it counts as missed.");
+    public static readonly Setting MissedProbes = new("KLAIS_SILO_MISSED_PROBES", "3", "Membership: missed probes in a row after which a silo votes another dead.");
+    public static readonly Setting DeathVotes = new("KLAIS_SILO_DEATH_VOTES", "2", "Membership: votes that declare a silo dead (capped by the number of live silos).");
+    public static readonly Setting SessionTimeoutMs = new("KLAIS_SILO_SESSION_TIMEOUT_MS", "6000", "Kafka group session timeout of ingestion: how long a dead silo keeps its klais.reports partitions.");
     public static readonly Setting HeartbeatMs = new("KLAIS_SILO_HEARTBEAT_MS", "1500", "Kafka group heartbeat interval; below the session timeout.");
     public static readonly Setting StaticMembership = new("KLAIS_SILO_STATIC_MEMBERSHIP", "false", "Use group.instance.id = silo id (restarts keep partitions on real brokers; the mock ignores it).");
-    public static readonly Setting CheckpointMs = new("KLAIS_SILO_CHECKPOINT_MS", "500", "How often changed grain state is written and offsets committed.");
-    public static readonly Setting IdleEvictionSeconds = new("KLAIS_SILO_IDLE_EVICTION_SECONDS", "300", "Grains idle this long leave memory.");
-    public static readonly Setting AnnounceMs = new("KLAIS_SILO_ANNOUNCE_MS", "1000", "Heartbeat interval of the silo's announcement in klais.silos.");
-    public static readonly Setting Partitions = new("KLAIS_SILO_PARTITIONS", "12", "Partitions of klais.reports and klais.grain-state when the silo creates them.");
+    public static readonly Setting IngestBatch = new("KLAIS_SILO_INGEST_BATCH", "20000", "Most klais.reports records handled as one batch (one grain call per device, one offset commit).");
+    public static readonly Setting IngestWaitMs = new("KLAIS_SILO_INGEST_WAIT_MS", "200", "Longest a batch waits to fill.");
+    public static readonly Setting IdleEvictionSeconds = new("KLAIS_SILO_IDLE_EVICTION_SECONDS", "300", "Grains idle this long leave memory (at least 60).");
+    public static readonly Setting Partitions = new("KLAIS_SILO_PARTITIONS", "12", "Partitions of klais.reports when the silo creates it (embedded dev cluster, or a real cluster without the topic).");
     public static readonly Setting ControlIntervalMs = new("KLAIS_CONTROL_INTERVAL_MS", "1000", "Swarm control interval: aggregates, burst forecast, PID.");
     public static readonly Setting Quorum = new("KLAIS_CONSENSUS_QUORUM", "2", "Distinct edges whose votes within the window block a device.");
     public static readonly Setting WindowSeconds = new("KLAIS_CONSENSUS_WINDOW_SECONDS", "30", "The consensus window.");
@@ -33,8 +42,9 @@ internal static class SiloSettings
 
     public static IReadOnlyList<Setting> All { get; } =
     [
-        KafkaBootstrap, SiloId, ApiBind, AdvertisedUrl, SessionTimeoutMs, HeartbeatMs, StaticMembership, CheckpointMs,
-        IdleEvictionSeconds, AnnounceMs, Partitions, ControlIntervalMs, Quorum, WindowSeconds, BlockTtlSeconds, AnomalyZ,
-        FloodEdges, FloodRate, SourceThreshold, TargetLag, TargetCpu, Kp, Ki, Kd, LogLevel,
+        Redis, KafkaBootstrap, SiloId, ClusterId, ServiceId, SiloPort, GatewayPort, AdvertisedAddress, ApiBind, AdvertisedUrl,
+        ProbeTimeoutMs, MissedProbes, DeathVotes, SessionTimeoutMs, HeartbeatMs, StaticMembership, IngestBatch, IngestWaitMs,
+        IdleEvictionSeconds, Partitions, ControlIntervalMs, Quorum, WindowSeconds, BlockTtlSeconds, AnomalyZ, FloodEdges, FloodRate,
+        SourceThreshold, TargetLag, TargetCpu, Kp, Ki, Kd, LogLevel,
     ];
 }

@@ -1,0 +1,17 @@
+namespace Klais.Silo.Api;
+
+// JSON shapes of the grain API that are not grain types (snake_case on the wire). Grain snapshots are returned as they are.
+
+internal sealed record BlockRequest(int TtlSeconds, string Reason);
+
+internal sealed record SiloView(string SiloId, string Status, string SiloAddress, string? ApiEndpoint, int? Activations, DateTime Started, DateTime LastAlive);
+
+internal sealed record StateWritesView(string Status, long Succeeded, long Failed, DateTimeOffset? LastFailure, string? LastError);
+
+internal sealed record IngestionView(int Partitions, long Consumed, long Applied, long Rejected, long Batches, int UncommittedBatches,
+    long OffsetCommits, long OffsetCommitFailures, long GrainCallFailures, string? LastProblem);
+
+internal sealed record HealthView(string Status, string SiloId, string Mode, string? Warning, string? Redis, StateWritesView StateWrites,
+    IngestionView Ingestion, long ControlUpdates);
+
+internal sealed record ErrorView(string Error);
