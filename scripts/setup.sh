@@ -5,8 +5,9 @@ set -euo pipefail
 
 # Native librdkafka (Confluent.Kafka's runtime and the mock cluster), kcat for poking at topics,
 # clang/llvm/libbpf/bpftool for the XDP program, iproute2 for namespaces and veth pairs in tests,
-# curl and jq for the demo and bench scripts.
-packages=(librdkafka1 librdkafka-dev kcat clang llvm libbpf-dev libbpf1 bpftool iproute2 procps curl jq)
+# curl and jq for the demo and bench scripts, redis-server for the silos' membership, grain state and reminders
+# (tests and the demo start their own on a free port; the package's system service is never used).
+packages=(librdkafka1 librdkafka-dev kcat clang llvm libbpf-dev libbpf1 bpftool iproute2 procps curl jq redis-server)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -41,4 +42,10 @@ if ! ldconfig -p | grep -q 'libbpf\.so\.1'; then
 fi
 if ! command -v clang >/dev/null 2>&1; then
   echo "setup: clang not found after install (bpf/ needs it)" >&2; exit 1
+fi
+
+# Debian starts the package's redis-server service on 6379 at install where an init system runs; KLAIS never uses it
+# (its tests and demo start their own on free ports). Nothing to do here: a service left running is the operator's.
+if ! command -v redis-server >/dev/null 2>&1; then
+  echo "setup: redis-server not found after install" >&2; exit 1
 fi

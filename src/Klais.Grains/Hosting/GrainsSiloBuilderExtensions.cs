@@ -23,6 +23,7 @@ public static class GrainsSiloBuilderExtensions
         silo.Services.AddSingleton(Options.Create(controller));
         silo.Services.TryAddSingleton<StateWriteHealth>();
         silo.Services.AddSingleton<GrainServices>();
+        silo.Services.AddKeyedSingleton(StorageNames.Grains, (sp, _) => ProtobufSerializer(sp));
         return silo;
     }
 
@@ -34,7 +35,7 @@ public static class GrainsSiloBuilderExtensions
         return silo;
     }
 
-    /// <summary>Grain state as protobuf, for a storage provider's options (Redis or memory).</summary>
-    public static IGrainStorageSerializer ProtobufSerializer(IServiceProvider services) =>
+    /// <summary>Grain state as protobuf; registered for the storage named <see cref="StorageNames.Grains"/>, whichever provider it is.</summary>
+    internal static IGrainStorageSerializer ProtobufSerializer(IServiceProvider services) =>
         new ProtobufGrainStorageSerializer(services.GetRequiredService<IGrainStorageSerializer>());
 }

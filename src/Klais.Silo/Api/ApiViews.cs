@@ -15,3 +15,5 @@ internal sealed record HealthView(string Status, string SiloId, string Mode, str
     IngestionView Ingestion, long ControlUpdates);
 
 internal sealed record ErrorView(string Error);
+
+internal sealed record ItemsView<T>(IReadOnlyList<T> Items);

@@ -36,12 +36,12 @@ internal static class GrainApi
             await grains.GetGrain<IDeviceGrain>(id).Describe() is { } device ? Ok(device) : NotFound($"Device {id} has no state: no edge has reported it.")));
         app.MapPost("/api/devices/{id}/block", Block);
         app.MapDelete("/api/devices/{id}/block", Unblock);
-        app.MapGet("/api/nodes", (IGrainFactory grains) => Call(null, async () => Ok(await grains.GetGrain<INodeIndexGrain>(GrainKeys.Fleet).List())));
+        app.MapGet("/api/nodes", (IGrainFactory grains) => Call(null, async () => Items(await grains.GetGrain<INodeIndexGrain>(GrainKeys.Fleet).List())));
         app.MapGet("/api/nodes/{id}", (string id, IGrainFactory grains) => Call(id, async () =>
             await grains.GetGrain<INodeGrain>(id).Describe() is { } node ? Ok(node) : NotFound($"Node {id} has never reported.")));
         app.MapGet("/api/swarm", (IGrainFactory grains) => Call(null, async () => Ok(await grains.GetGrain<ISwarmGrain>(GrainKeys.Fleet).Describe())));
-        app.MapGet("/api/anomalies", (IGrainFactory grains) => Call(null, async () => Ok(await grains.GetGrain<IAnomalyIndexGrain>(GrainKeys.Fleet).List())));
-        app.MapGet("/api/events", (IGrainFactory grains) => Call(null, async () => Ok(await grains.GetGrain<IEventLogGrain>(GrainKeys.Fleet).List(MaxEvents))));
+        app.MapGet("/api/anomalies", (IGrainFactory grains) => Call(null, async () => Items(await grains.GetGrain<IAnomalyIndexGrain>(GrainKeys.Fleet).List())));
+        app.MapGet("/api/events", (IGrainFactory grains) => Call(null, async () => Items(await grains.GetGrain<IEventLogGrain>(GrainKeys.Fleet).List(MaxEvents))));
     }
 
     /// <summary>The hand-written OpenAPI 3.0 description (Api/openapi.json, embedded).</summary>
@@ -202,6 +202,9 @@ internal static class GrainApi
     }
 
     private static IResult Ok<T>(T value) => Results.Json(value, Json);
+
+    /// <summary>A listing: <c>{"items": [...]}</c>, so fields can be added beside the items later.</summary>
+    private static IResult Items<T>(IReadOnlyList<T> items) => Results.Json(new ItemsView<T>(items), Json);
 
     internal static IResult BadRequest(string message) => Results.Json(new ErrorView(message), Json, statusCode: StatusCodes.Status400BadRequest);
 

@@ -117,7 +117,7 @@ internal static class SiloConfigLoader
         string serviceId = r.Matching(SiloSettings.ServiceId, v => IsName(v.Trim()), "It must be 1 to 64 of a-z A-Z 0-9 . _ -.").Trim();
         int siloPort = (int)r.WholeNumber(SiloSettings.SiloPort, 0, 65535);
         int gatewayPort = (int)r.WholeNumber(SiloSettings.GatewayPort, 0, 65535);
-        if (siloPort != 0 && siloPort == gatewayPort && r.Errors.Count == 0)
+        if (siloPort != 0 && siloPort == gatewayPort)
         {
             r.Fail(SiloSettings.GatewayPort, gatewayPort.ToString(CultureInfo.InvariantCulture), $"It must differ from {SiloSettings.SiloPort.EnvName}.");
         }

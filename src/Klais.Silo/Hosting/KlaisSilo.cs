@@ -64,6 +64,7 @@ internal sealed class KlaisSilo : IAsyncDisposable
             .AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; })
             .SetMinimumLevel(config.LogLevel)
             .AddFilter("Microsoft", LogLevel.Warning)
+            .AddFilter("Polly", LogLevel.Warning)
             .AddFilter("Orleans", config.LogLevel > LogLevel.Warning ? config.LogLevel : LogLevel.Warning);
         builder.WebHost.ConfigureKestrel(k => k.Listen(config.ApiBind));
         builder.Services.AddSingleton(config);

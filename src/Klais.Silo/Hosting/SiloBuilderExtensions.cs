@@ -18,7 +18,6 @@ internal static class SiloBuilderExtensions
     public static ISiloBuilder UseKlaisCluster(this ISiloBuilder silo, SiloConfig config, int siloPort, int gatewayPort)
     {
         silo.Configure<SiloOptions>(o => o.SiloName = config.SiloId);
-        silo.Services.AddKeyedSingleton(StorageNames.Grains, (sp, _) => GrainsSiloBuilderExtensions.ProtobufSerializer(sp));
         if (config.Redis is null)
         {
             silo.UseLocalhostClustering(siloPort, gatewayPort, serviceId: config.ServiceId, clusterId: config.ClusterId);

@@ -1,11 +1,11 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
-using Klais.Grains.Tests.Runtime;
+
 
 namespace Klais.Grains.Tests.Cluster;
 
-/// <summary>klais-silo as a process: exit code 2 on bad settings; the API's 503 while no silo serves a partition, 400s, block round trip.</summary>
+/// <summary>klais-silo as a process in development mode: exit code 2 on bad settings; the API's 404s and 400s, a block round trip, the dashboards.</summary>
 public sealed class SiloProcessTests
 {
     [Fact]
@@ -28,27 +28,27 @@ public sealed class SiloProcessTests
     }
 
     [Fact]
-    public async Task Answers_503_with_retry_after_until_it_serves_then_blocks_and_unblocks_and_rejects_bad_bodies()
+    public async Task In_development_mode_says_so_answers_404_and_400_blocks_and_unblocks_and_serves_the_orleans_dashboard()
     {
         using var silo = new SiloProcess("solo", new Dictionary<string, string>
         {
-            ["KLAIS_SILO_API_BIND"] = "127.0.0.1:0", // no bootstrap: the silo's embedded dev cluster
-            ["KLAIS_SILO_SESSION_TIMEOUT_MS"] = "3000",
-            ["KLAIS_SILO_HEARTBEAT_MS"] = "500",
-            ["KLAIS_LOG_LEVEL"] = "warn",
+            ["KLAIS_SILO_API_BIND"] = "127.0.0.1:0", // no bootstrap: the silo's embedded dev cluster; no Redis: development mode
+            ["KLAIS_SILO_PORT"] = "0",
+            ["KLAIS_SILO_GATEWAY_PORT"] = "0",
+            ["KLAIS_LOG_LEVEL"] = "warning",
         });
         await silo.WaitListening(TimeSpan.FromSeconds(60));
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
 
-        // The first join takes seconds on the mock: meanwhile nobody serves any partition.
-        using (HttpResponseMessage early = await http.GetAsync(silo.Url + "/api/devices/d1"))
+        Assert.Contains("development mode", silo.Output, StringComparison.Ordinal);
+        using (JsonDocument health = JsonDocument.Parse(await http.GetStringAsync(silo.Url + "/health")))
         {
-            Assert.Equal(HttpStatusCode.ServiceUnavailable, early.StatusCode);
-            Assert.Equal("1", early.Headers.GetValues("Retry-After").Single());
-            Assert.Contains("is moving between silos", await early.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            Assert.Equal("development", health.RootElement.GetProperty("mode").GetString());
+            Assert.Contains("nothing survives a restart", health.RootElement.GetProperty("warning").GetString(), StringComparison.Ordinal);
         }
 
-        Assert.True(await ControlPlaneCluster.WaitFor(() => Status(http, silo.Url + "/api/devices/d1") == HttpStatusCode.NotFound, TimeSpan.FromSeconds(30)));
+        Assert.Equal(HttpStatusCode.NotFound, Status(http, silo.Url + "/api/devices/d1"));
+        Assert.Equal(HttpStatusCode.OK, Status(http, silo.Url + "/dashboard/"));
 
         using (HttpResponseMessage bad = await http.PostAsync(silo.Url + "/api/devices/d1/block", Json("{\"ttl_seconds\": -5, \"reason\": \"x\"}")))
         {

@@ -29,10 +29,38 @@ public sealed class SiloConfigTests
         SiloConfig config = Load([]).Config!;
         Assert.Null(config.KafkaBootstrap);
         Assert.Equal("127.0.0.1:8081", config.ApiBind.ToString());
-        Assert.Equal(2, config.Runtime.Consensus.Quorum);
-        Assert.Equal(TimeSpan.FromSeconds(30), config.Runtime.Consensus.VoteWindow);
-        Assert.Equal(TimeSpan.FromMinutes(10), config.Runtime.Consensus.BlockTtl);
-        Assert.Equal(TimeSpan.FromSeconds(6), config.Runtime.SessionTimeout);
+        Assert.Null(config.Redis);
+        Assert.True(config.DevelopmentMode);
+        Assert.Equal(("klais", "klais", 11111, 30000), (config.ClusterId, config.ServiceId, config.SiloPort, config.GatewayPort));
+        Assert.Equal(2, config.Consensus.Quorum);
+        Assert.Equal(TimeSpan.FromSeconds(30), config.Consensus.VoteWindow);
+        Assert.Equal(TimeSpan.FromMinutes(10), config.Consensus.BlockTtl);
+        Assert.Equal(TimeSpan.FromSeconds(6), config.Ingestion.SessionTimeout);
+        Assert.Equal((TimeSpan.FromSeconds(1), 3, 2), (config.Membership.ProbeTimeout, config.Membership.MissedProbes, config.Membership.DeathVotes));
+    }
+
+    [Fact]
+    public void Redis_and_the_cluster_settings_are_read_and_checked()
+    {
+        SiloConfig config = Load(new()
+        {
+            ["KLAIS_REDIS"] = "127.0.0.1:7000,password=x",
+            ["KLAIS_SILO_ID"] = "s-1",
+            ["KLAIS_CLUSTER_ID"] = "prod-b",
+            ["KLAIS_SILO_PORT"] = "11112",
+            ["KLAIS_SILO_GATEWAY_PORT"] = "30002",
+            ["KLAIS_SILO_PROBE_TIMEOUT_MS"] = "500",
+        }).Config!;
+        Assert.Equal(("127.0.0.1:7000,password=x", "s-1", "prod-b", 11112, 30002), (config.Redis, config.SiloId, config.ClusterId, config.SiloPort, config.GatewayPort));
+        Assert.False(config.DevelopmentMode);
+        Assert.Equal(TimeSpan.FromMilliseconds(500), config.Membership.ProbeTimeout);
+
+        Assert.Equal(
+        [
+            "KLAIS_REDIS is \",,,\" (from the environment). It must be a StackExchange.Redis configuration string such as 127.0.0.1:6379 or host:port,password=secret.",
+            "KLAIS_SILO_GATEWAY_PORT is \"11111\" (from the environment). It must differ from KLAIS_SILO_PORT.",
+            "KLAIS_SILO_MISSED_PROBES is \"0\" (from the environment). It must be a whole number from 1 to 10.",
+        ], Load(new() { ["KLAIS_REDIS"] = ",,,", ["KLAIS_SILO_GATEWAY_PORT"] = "11111", ["KLAIS_SILO_MISSED_PROBES"] = "0" }).Errors);
     }
 
     [Fact]

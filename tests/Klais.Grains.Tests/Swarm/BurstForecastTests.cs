@@ -44,31 +44,25 @@ public sealed class BurstForecastTests
         Assert.Equal(new BurstResponse(level, rate, queue, linger, alert), BurstResponse.For(p));
 
     [Fact]
-    public void Swarm_grain_steps_each_interval_runs_pid_per_edge_and_cuts_rates_on_a_burst()
+    public void Swarm_controller_steps_each_interval_runs_pid_per_edge_and_cuts_rates_on_a_burst()
     {
         var clock = new ManualTimeProvider();
-        var context = new FakeGrainContext(clock) { Controller = Options with { Interval = TimeSpan.FromSeconds(1) } };
-        SwarmGrain swarm = SwarmGrain.Create();
-        ulong sequence = 0;
-
-        void Aggregate(double rate) => swarm.Handle(new ReportEnvelope
+        var context = new FakeDecisionContext(clock) { Controller = Options with { Interval = TimeSpan.FromSeconds(1) } };
+        var swarm = new SwarmController(new SwarmState());
+        NodeSnapshot Edge() => new()
         {
-            SourceId = "silo/a",
-            Sequence = ++sequence,
-            PartitionAggregate = new PartitionAggregate
-            {
-                Partition = 0,
-                Epoch = 1,
-                PacketsPerSecond = rate,
-                ActiveDevices = 10,
-                Nodes = { new NodeLoad { NodeId = "edge-1", KafkaLag = 5000, Cpu = 0.5, BaseRate = 10_000, LastReportUnixMs = clock.GetUtcNow().ToUnixTimeMilliseconds() } },
-            },
-        }, context);
+            NodeId = "edge-1", OwnerSilo = "s", Health = "ok", KafkaLag = 5000, Cpu = 0.5, BaseRate = 10_000, LastReport = clock.GetUtcNow(),
+        };
 
-        Aggregate(1000);
-        Assert.True(swarm.Step(context));
-        Assert.False(swarm.Step(context)); // same instant: not a new interval
-        Assert.Equal(1000, swarm.View.PacketsPerSecond);
+        bool Step(double rate)
+        {
+            swarm.Contribute(new SiloAggregate { SiloId = "silo-a", AtUnixMs = clock.GetUtcNow().ToUnixTimeMilliseconds(), PacketsPerSecond = rate, ActiveDevices = 10 });
+            return swarm.Step([Edge()], blockedDevices: 1, anomalousDevices: 2, context);
+        }
+
+        Assert.True(Step(1000));
+        Assert.False(Step(1000)); // same instant: not a new interval
+        Assert.Equal((1000.0, 10, 1, 2), (swarm.View!.PacketsPerSecond, swarm.View.ActiveDevices, swarm.View.BlockedDevices, swarm.View.AnomalousDevices));
         Assert.Equal(0, swarm.State.BurstLevel);
         (string target, string key, ControlUpdate rate) = Assert.Single(context.Control);
         Assert.Equal(("edge-1", "edge-1/rate"), (target, key));
@@ -78,8 +72,7 @@ public sealed class BurstForecastTests
         foreach (double r in new[] { 3000.0, 9000, 27000 })
         {
             clock.Advance(TimeSpan.FromSeconds(1));
-            Aggregate(r);
-            Assert.True(swarm.Step(context));
+            Assert.True(Step(r));
         }
 
         Assert.Equal(3, swarm.State.BurstLevel);

@@ -1,10 +1,11 @@
 using Klais.Contracts.Proto;
+using Klais.Grains.Turns;
 using Klais.Testing;
 
 namespace Klais.Grains.Tests;
 
-/// <summary>A grain context on a manual clock that keeps what grains emit.</summary>
-internal sealed class FakeGrainContext(ManualTimeProvider clock) : IGrainContext
+/// <summary>A decision context on a manual clock that keeps what the decisions emit.</summary>
+internal sealed class FakeDecisionContext(ManualTimeProvider clock) : IDecisionContext
 {
     public DateTimeOffset Now => clock.GetUtcNow();
 

@@ -5,35 +5,41 @@ using Klais.Testing;
 
 namespace Klais.Grains.Tests.Device;
 
-public sealed class DeviceGrainTests
+public sealed class DeviceDecisionsTests
 {
     private readonly ManualTimeProvider _clock = new();
-    private readonly FakeGrainContext _context;
+    private readonly FakeDecisionContext _context;
     private readonly Dictionary<string, ulong> _sequences = [];
 
-    public DeviceGrainTests() => _context = new FakeGrainContext(_clock);
+    public DeviceDecisionsTests() => _context = new FakeDecisionContext(_clock);
 
-    private ReportEnvelope From(string edge, DeviceReport report)
+    private DeviceObservation From(string edge, DeviceObservation report)
     {
         _sequences[edge] = _sequences.GetValueOrDefault(edge) + 1;
-        return new ReportEnvelope { SourceId = edge, Sequence = _sequences[edge], Device = report };
+        return report with { SourceId = edge, Sequence = _sequences[edge] };
     }
 
-    private static DeviceReport Report(ulong packets, string? vote = null, params string[] sources)
+    private static DeviceObservation Report(ulong packets, string? vote = null, params string[] sources) => new()
     {
-        var r = new DeviceReport { DeviceId = "d", WindowMs = 1000, Packets = packets, Bytes = packets * 100, Duplicates = 1, Gaps = 2 };
-        r.SourceAddresses.AddRange(sources);
-        r.Vote = vote is null ? null : new SuspicionVote { Reason = vote, Score = 5 };
-        return r;
-    }
+        SourceId = "",
+        Sequence = 0,
+        WindowMs = 1000,
+        Packets = packets,
+        Bytes = packets * 100,
+        Duplicates = 1,
+        Gaps = 2,
+        SourceAddresses = sources,
+        VoteReason = vote,
+        VoteScore = vote is null ? 0 : 5,
+    };
 
     [Fact]
     public void Statistics_accumulate_and_the_ewma_and_score_follow_the_formula()
     {
-        DeviceGrain grain = DeviceGrain.Create("d");
+        DeviceDecisions grain = DeviceDecisions.Create("d");
         foreach (ulong packets in new ulong[] { 100, 100, 100, 100, 100, 100 })
         {
-            Assert.True(grain.Handle(From("edge-1", Report(packets, null, "10.0.0.1")), _context));
+            Assert.True(grain.Apply(From("edge-1", Report(packets, null, "10.0.0.1")), _context));
         }
 
         DeviceState s = grain.State;
@@ -44,12 +50,12 @@ public sealed class DeviceGrainTests
 
         // 200/s, scored against mean 100 and the counting-noise floor sqrt(100 / 1 s) = 10 (the variance is still 0): z = 10.
         // Then diff 100, mean 100 + 0.1*100 = 110, variance 0.9*(0 + 100*10) = 900 (std 30)
-        grain.Handle(From("edge-1", Report(200)), _context);
+        grain.Apply(From("edge-1", Report(200)), _context);
         Assert.Equal(10, s.AnomalyScore, 9);
         Assert.Equal(110, s.RateMean, 9);
         Assert.Equal(900, s.RateVariance, 9);
         // 170/s, scored before the update against mean 110, std 30: z = 2
-        grain.Handle(From("edge-1", Report(170)), _context);
+        grain.Apply(From("edge-1", Report(170)), _context);
         Assert.Equal(2, s.AnomalyScore, 9);
         Assert.Equal(["10.0.0.1"], s.Sources);
         Assert.Equal("edge-1", Assert.Single(s.Edges).NodeId);
@@ -58,22 +64,22 @@ public sealed class DeviceGrainTests
     [Fact]
     public void A_replayed_record_changes_nothing()
     {
-        DeviceGrain grain = DeviceGrain.Create("d");
-        ReportEnvelope first = From("edge-1", Report(10));
-        Assert.True(grain.Handle(first, _context));
-        Assert.False(grain.Handle(first, _context));
-        Assert.False(grain.Handle(new ReportEnvelope { SourceId = "edge-1", Sequence = first.Sequence - 1, Device = Report(10) }, _context));
+        DeviceDecisions grain = DeviceDecisions.Create("d");
+        DeviceObservation first = From("edge-1", Report(10));
+        Assert.True(grain.Apply(first, _context));
+        Assert.False(grain.Apply(first, _context));
+        Assert.False(grain.Apply(Report(10) with { SourceId = "edge-1", Sequence = first.Sequence - 1 }, _context));
         Assert.Equal(10UL, grain.State.Packets);
     }
 
     [Fact]
     public void Quorum_of_two_edges_within_the_window_blocks_with_ttl_reason_and_evidence()
     {
-        DeviceGrain grain = DeviceGrain.Create("d");
-        grain.Handle(From("edge-1", Report(10, "rate")), _context);
+        DeviceDecisions grain = DeviceDecisions.Create("d");
+        grain.Apply(From("edge-1", Report(10, "rate")), _context);
         Assert.Empty(_context.Control);
         _clock.Advance(TimeSpan.FromSeconds(20));
-        grain.Handle(From("edge-2", Report(10, "duplicates")), _context);
+        grain.Apply(From("edge-2", Report(10, "duplicates")), _context);
 
         (string target, string key, ControlUpdate update) = Assert.Single(_context.Control);
         Assert.Equal(("*", "*/block/d"), (target, key));
@@ -88,11 +94,11 @@ public sealed class DeviceGrainTests
     [Fact]
     public void Votes_older_than_the_window_do_not_count_and_one_edge_is_never_a_quorum()
     {
-        DeviceGrain grain = DeviceGrain.Create("d");
-        grain.Handle(From("edge-1", Report(10, "rate")), _context);
-        grain.Handle(From("edge-1", Report(10, "rate")), _context);
+        DeviceDecisions grain = DeviceDecisions.Create("d");
+        grain.Apply(From("edge-1", Report(10, "rate")), _context);
+        grain.Apply(From("edge-1", Report(10, "rate")), _context);
         _clock.Advance(TimeSpan.FromSeconds(31));
-        grain.Handle(From("edge-2", Report(10, "rate")), _context);
+        grain.Apply(From("edge-2", Report(10, "rate")), _context);
 
         Assert.Empty(_context.Control);
         Assert.Equal("edge-2", Assert.Single(grain.State.Votes).NodeId);
@@ -102,22 +108,22 @@ public sealed class DeviceGrainTests
     public void Quorum_is_configurable()
     {
         _context.Consensus = new ConsensusOptions { Quorum = 3 };
-        DeviceGrain grain = DeviceGrain.Create("d");
-        grain.Handle(From("edge-1", Report(10, "rate")), _context);
-        grain.Handle(From("edge-2", Report(10, "rate")), _context);
+        DeviceDecisions grain = DeviceDecisions.Create("d");
+        grain.Apply(From("edge-1", Report(10, "rate")), _context);
+        grain.Apply(From("edge-2", Report(10, "rate")), _context);
         Assert.Empty(_context.Control);
-        grain.Handle(From("edge-3", Report(10, "rate")), _context);
+        grain.Apply(From("edge-3", Report(10, "rate")), _context);
         Assert.Single(_context.Control);
     }
 
     [Fact]
     public void Fleet_view_blocks_a_device_flooding_three_edges_without_any_vote()
     {
-        DeviceGrain grain = DeviceGrain.Create("d");
-        grain.Handle(From("edge-1", Report(5000)), _context);
-        grain.Handle(From("edge-2", Report(5000)), _context);
+        DeviceDecisions grain = DeviceDecisions.Create("d");
+        grain.Apply(From("edge-1", Report(5000)), _context);
+        grain.Apply(From("edge-2", Report(5000)), _context);
         Assert.Empty(_context.Control);
-        grain.Handle(From("edge-3", Report(5000)), _context);
+        grain.Apply(From("edge-3", Report(5000)), _context);
 
         ControlUpdate update = Assert.Single(_context.Control).Update;
         Assert.StartsWith("fleet: flooding 3 edges at once", update.Block.Reason, StringComparison.Ordinal);
@@ -127,17 +133,12 @@ public sealed class DeviceGrainTests
     public void Fleet_view_blocks_one_id_from_many_addresses_seen_by_two_edges_within_the_window()
     {
         _context.Consensus = new ConsensusOptions { SourceThreshold = 12 };
-        DeviceGrain grain = DeviceGrain.Create("d");
-        DeviceReport Sources(uint distinct, params string[] examples)
-        {
-            DeviceReport r = Report(50, null, examples);
-            r.DistinctSources = distinct;
-            return r;
-        }
+        DeviceDecisions grain = DeviceDecisions.Create("d");
+        DeviceObservation Sources(uint distinct, params string[] examples) => Report(50, null, examples) with { DistinctSources = distinct };
 
-        grain.Handle(From("edge-1", Sources(20, "10.0.0.1", "10.0.0.2")), _context);
+        grain.Apply(From("edge-1", Sources(20, "10.0.0.1", "10.0.0.2")), _context);
         Assert.Empty(_context.Control); // one edge only, however many addresses
-        grain.Handle(From("edge-2", Sources(1, "192.0.2.9")), _context);
+        grain.Apply(From("edge-2", Sources(1, "192.0.2.9")), _context);
         Assert.Equal(21U, grain.State.Edges.Aggregate(0U, (n, e) => n + e.DistinctSources));
 
         Block block = Assert.Single(_context.Control).Update.Block;
@@ -149,23 +150,20 @@ public sealed class DeviceGrainTests
     public void Addresses_seen_long_ago_do_not_count_towards_the_fleet_view()
     {
         _context.Consensus = new ConsensusOptions { SourceThreshold = 12 };
-        DeviceGrain grain = DeviceGrain.Create("d");
-        DeviceReport report = Report(50);
-        report.DistinctSources = 11;
-        grain.Handle(From("edge-1", report), _context);
+        DeviceDecisions grain = DeviceDecisions.Create("d");
+        DeviceObservation report = Report(50) with { DistinctSources = 11 };
+        grain.Apply(From("edge-1", report), _context);
         _clock.Advance(TimeSpan.FromMinutes(5)); // a device that moved networks a while ago
-        report = Report(50);
-        report.DistinctSources = 2;
-        grain.Handle(From("edge-2", report), _context);
+        report = Report(50) with { DistinctSources = 2 };
+        grain.Apply(From("edge-2", report), _context);
         Assert.Empty(_context.Control);
 
         // edge-1 again: its old figure has left the window; one address a window for a while stays one.
         for (int i = 0; i < 10; i++)
         {
             _clock.Advance(TimeSpan.FromSeconds(1));
-            report = Report(50);
-            report.DistinctSources = 1;
-            grain.Handle(From("edge-1", report), _context);
+            report = Report(50) with { DistinctSources = 1 };
+            grain.Apply(From("edge-1", report), _context);
         }
 
         Assert.Equal(1U, grain.State.Edges.Single(e => e.NodeId == "edge-1").DistinctSources);
@@ -175,18 +173,15 @@ public sealed class DeviceGrainTests
     [Fact]
     public void An_interim_report_votes_and_shows_the_rate_but_its_counts_are_not_added_twice()
     {
-        DeviceGrain grain = DeviceGrain.Create("d");
-        DeviceReport interim = Report(400, "rate");
-        interim.Interim = true;
-        interim.WindowMs = 250;
-        interim.DistinctSources = 1;
-        grain.Handle(From("edge-1", interim), _context);
+        DeviceDecisions grain = DeviceDecisions.Create("d");
+        DeviceObservation interim = Report(400, "rate") with { Interim = true, WindowMs = 250, DistinctSources = 1 };
+        grain.Apply(From("edge-1", interim), _context);
         DeviceState s = grain.State;
         Assert.Equal((0UL, 0UL, 0UL), (s.Packets, s.Bytes, s.Reports));
         Assert.Equal(1600, Assert.Single(s.Edges).PacketsPerSecond);
         Assert.Equal("rate", Assert.Single(s.Votes).Reason);
 
-        grain.Handle(From("edge-1", Report(1500)), _context); // the same window, in full
+        grain.Apply(From("edge-1", Report(1500)), _context); // the same window, in full
         Assert.Equal((1500UL, 150_000UL, 1UL), (s.Packets, s.Bytes, s.Reports));
         Assert.Equal(1500, s.RateMean);
     }
@@ -194,10 +189,10 @@ public sealed class DeviceGrainTests
     [Fact]
     public void A_steady_device_with_counting_noise_scores_near_zero()
     {
-        DeviceGrain grain = DeviceGrain.Create("d");
+        DeviceDecisions grain = DeviceDecisions.Create("d");
         foreach (ulong packets in new ulong[] { 100, 100, 100, 100, 100, 100, 100, 100, 101, 99, 100, 102 })
         {
-            grain.Handle(From("edge-1", Report(packets)), _context);
+            grain.Apply(From("edge-1", Report(packets)), _context);
             Assert.InRange(grain.State.AnomalyScore, -1, 1);
         }
     }
@@ -205,13 +200,8 @@ public sealed class DeviceGrainTests
     [Fact]
     public void Block_expires_after_its_ttl_and_operator_commands_block_and_unblock()
     {
-        DeviceGrain grain = DeviceGrain.Create("d");
-        grain.Handle(new ReportEnvelope
-        {
-            SourceId = "silo/api",
-            Sequence = 1,
-            DeviceCommand = new DeviceCommand { DeviceId = "d", Block = new BlockCommand { TtlSeconds = 60, Reason = "maintenance" } },
-        }, _context);
+        DeviceDecisions grain = DeviceDecisions.Create("d");
+        grain.BlockByOperator("maintenance", TimeSpan.FromSeconds(60), _context);
         Assert.Equal("operator", grain.State.Block.Origin);
         Assert.False(grain.Expire(_context));
         _clock.Advance(TimeSpan.FromSeconds(60));
@@ -219,8 +209,9 @@ public sealed class DeviceGrainTests
         Assert.Null(grain.State.Block);
         Assert.Equal("ttl expired", _context.Control.Last().Update.Unblock.Reason);
 
-        grain.Handle(new ReportEnvelope { SourceId = "silo/api", Sequence = 2, DeviceCommand = new DeviceCommand { DeviceId = "d", Block = new BlockCommand { TtlSeconds = 600, Reason = "x" } } }, _context);
-        grain.Handle(new ReportEnvelope { SourceId = "silo/api", Sequence = 3, DeviceCommand = new DeviceCommand { DeviceId = "d", Unblock = new UnblockCommand { Reason = "operator" } } }, _context);
+        grain.BlockByOperator("x", TimeSpan.FromSeconds(600), _context);
+        Assert.True(grain.UnblockByOperator("operator", _context));
+        Assert.False(grain.UnblockByOperator("operator", _context));
         Assert.False(grain.IsBlocked(_clock.GetUtcNow()));
         Assert.Equal(["block", "unblock", "block", "unblock"], _context.Control.Select(c => c.Update.BodyCase == ControlUpdate.BodyOneofCase.Block ? "block" : "unblock"));
         Assert.Equal(2UL, grain.State.BlocksTotal);
@@ -229,14 +220,15 @@ public sealed class DeviceGrainTests
     [Fact]
     public void Node_grain_keeps_the_latest_report_and_its_health()
     {
-        NodeGrain node = NodeGrain.Create("edge-1");
-        node.Handle(new ReportEnvelope { SourceId = "edge-1", Sequence = 1, Node = new NodeReport { NodeId = "edge-1", KafkaLag = 10, Cpu = 0.3, DegradationLevel = 0 } }, _context);
-        node.Handle(new ReportEnvelope { SourceId = "edge-1", Sequence = 2, Node = new NodeReport { NodeId = "edge-1", KafkaLag = 99, Cpu = 0.9, DegradationLevel = 2 } }, _context);
+        var node = new NodeDecisions(new NodeState { Last = new NodeReport { NodeId = "edge-1" } });
+        Assert.True(node.Apply(new NodeObservation { SourceId = "edge-1", Sequence = 1, KafkaLag = 10, Cpu = 0.3, DegradationLevel = 0 }, _context));
+        Assert.True(node.Apply(new NodeObservation { SourceId = "edge-1", Sequence = 2, KafkaLag = 99, Cpu = 0.9, DegradationLevel = 2 }, _context));
+        Assert.False(node.Apply(new NodeObservation { SourceId = "edge-1", Sequence = 2, KafkaLag = 5 }, _context));
         Assert.Equal(99, node.State.Last.KafkaLag);
         Assert.Equal(2UL, node.State.Reports);
-        Assert.Equal("degraded", node.Health(_clock.GetUtcNow(), TimeSpan.FromSeconds(10)));
+        Assert.Equal("degraded", node.ToSnapshot("s", _clock.GetUtcNow(), TimeSpan.FromSeconds(10)).Health);
         Assert.Contains(_context.Events, e => e.Kind == "degradation" && e.Detail == "level 0 -> 2");
         _clock.Advance(TimeSpan.FromSeconds(11));
-        Assert.Equal("stale", node.Health(_clock.GetUtcNow(), TimeSpan.FromSeconds(10)));
+        Assert.Equal("stale", node.ToSnapshot("s", _clock.GetUtcNow(), TimeSpan.FromSeconds(10)).Health);
     }
 }

@@ -1,0 +1,163 @@
+using Klais.Contracts.Proto;
+using Klais.Testing;
+
+namespace Klais.Grains.Tests.Orleans;
+
+/// <summary>The grains as Orleans runs them, on two in-process silos: every call goes through the runtime.</summary>
+[Collection(GrainClusterGroup.Name)]
+public sealed class GrainTests(GrainClusterFixture fixture)
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(20);
+    private static long _sequence = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000;
+
+    private static DeviceObservation Report(string edge, ulong packets, string? vote = null, uint sources = 1) => new()
+    {
+        SourceId = edge,
+        Sequence = (ulong)Interlocked.Increment(ref _sequence),
+        WindowStartUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+        WindowMs = 1000,
+        Packets = packets,
+        Bytes = packets * 60,
+        DistinctSources = sources,
+        VoteReason = vote,
+        VoteScore = vote is null ? 0 : 6,
+    };
+
+    private static string NewId(string prefix) => prefix + "-" + Guid.NewGuid().ToString("N")[..8];
+
+    [Fact]
+    public async Task Votes_of_two_edges_block_the_device_and_one_edge_alone_does_not()
+    {
+        string alone = NewId("alone"), flooder = NewId("flood");
+        IDeviceGrain one = fixture.Grains.GetGrain<IDeviceGrain>(alone);
+        await one.Apply([Report("edge-1", 5000, "rate")]);
+        await one.Apply([Report("edge-1", 5000, "rate")]);
+        Assert.False((await one.Describe())!.Blocked);
+        Assert.Empty(fixture.Control.For(ControlKey.Block(alone)));
+
+        IDeviceGrain both = fixture.Grains.GetGrain<IDeviceGrain>(flooder);
+        ApplyResult first = await both.Apply([Report("edge-1", 5000, "rate")]);
+        ApplyResult second = await both.Apply([Report("edge-2", 4000, "rate")]);
+
+        Assert.Equal((1, true, 1, true), (first.Applied, first.Durable, second.Applied, second.Durable));
+        DeviceSnapshot device = (await both.Describe())!;
+        Assert.True(device.Blocked);
+        Assert.Equal("consensus", device.Block!.Origin);
+        Assert.Equal("consensus: 2 edges voted (rate) within 30 s", Assert.Single(fixture.Control.For(ControlKey.Block(flooder))).Block.Reason);
+        Assert.Contains(await fixture.Grains.GetGrain<IAnomalyIndexGrain>(GrainKeys.Fleet).List(), a => a.DeviceId == flooder && a.Blocked);
+    }
+
+    [Fact]
+    public async Task A_replayed_batch_changes_nothing()
+    {
+        string id = NewId("replay");
+        IDeviceGrain grain = fixture.Grains.GetGrain<IDeviceGrain>(id);
+        DeviceObservation[] batch = [Report("edge-1", 10), Report("edge-1", 20), Report("edge-2", 30)];
+        Assert.Equal(3, (await grain.Apply(batch)).Applied);
+        Assert.Equal(0, (await grain.Apply(batch)).Applied);
+        Assert.Equal(60UL, (await grain.Describe())!.Packets);
+    }
+
+    [Fact]
+    public async Task Fleet_views_block_a_device_flooding_three_edges_and_an_id_from_many_addresses()
+    {
+        string flooding = NewId("flood3"), cloned = NewId("clone");
+        IDeviceGrain flood = fixture.Grains.GetGrain<IDeviceGrain>(flooding);
+        await flood.Apply([Report("edge-1", 5000), Report("edge-2", 5000)]);
+        Assert.False((await flood.Describe())!.Blocked);
+        await flood.Apply([Report("edge-3", 5000)]);
+        Assert.StartsWith("flooding 3 edges at once", (await flood.Describe())!.Block!.Reason, StringComparison.Ordinal);
+
+        IDeviceGrain clone = fixture.Grains.GetGrain<IDeviceGrain>(cloned);
+        await clone.Apply([Report("edge-1", 50, sources: 10)]);
+        Assert.False((await clone.Describe())!.Blocked); // one edge, however many addresses
+        await clone.Apply([Report("edge-2", 50, sources: 3)]);
+        DeviceSnapshot device = (await clone.Describe())!;
+        Assert.Equal(("fleet", "one id from 13 source addresses over 2 edges within 30 s"), (device.Block!.Origin, device.Block.Reason));
+    }
+
+    [Fact]
+    public async Task Operator_block_and_unblock_reach_klais_control_and_the_anomaly_index()
+    {
+        string id = NewId("op");
+        IDeviceGrain grain = fixture.Grains.GetGrain<IDeviceGrain>(id);
+        Assert.Null(await grain.Unblock("nothing to lift")); // never seen
+
+        DeviceSnapshot blocked = await grain.Block(600, "maintenance");
+        Assert.Equal(("operator", "maintenance"), (blocked.Block!.Origin, blocked.Block.Reason));
+        Assert.Equal(600, Assert.Single(fixture.Control.For(ControlKey.Block(id))).Block.TtlSeconds);
+        Assert.Contains(await fixture.Grains.GetGrain<IAnomalyIndexGrain>(GrainKeys.Fleet).List(), a => a.DeviceId == id && a.Blocked);
+
+        DeviceSnapshot lifted = (await grain.Unblock("operator: done"))!;
+        Assert.False(lifted.Blocked);
+        Assert.Equal("operator: done", fixture.Control.For(ControlKey.Block(id))[^1].Unblock.Reason);
+        Assert.DoesNotContain(await fixture.Grains.GetGrain<IAnomalyIndexGrain>(GrainKeys.Fleet).List(), a => a.DeviceId == id);
+        Assert.Contains(await fixture.Grains.GetGrain<IEventLogGrain>(GrainKeys.Fleet).List(100), e => e.Grain == "device/" + id && e.Kind == "unblock");
+    }
+
+    [Fact]
+    public async Task A_block_expires_on_time_even_after_its_grain_was_deactivated()
+    {
+        string id = NewId("ttl");
+        IDeviceGrain grain = fixture.Grains.GetGrain<IDeviceGrain>(id);
+        await grain.Apply([Report("edge-1", 10), Report("edge-2", 10)]);
+        DeviceSnapshot blocked = await grain.Block(2, "short");
+        Assert.True(blocked.Blocked);
+        await fixture.Cluster.DeactivateAsync(grain);
+
+        // The reminder, not a live activation, lifts it: it reactivates the grain (from stored state) when the TTL ends.
+        Assert.True(await Eventually.TrueAsync(() => fixture.Control.For(ControlKey.Block(id)).Any(u => u.Unblock?.Reason == "ttl expired"), Bound),
+            "the block was not lifted by its reminder");
+        DeviceSnapshot after = (await grain.Describe())!;
+        Assert.False(after.Blocked);
+        Assert.Equal((20UL, 1UL), (after.Packets, after.BlocksTotal)); // the reactivated grain has its stored counters
+        Assert.True(after.LastSeen < blocked.Block!.ExpiresAt);
+    }
+
+    [Fact]
+    public async Task State_survives_deactivation()
+    {
+        string id = NewId("state");
+        IDeviceGrain grain = fixture.Grains.GetGrain<IDeviceGrain>(id);
+        DeviceObservation report = Report("edge-1", 42, vote: "duplicates");
+        await grain.Apply([report]);
+        await fixture.Cluster.DeactivateAsync(grain);
+
+        DeviceSnapshot device = (await grain.Describe())!;
+        Assert.Equal((42UL, 1), (device.Packets, device.Votes.Count));
+        Assert.Equal(0, (await grain.Apply([report])).Applied); // its sequences were stored too
+    }
+
+    [Fact]
+    public async Task Swarm_runs_a_pid_per_edge_and_the_burst_table_on_the_fleet_rate()
+    {
+        string edge = NewId("edge");
+        INodeGrain node = fixture.Grains.GetGrain<INodeGrain>(edge);
+        ISwarmGrain swarm = fixture.Grains.GetGrain<ISwarmGrain>(GrainKeys.Fleet);
+        ulong sequence = (ulong)Interlocked.Increment(ref _sequence);
+        await node.Apply(new NodeObservation { SourceId = edge, Sequence = sequence, KafkaLag = 5000, Cpu = 0.5, BaseRate = 10_000 });
+        Assert.Contains(await fixture.Grains.GetGrain<INodeIndexGrain>(GrainKeys.Fleet).List(), n => n.NodeId == edge && n.Health == "ok");
+
+        // The fleet rate triples at each step: Holt's trend makes a burst likely, the response cuts rates and widens queues.
+        double rate = 1000;
+        DateTimeOffset? last = null;
+        for (int step = 0; step < 8; step++)
+        {
+            await swarm.Contribute(new SiloAggregate { SiloId = "test", AtUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), PacketsPerSecond = rate, ActiveDevices = 10 });
+            DateTimeOffset? seen = last;
+            Assert.True(await Eventually.TrueAsync(async () => (await swarm.Describe()).At is { } at && at != seen, Bound), "the swarm grain did not step");
+            last = (await swarm.Describe()).At;
+            rate *= 3;
+        }
+
+        FleetSnapshot fleet = await swarm.Describe();
+        ControlledNode controlled = Assert.Single(fleet.Nodes, n => n.NodeId == edge);
+        Assert.Equal(3, fleet.BurstLevel);
+        Assert.True(fleet.BurstProbability >= 0.8);
+        RateLimit limit = fixture.Control.For(ControlKey.Rate(edge))[^1].GlobalRate;
+        Assert.Equal(2, limit.QueueScale);
+        Assert.Equal(10_000 * (1 + limit.PidOutput) * 0.5, limit.RatePerSecond, 6);
+        Assert.Equal(limit.RatePerSecond, controlled.Rate, 6);
+        Assert.Contains(fixture.Control.For(ControlKey.Burst), u => u.Burst.Level == 3);
+    }
+}
