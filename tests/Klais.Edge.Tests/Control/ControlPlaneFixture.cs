@@ -5,15 +5,18 @@ using Klais.Contracts.Proto;
 using Klais.Contracts.Wire;
 using Klais.Edge.Tests.EndToEnd;
 using Klais.Grains;
-using Klais.Grains.Runtime;
 using Klais.Kafka;
+using Klais.Silo.Configuration;
+using Klais.Silo.Hosting;
+using Klais.Silo.Ingestion;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Klais.Edge.Tests.Control;
 
 /// <summary>
 /// One dev cluster with the control plane's topics and, on demand (<see cref="WaitServingAsync"/>), one in-process
-/// silo (quorum 2, controller every 200 ms), shared by the tests of a class: a silo's first group join on the mock
-/// takes about 4 s.
+/// klais-silo in development mode (Orleans with localhost clustering, state in memory; quorum 2, controller every
+/// 200 ms), shared by the tests of a class: a silo's first group join on the mock takes seconds.
 /// </summary>
 public sealed class ControlPlaneFixture : IDisposable
 {
@@ -22,45 +25,44 @@ public sealed class ControlPlaneFixture : IDisposable
     /// <summary>The control-plane test classes run one after another: their latency bounds need the two cores.</summary>
     public const string Collection = "control-plane";
 
+    private readonly Lazy<Task<KlaisSilo>> _silo;
+
     public ControlPlaneFixture()
     {
         Cluster = KafkaDevCluster.Start(brokers: 1);
         SiloTopics.CreateOnDevCluster(Cluster, reportPartitions: 4);
         Cluster.CreateTopic(Topic, partitions: 2);
-        _silo = new Lazy<SiloRuntime>(() => StartSilo(Cluster.BootstrapServers));
-    }
-
-    private readonly Lazy<SiloRuntime> _silo;
-
-    private static SiloRuntime StartSilo(string bootstrap)
-    {
-        var silo = new SiloRuntime(new SiloRuntimeOptions
+        _silo = new Lazy<Task<KlaisSilo>>(() => KlaisSilo.StartAsync(new SiloConfig
         {
             SiloId = "s1",
-            BootstrapServers = bootstrap,
-            SessionTimeout = TimeSpan.FromSeconds(3),
-            HeartbeatInterval = TimeSpan.FromMilliseconds(500),
-            CheckpointInterval = TimeSpan.FromMilliseconds(200),
-            AnnounceInterval = TimeSpan.FromMilliseconds(500),
+            KafkaBootstrap = Cluster.BootstrapServers,
+            ApiBind = new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0),
+            SiloPort = 0,
+            GatewayPort = 0,
+            LogLevel = Microsoft.Extensions.Logging.LogLevel.Warning,
+            Ingestion = new IngestionOptions { SessionTimeout = TimeSpan.FromSeconds(3), HeartbeatInterval = TimeSpan.FromMilliseconds(500), MaxWait = TimeSpan.FromMilliseconds(50) },
             Consensus = new ConsensusOptions { Quorum = 2 },
             Controller = new ControllerOptions { Interval = TimeSpan.FromMilliseconds(200) },
-        });
-        silo.Start();
-        return silo;
+        }));
     }
 
     public KafkaDevCluster Cluster { get; }
 
-    /// <summary>The in-process silo, started on first use.</summary>
-    public SiloRuntime Silo => _silo.Value;
-
     public string Bootstrap => Cluster.BootstrapServers;
 
-    /// <summary>Starts the in-process silo if needed and waits (bounded) until it serves every partition of klais.reports: its first join takes seconds.</summary>
+    /// <summary>The in-process silo's grains (started on first use).</summary>
+    internal IGrainFactory Grains => _silo.Value.GetAwaiter().GetResult().Services.GetRequiredService<IGrainFactory>();
+
+    /// <summary>Starts the in-process silo if needed and waits (bounded) until it consumes every partition of klais.reports: its first join takes seconds.</summary>
     internal async Task WaitServingAsync()
     {
-        Assert.True(await Klais.Testing.Eventually.TrueAsync(() => Silo.Owned.Count == 4, TimeSpan.FromSeconds(30)), "the silo does not serve klais.reports");
+        KlaisSilo silo = await _silo.Value;
+        IngestionStatus status = silo.Services.GetRequiredService<IngestionStatus>();
+        Assert.True(await Klais.Testing.Eventually.TrueAsync(() => status.Partitions == 4, TimeSpan.FromSeconds(30)), "the silo does not consume klais.reports");
     }
+
+    /// <summary>A device's state in its grain, or null when no edge reported it.</summary>
+    internal Task<DeviceSnapshot?> DeviceAsync(string id) => Grains.GetGrain<IDeviceGrain>(id).Describe();
 
     /// <summary>An in-process edge with reporting and control on, reports every 200 ms.</summary>
     internal Task<EdgeHarness> StartEdgeAsync(string nodeId, params (string Name, string Value)[] overrides) =>
@@ -125,7 +127,7 @@ public sealed class ControlPlaneFixture : IDisposable
     {
         if (_silo.IsValueCreated)
         {
-            _silo.Value.Dispose();
+            _silo.Value.GetAwaiter().GetResult().DisposeAsync().AsTask().GetAwaiter().GetResult();
         }
 
         Cluster.Dispose();

@@ -3,7 +3,7 @@ using Klais.Contracts.Proto;
 using Klais.Contracts.Wire;
 using Klais.Edge.Devices;
 using Klais.Edge.Tests.EndToEnd;
-using Klais.Grains.Device;
+using Klais.Grains;
 using Klais.Testing;
 
 namespace Klais.Edge.Tests.Control;
@@ -42,12 +42,7 @@ public sealed class ControlPlaneTests(ControlPlaneFixture plane) : IClassFixture
         Assert.True(await Eventually.TrueAsync(() => b.Node.Pipeline.Rejections[Rejection.Blocked] >= 5, TimeSpan.FromSeconds(5)));
 
         // lonely-1: one vote in its grain, no block anywhere.
-        (bool served, DeviceState? lonely) = await plane.Silo.RunTurnAsync(() =>
-        {
-            (bool s, Klais.Grains.IGrain? g, _) = plane.Silo.Peek(GrainKey.Device("lonely-1"));
-            return (s, (g as DeviceGrain)?.State);
-        });
-        Assert.True(served);
+        DeviceSnapshot? lonely = await plane.DeviceAsync("lonely-1");
         Assert.NotNull(lonely);
         Assert.Equal("edge-a", Assert.Single(lonely.Votes).NodeId);
         Assert.Null(lonely.Block);
@@ -112,11 +107,7 @@ public sealed class ControlPlaneTests(ControlPlaneFixture plane) : IClassFixture
         BlockEntry entry = a.Node.Devices.ListBlocked().Single(e => e.DeviceId == "cloned-1");
         Assert.Matches(@"^fleet: one id from (1[6-9]|2[0-4]) source addresses over 2 edges", entry.Reason);
 
-        (_, DeviceState? state) = await plane.Silo.RunTurnAsync(() =>
-        {
-            (bool s, Klais.Grains.IGrain? g, _) = plane.Silo.Peek(GrainKey.Device("cloned-1"));
-            return (s, (g as DeviceGrain)?.State);
-        });
+        DeviceSnapshot? state = await plane.DeviceAsync("cloned-1");
         Assert.NotNull(state);
         // Examples: the first two distinct addresses each edge's receive threads counted in a window (which two depends on
         // the threads; two windows when a burst fell across a window's end).
@@ -141,11 +132,7 @@ public sealed class ControlPlaneTests(ControlPlaneFixture plane) : IClassFixture
             "no interim report within 2 s of a 5 s window");
         Assert.Equal(0, a.Node.Control!.Votes);
 
-        async Task<DeviceState?> Heavy() => (await plane.Silo.RunTurnAsync(() =>
-        {
-            (bool s, Klais.Grains.IGrain? g, _) = plane.Silo.Peek(GrainKey.Device("heavy-1"));
-            return (s, (g as DeviceGrain)?.State);
-        })).Item2;
+        Task<DeviceSnapshot?> Heavy() => plane.DeviceAsync("heavy-1");
 
         // The grain knows the edge's rate from the interim report, but counts nothing before the window's full report.
         Assert.True(await Eventually.TrueAsync(async () => (await Heavy())?.Edges.Count == 1, TimeSpan.FromSeconds(3)));
@@ -153,7 +140,15 @@ public sealed class ControlPlaneTests(ControlPlaneFixture plane) : IClassFixture
         Assert.True(await Eventually.TrueAsync(async () => (await Heavy())?.Packets > 0, TimeSpan.FromSeconds(10)));
         Assert.Equal(200UL, (await Heavy())!.Packets);
     }
+}
 
+/// <summary>
+/// Advice written to klais.control by hand, on a fixture of its own whose silo never starts: a running silo's swarm
+/// grain writes the same keys (rates per edge, burst advice) on its own schedule.
+/// </summary>
+[Collection(ControlPlaneFixture.Collection)]
+public sealed class ControlAdviceTests(ControlPlaneFixture plane) : IClassFixture<ControlPlaneFixture>
+{
     [Fact]
     public async Task Queue_scale_and_linger_advice_from_klais_control_reach_a_running_edges_dam_and_producer()
     {

@@ -20,9 +20,10 @@ public sealed class OperatorBlockTests(ControlPlaneFixture plane) : IClassFixtur
         {
             ["KLAIS_KAFKA_BOOTSTRAP"] = plane.Bootstrap,
             ["KLAIS_SILO_API_BIND"] = "127.0.0.1:0",
+            ["KLAIS_SILO_PORT"] = "0",
+            ["KLAIS_SILO_GATEWAY_PORT"] = "0",
             ["KLAIS_SILO_SESSION_TIMEOUT_MS"] = "3000",
             ["KLAIS_SILO_HEARTBEAT_MS"] = "500",
-            ["KLAIS_SILO_ANNOUNCE_MS"] = "300",
             ["KLAIS_LOG_LEVEL"] = "warn",
         });
         await silo.WaitListening(TimeSpan.FromSeconds(30));
@@ -35,8 +36,8 @@ public sealed class OperatorBlockTests(ControlPlaneFixture plane) : IClassFixtur
         ControlPlaneFixture.Flood(a, "op-target", 10);
         Assert.True(await Eventually.TrueAsync(() => a.Node.Producer.Delivered == deliveredBefore + 10, TimeSpan.FromSeconds(10)));
 
-        // The API answers once the owning silo's grain handled the command; while the group rebalances (the
-        // process just joined) it answers 503 with Retry-After, so the first block is retried until accepted.
+        // The API answers once the device grain has taken the block and klais.control acknowledged it; the first
+        // call activates the grain and the control producer, so it is retried until accepted.
         Assert.True(await Eventually.TrueAsync(async () => (await Post(api, "op-target")).IsSuccessStatusCode, TimeSpan.FromSeconds(30)),
             "the grain API did not accept a block");
         Assert.True(await Eventually.TrueAsync(() => Blocked(a, "op-target") && Blocked(b, "op-target"), TimeSpan.FromSeconds(5)));

@@ -1,3 +1,4 @@
+using ErrorCode = Confluent.Kafka.ErrorCode;
 using Confluent.Kafka;
 using Klais.Edge.Dam;
 using Klais.Edge.Kafka;

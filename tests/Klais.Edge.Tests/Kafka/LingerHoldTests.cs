@@ -1,3 +1,4 @@
+using ErrorCode = Confluent.Kafka.ErrorCode;
 using System.Buffers.Binary;
 using System.Text;
 using System.Text.Json;
