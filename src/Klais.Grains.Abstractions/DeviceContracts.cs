@@ -1,3 +1,5 @@
+using Orleans.Concurrency;
+
 namespace Klais.Grains;
 
 /// <summary>
@@ -20,8 +22,11 @@ public interface IDeviceGrain : IGrainWithStringKey
     [Alias("flush")]
     Task<bool> Flush();
 
-    /// <summary>The device's state, or null when no edge has reported it.</summary>
-    [Alias("describe")]
+    /// <summary>
+    /// The device's state, or null when no edge has reported it. Interleaves with a turn waiting for its write (a slow
+    /// or absent store must not make reads wait): it answers from memory, as of the last applied report.
+    /// </summary>
+    [Alias("describe"), AlwaysInterleave]
     Task<DeviceSnapshot?> Describe();
 
     /// <summary>An operator's block: in force for <paramref name="ttlSeconds"/>, sent to every edge.</summary>

@@ -1,3 +1,5 @@
+using Orleans.Concurrency;
+
 namespace Klais.Grains;
 
 /// <summary>NodeGrain(node id): an edge's latest report: rates, Kafka lag, CPU, degradation, applied versions.</summary>
@@ -13,7 +15,7 @@ public interface INodeGrain : IGrainWithStringKey
     Task<bool> Flush();
 
     /// <summary>The node's state, or null when it never reported.</summary>
-    [Alias("describe")]
+    [Alias("describe"), AlwaysInterleave]
     Task<NodeSnapshot?> Describe();
 }
 

@@ -1,3 +1,5 @@
+using Orleans.Concurrency;
+
 namespace Klais.Grains;
 
 /// <summary>
@@ -11,7 +13,7 @@ public interface ISwarmGrain : IGrainWithStringKey
     [Alias("contribute")]
     Task Contribute(SiloAggregate aggregate);
 
-    [Alias("describe")]
+    [Alias("describe"), AlwaysInterleave]
     Task<FleetSnapshot> Describe();
 }
 

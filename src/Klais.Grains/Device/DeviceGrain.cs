@@ -20,27 +20,27 @@ internal sealed partial class DeviceGrain(
     /// <summary>The reminder that lifts a block when its TTL ends, on whichever silo then hosts the device.</summary>
     internal const string ExpiryReminder = "block-expiry";
 
-    private readonly DurableState<DeviceState> _state = new(stored, services.Writes);
+    private DurableState<DeviceState> Durable => field ??= new(stored, services.Writes, this);
     private DeviceDecisions _decisions = null!;
     private AnomalyEntry? _indexed;
     private long _reminderFor;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        if (_state.State.DeviceId.Length == 0)
+        if (Durable.State.DeviceId.Length == 0)
         {
-            _state.State.DeviceId = this.GetPrimaryKeyString();
+            Durable.State.DeviceId = this.GetPrimaryKeyString();
         }
 
-        _decisions = new DeviceDecisions(_state.State);
+        _decisions = new DeviceDecisions(Durable.State);
         return Task.CompletedTask;
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        if (!await _state.TryWriteAsync())
+        if (!await Durable.TryWriteAsync())
         {
-            LogLostOnDeactivation(logger, _state.State.DeviceId, reason.Description);
+            LogLostOnDeactivation(logger, Durable.State.DeviceId, reason.Description);
         }
     }
 
@@ -55,7 +55,7 @@ internal sealed partial class DeviceGrain(
 
         if (applied > 0)
         {
-            _state.Changed();
+            Durable.Changed();
         }
 
         return new ApplyResult(applied, await EndTurn(turn));
@@ -70,7 +70,7 @@ internal sealed partial class DeviceGrain(
     {
         GrainTurn turn = services.NewTurn();
         _decisions.BlockByOperator(reason, TimeSpan.FromSeconds(ttlSeconds), turn);
-        _state.Changed();
+        Durable.Changed();
         await EndTurn(turn);
         return DeviceSnapshots.From(_decisions, services.SiloId, turn.Now);
     }
@@ -85,7 +85,7 @@ internal sealed partial class DeviceGrain(
         GrainTurn turn = services.NewTurn();
         if (_decisions.UnblockByOperator(reason, turn))
         {
-            _state.Changed();
+            Durable.Changed();
             await EndTurn(turn);
         }
 
@@ -102,7 +102,7 @@ internal sealed partial class DeviceGrain(
         GrainTurn turn = services.NewTurn();
         if (_decisions.Expire(turn))
         {
-            _state.Changed();
+            Durable.Changed();
         }
 
         await EndTurn(turn);
@@ -116,7 +116,7 @@ internal sealed partial class DeviceGrain(
     private async Task<bool> EndTurn(GrainTurn? turn)
     {
         await UpdateIndex();
-        bool durable = await _state.TryWriteAsync();
+        bool durable = await Durable.TryWriteAsync();
         if (durable)
         {
             await FollowBlockWithReminder();
@@ -127,12 +127,12 @@ internal sealed partial class DeviceGrain(
             await turn.SendAsync(GrainFactory);
         }
 
-        return durable && _reminderFor == (_state.State.Block?.ExpiresUnixMs ?? 0);
+        return durable && _reminderFor == (Durable.State.Block?.ExpiresUnixMs ?? 0);
     }
 
     private async Task FollowBlockWithReminder()
     {
-        long expires = _state.State.Block?.ExpiresUnixMs ?? 0;
+        long expires = Durable.State.Block?.ExpiresUnixMs ?? 0;
         if (expires == _reminderFor)
         {
             return;
@@ -155,13 +155,13 @@ internal sealed partial class DeviceGrain(
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             services.Writes.Failure(ex);
-            LogReminderFailed(logger, _state.State.DeviceId, ex);
+            LogReminderFailed(logger, Durable.State.DeviceId, ex);
         }
     }
 
     private async Task UpdateIndex()
     {
-        DeviceState s = _state.State;
+        DeviceState s = Durable.State;
         DateTimeOffset now = services.Time.GetUtcNow();
         bool blocked = _decisions.IsBlocked(now);
         bool listed = blocked || s.Votes.Count > 0 || Math.Abs(s.AnomalyScore) >= services.Consensus.AnomalyZ;
@@ -173,7 +173,7 @@ internal sealed partial class DeviceGrain(
                 await index.Remove(s.DeviceId);
                 s.Listed = false;
                 _indexed = null;
-                _state.Changed();
+                Durable.Changed();
             }
 
             return;
@@ -201,7 +201,7 @@ internal sealed partial class DeviceGrain(
         if (!s.Listed)
         {
             s.Listed = true;
-            _state.Changed();
+            Durable.Changed();
         }
     }
 

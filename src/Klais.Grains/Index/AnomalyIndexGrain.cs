@@ -16,12 +16,12 @@ internal sealed class AnomalyIndexGrain(
     /// <summary>Most entries listed; past it the least anomalous unblocked ones are dropped first.</summary>
     public const int MaxEntries = 10_000;
 
-    private readonly DurableState<AnomalyIndexState> _state = new(stored, services.Writes);
+    private DurableState<AnomalyIndexState> Durable => field ??= new(stored, services.Writes, this);
     private readonly Dictionary<string, AnomalyEntry> _entries = new(StringComparer.Ordinal);
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        foreach (AnomalyRecord r in _state.State.Entries)
+        foreach (AnomalyRecord r in Durable.State.Entries)
         {
             _entries[r.DeviceId] = new AnomalyEntry
             {
@@ -36,7 +36,7 @@ internal sealed class AnomalyIndexGrain(
             };
         }
 
-        this.RegisterGrainTimer(WriteChanges, new GrainTimerCreationOptions(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1)));
+        this.RegisterGrainTimer(WriteChanges, new GrainTimerCreationOptions(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1)) { Interleave = true });
         return Task.CompletedTask;
     }
 
@@ -51,7 +51,7 @@ internal sealed class AnomalyIndexGrain(
             _entries.Remove(least.DeviceId);
         }
 
-        _state.Changed();
+        Durable.Changed();
         return Task.CompletedTask;
     }
 
@@ -59,7 +59,7 @@ internal sealed class AnomalyIndexGrain(
     {
         if (_entries.Remove(deviceId))
         {
-            _state.Changed();
+            Durable.Changed();
         }
 
         return Task.CompletedTask;
@@ -77,15 +77,15 @@ internal sealed class AnomalyIndexGrain(
 
     private async Task WriteChanges()
     {
-        if (!_state.Unsaved)
+        if (!Durable.Unsaved)
         {
             return;
         }
 
-        _state.State.Entries.Clear();
+        Durable.State.Entries.Clear();
         foreach (AnomalyEntry e in _entries.Values)
         {
-            _state.State.Entries.Add(new AnomalyRecord
+            Durable.State.Entries.Add(new AnomalyRecord
             {
                 DeviceId = e.DeviceId,
                 OwnerSilo = e.OwnerSilo,
@@ -98,6 +98,6 @@ internal sealed class AnomalyIndexGrain(
             });
         }
 
-        await _state.TryWriteAsync();
+        await Durable.TryWriteAsync();
     }
 }

@@ -12,32 +12,32 @@ internal sealed class EventLogGrain(
     /// <summary>Events kept; older ones are dropped.</summary>
     public const int Capacity = 1000;
 
-    private readonly DurableState<EventLogState> _state = new(stored, services.Writes);
+    private DurableState<EventLogState> Durable => field ??= new(stored, services.Writes, this);
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        this.RegisterGrainTimer(_state.TryWriteAsync, new GrainTimerCreationOptions(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1)));
+        this.RegisterGrainTimer(Durable.TryWriteAsync, new GrainTimerCreationOptions(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1)) { Interleave = true });
         return Task.CompletedTask;
     }
 
-    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) => await _state.TryWriteAsync();
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) => await Durable.TryWriteAsync();
 
     public Task Record(GrainEvent entry)
     {
-        var events = _state.State.Events;
+        var events = Durable.State.Events;
         events.Add(new EventRecord { UnixMs = entry.At.ToUnixTimeMilliseconds(), Silo = entry.Silo, Kind = entry.Kind, Grain = entry.Grain, Detail = entry.Detail });
         if (events.Count > Capacity)
         {
             events.RemoveAt(0);
         }
 
-        _state.Changed();
+        Durable.Changed();
         return Task.CompletedTask;
     }
 
     public Task<IReadOnlyList<GrainEvent>> List(int limit)
     {
-        IReadOnlyList<GrainEvent> list = _state.State.Events.Reverse().Take(Math.Clamp(limit, 0, Capacity))
+        IReadOnlyList<GrainEvent> list = Durable.State.Events.Reverse().Take(Math.Clamp(limit, 0, Capacity))
             .Select(e => new GrainEvent(DateTimeOffset.FromUnixTimeMilliseconds(e.UnixMs), e.Silo, e.Kind, e.Grain, e.Detail)).ToList();
         return Task.FromResult(list);
     }

@@ -9,11 +9,11 @@ internal sealed class SiloRegistryGrain(
     [PersistentState("silos", StorageNames.Grains)] IPersistentState<SiloRegistryState> stored,
     GrainServices services) : Grain, ISiloRegistryGrain
 {
-    private readonly DurableState<SiloRegistryState> _state = new(stored, services.Writes);
+    private DurableState<SiloRegistryState> Durable => field ??= new(stored, services.Writes, this);
 
     public async Task Register(SiloRegistration silo)
     {
-        var silos = _state.State.Silos;
+        var silos = Durable.State.Silos;
         for (int i = silos.Count - 1; i >= 0; i--)
         {
             if (silos[i].SiloId == silo.SiloId)
@@ -23,8 +23,8 @@ internal sealed class SiloRegistryGrain(
         }
 
         silos.Add(new SiloRecord { SiloId = silo.SiloId, ApiEndpoint = silo.ApiEndpoint, SiloAddress = silo.SiloAddress, StartedUnixMs = silo.Started.ToUnixTimeMilliseconds() });
-        _state.Changed();
-        if (!await _state.TryWriteAsync())
+        Durable.Changed();
+        if (!await Durable.TryWriteAsync())
         {
             throw new InvalidOperationException("The silo registry could not be stored: " + services.Writes.LastError);
         }
@@ -32,7 +32,7 @@ internal sealed class SiloRegistryGrain(
 
     public Task<IReadOnlyList<SiloRegistration>> List()
     {
-        IReadOnlyList<SiloRegistration> list = _state.State.Silos
+        IReadOnlyList<SiloRegistration> list = Durable.State.Silos
             .Select(s => new SiloRegistration(s.SiloId, s.ApiEndpoint, s.SiloAddress, DateTimeOffset.FromUnixTimeMilliseconds(s.StartedUnixMs))).ToList();
         return Task.FromResult(list);
     }

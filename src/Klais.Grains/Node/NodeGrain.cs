@@ -9,18 +9,18 @@ internal sealed class NodeGrain(
     [PersistentState("node", StorageNames.Grains)] IPersistentState<NodeState> stored,
     GrainServices services) : Grain, INodeGrain
 {
-    private readonly DurableState<NodeState> _state = new(stored, services.Writes);
+    private DurableState<NodeState> Durable => field ??= new(stored, services.Writes, this);
     private NodeDecisions _decisions = null!;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        _state.State.Last ??= new NodeReport();
-        _state.State.Last.NodeId = this.GetPrimaryKeyString();
-        _decisions = new NodeDecisions(_state.State);
+        Durable.State.Last ??= new NodeReport();
+        Durable.State.Last.NodeId = this.GetPrimaryKeyString();
+        _decisions = new NodeDecisions(Durable.State);
         return Task.CompletedTask;
     }
 
-    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) => await _state.TryWriteAsync();
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) => await Durable.TryWriteAsync();
 
     public async Task<ApplyResult> Apply(NodeObservation report)
     {
@@ -28,11 +28,11 @@ internal sealed class NodeGrain(
         bool applied = _decisions.Apply(report, turn);
         if (applied)
         {
-            _state.Changed();
+            Durable.Changed();
             await GrainFactory.GetGrain<INodeIndexGrain>(GrainKeys.Fleet).Update(Snapshot(turn.Now));
         }
 
-        bool durable = await _state.TryWriteAsync();
+        bool durable = await Durable.TryWriteAsync();
         if (turn.HasOutput)
         {
             await turn.SendAsync(GrainFactory);
@@ -41,10 +41,10 @@ internal sealed class NodeGrain(
         return new ApplyResult(applied ? 1 : 0, durable);
     }
 
-    public Task<bool> Flush() => _state.TryWriteAsync();
+    public Task<bool> Flush() => Durable.TryWriteAsync();
 
     public Task<NodeSnapshot?> Describe() =>
-        Task.FromResult(_state.State.Reports > 0 ? Snapshot(services.Time.GetUtcNow()) : null);
+        Task.FromResult(Durable.State.Reports > 0 ? Snapshot(services.Time.GetUtcNow()) : null);
 
     private NodeSnapshot Snapshot(DateTimeOffset now) => _decisions.ToSnapshot(services.SiloId, now, services.Controller.NodeStaleAfter);
 }

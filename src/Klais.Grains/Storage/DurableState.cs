@@ -1,11 +1,16 @@
+using Orleans.Storage;
+
 namespace Klais.Grains.Storage;
 
 /// <summary>
 /// A grain's stored state with the flush protocol ingestion relies on: changes are marked, written at the end of the
 /// turn, and when a write fails they stay marked, so the next call or <c>Flush</c> writes them. A failed write never
 /// loses what the grain already holds in memory; the offsets of the reports behind it stay uncommitted meanwhile.
+/// A write refused for a stale ETag (the store holds another version: a second activation wrote, or the store lost
+/// writes in a crash) is never retried over it: the <paramref name="owner"/> grain is deactivated, and its next
+/// activation starts from what the store holds, and the reports not yet committed are applied to that again.
 /// </summary>
-internal sealed class DurableState<T>(IPersistentState<T> stored, StateWriteHealth health)
+internal sealed class DurableState<T>(IPersistentState<T> stored, StateWriteHealth health, IGrainBase owner)
     where T : class, new()
 {
     private bool _unsaved;
@@ -30,6 +35,12 @@ internal sealed class DurableState<T>(IPersistentState<T> stored, StateWriteHeal
             _unsaved = false;
             health.Success();
             return true;
+        }
+        catch (InconsistentStateException ex)
+        {
+            health.Failure(ex);
+            owner.DeactivateOnIdle();
+            return false;
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {

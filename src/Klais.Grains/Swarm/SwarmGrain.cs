@@ -6,20 +6,21 @@ namespace Klais.Grains.Swarm;
 
 /// <summary>
 /// SwarmGrain("fleet") on Orleans: silos' aggregates arrive every interval (and keep it active); a grain timer runs
-/// <see cref="SwarmController.Step"/> with the node index's edges and writes the controllers' state.
+/// <see cref="SwarmController.Step"/> with the node index's edges and writes the controllers' state. The timer
+/// interleaves with calls: silos' contributions never wait for a step's store write.
 /// </summary>
 internal sealed class SwarmGrain(
     [PersistentState("swarm", StorageNames.Grains)] IPersistentState<SwarmState> stored,
     GrainServices services) : Grain, ISwarmGrain
 {
-    private readonly DurableState<SwarmState> _state = new(stored, services.Writes);
+    private DurableState<SwarmState> Durable => field ??= new(stored, services.Writes, this);
     private SwarmController _controller = null!;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        _controller = new SwarmController(_state.State);
+        _controller = new SwarmController(Durable.State);
         TimeSpan interval = services.Controller.Interval;
-        this.RegisterGrainTimer(Step, new GrainTimerCreationOptions(interval, interval) { KeepAlive = false });
+        this.RegisterGrainTimer(Step, new GrainTimerCreationOptions(interval, interval) { Interleave = true });
         return Task.CompletedTask;
     }
 
@@ -38,8 +39,8 @@ internal sealed class SwarmGrain(
         GrainTurn turn = services.NewTurn();
         if (_controller.Step(nodes, anomalies.Count(a => a.Blocked), anomalies.Count(a => !a.Blocked), turn))
         {
-            _state.Changed();
-            await _state.TryWriteAsync();
+            Durable.Changed();
+            await Durable.TryWriteAsync();
             await turn.SendAsync(GrainFactory);
         }
     }

@@ -69,8 +69,11 @@ internal sealed record IngestionOptions
 
     public TimeSpan MaxWait { get; init; } = TimeSpan.FromMilliseconds(200);
 
-    /// <summary>Batches consumed but not yet durable before ingestion stops consuming and only retries their writes.</summary>
-    public int MaxPendingBatches { get; init; } = 64;
+    /// <summary>
+    /// Batches consumed but not yet durable before ingestion stops consuming and only retries their writes: at a batch
+    /// every 200 ms, over three minutes of a store outage. A batch whose calls returned holds one flush per grain.
+    /// </summary>
+    public int MaxPendingBatches { get; init; } = 1000;
 }
 
 /// <summary>A config, a request for help, or every problem found.</summary>

@@ -30,6 +30,8 @@ internal sealed partial class ReportIngestor(
     private readonly Queue<PendingBatch> _pending = new();
     private readonly SiloAggregator _aggregator = new();
     private long _nextAggregateMs;
+    private long _nextRetryMs;
+    private Task? _retrying;
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         Task.Factory.StartNew(() => RunAsync(stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
@@ -55,7 +57,7 @@ internal sealed partial class ReportIngestor(
                     await Task.Delay(_options.MaxWait, time, stop);
                 }
 
-                await RetryHeadAsync();
+                await RetryInBackgroundAsync();
                 CommitDurable(consumer);
                 await ContributeAsync();
             }
@@ -71,7 +73,12 @@ internal sealed partial class ReportIngestor(
         }
 
         // A clean stop: one more try to make the pending batches durable, commit what is, leave the group.
-        await RetryHeadAsync();
+        if (_retrying is not null)
+        {
+            await _retrying;
+        }
+
+        await RetryHeadAsync([.. _pending]);
         CommitDurable(consumer);
         consumer.Close();
     }
@@ -225,10 +232,35 @@ internal sealed partial class ReportIngestor(
         }
     }
 
-    /// <summary>Retries the not-yet-durable calls of the oldest batches, in order, until one still fails.</summary>
-    private async Task RetryHeadAsync()
+    /// <summary>
+    /// At most once a second, and never twice at once, retries the calls not yet durable in the background: while the
+    /// store is away each try waits for its timeout, and consumption must go on meanwhile.
+    /// </summary>
+    private async Task RetryInBackgroundAsync()
     {
-        foreach (PendingBatch batch in _pending)
+        if (_retrying is { IsCompleted: false })
+        {
+            return;
+        }
+
+        if (_retrying is not null)
+        {
+            await _retrying;
+            _retrying = null;
+        }
+
+        long now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        if (now >= _nextRetryMs && _pending.Any(b => !b.Durable))
+        {
+            _nextRetryMs = now + 1000;
+            _retrying = RetryHeadAsync([.. _pending]);
+        }
+    }
+
+    /// <summary>Retries the not-yet-durable calls of the oldest batches, in order, until one still fails.</summary>
+    private static async Task RetryHeadAsync(PendingBatch[] pending)
+    {
+        foreach (PendingBatch batch in pending)
         {
             if (!await batch.RetryAsync())
             {

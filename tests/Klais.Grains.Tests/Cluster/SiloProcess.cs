@@ -72,7 +72,14 @@ internal sealed class SiloProcess : IDisposable
         }
     }
 
-    /// <summary>SIGKILL: no checkpoint, no commit, no LeaveGroup.</summary>
+    /// <summary>Sends a signal (STOP, CONT, TERM) with kill(1).</summary>
+    public void Signal(string signal)
+    {
+        using Process kill = Process.Start("kill", $"-{signal} {Process.Id}")!;
+        kill.WaitForExit();
+    }
+
+    /// <summary>SIGKILL: no state written, no offsets committed, no goodbye to the cluster.</summary>
     public void Kill9()
     {
         Process.Kill(entireProcessTree: false);
@@ -91,6 +98,7 @@ internal sealed class SiloProcess : IDisposable
     {
         if (!Process.HasExited)
         {
+            Signal("CONT"); // a SIGSTOPped silo: resumed first, so its sockets and threads go away with it at once
             Process.Kill();
             Process.WaitForExit(10_000);
         }

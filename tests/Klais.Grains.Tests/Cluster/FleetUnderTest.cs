@@ -1,0 +1,186 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using Klais.Contracts.Wire;
+using Klais.Edge.Tests.EndToEnd;
+using Klais.Kafka;
+using Klais.Silo.Ingestion;
+using Klais.Testing;
+
+namespace Klais.Grains.Tests.Cluster;
+
+/// <summary>
+/// A fleet of real processes: a redis-server, the Kafka dev cluster (librdkafka's mock, in this process), three
+/// klais-silo processes on Redis clustering and Redis state, and two klais-edge processes reporting to them. Devices
+/// send datagrams to both edges in rounds; every round adds exactly <see cref="PerRound"/> packets per edge to each
+/// device's counters, so the expected counters are known at every moment.
+/// </summary>
+internal sealed class FleetUnderTest : IAsyncDisposable
+{
+    public const int PerRound = 5;
+    private readonly KafkaDevCluster _kafka;
+    private readonly List<EdgeProcess> _edges = [];
+    private readonly List<int> _udpPorts = [];
+    private uint _sequence;
+
+    private FleetUnderTest(RedisServer redis, KafkaDevCluster kafka, IReadOnlyList<SiloProcess> silos)
+    {
+        Redis = redis;
+        _kafka = kafka;
+        Silos = silos;
+    }
+
+    public RedisServer Redis { get; }
+
+    public IReadOnlyList<SiloProcess> Silos { get; }
+
+    public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromSeconds(5) };
+
+    public IReadOnlyList<string> Devices { get; } = [.. Enumerable.Range(0, 30).Select(i => $"fleet-{i:00}")];
+
+    public int Rounds { get; private set; }
+
+    /// <summary>What every device's packet counter must read once the rounds sent so far are ingested.</summary>
+    public ulong Expected => (ulong)(Rounds * PerRound * 2);
+
+    public static async Task<FleetUnderTest> StartAsync(int silos = 3, Dictionary<string, string>? siloSettings = null)
+    {
+        var redis = new RedisServer();
+        KafkaDevCluster kafka = KafkaDevCluster.Start(brokers: 1);
+        SiloTopics.CreateOnDevCluster(kafka, 12);
+        kafka.CreateTopic("iot_telemetry", 2);
+        string cluster = "test-" + Guid.NewGuid().ToString("N")[..8];
+        var processes = new List<SiloProcess>();
+        for (int i = 1; i <= silos; i++)
+        {
+            var environment = new Dictionary<string, string>
+            {
+                ["KLAIS_REDIS"] = redis.Configuration,
+                ["KLAIS_KAFKA_BOOTSTRAP"] = kafka.BootstrapServers,
+                ["KLAIS_CLUSTER_ID"] = cluster,
+                ["KLAIS_SILO_PORT"] = EdgeProcess.FreePort(SocketType.Stream).ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["KLAIS_SILO_GATEWAY_PORT"] = EdgeProcess.FreePort(SocketType.Stream).ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["KLAIS_SILO_API_BIND"] = "127.0.0.1:0",
+                ["KLAIS_LOG_LEVEL"] = "warning",
+            };
+            foreach ((string name, string value) in siloSettings ?? [])
+            {
+                environment[name] = value;
+            }
+
+            processes.Add(new SiloProcess("s" + i, environment));
+        }
+
+        var fleet = new FleetUnderTest(redis, kafka, processes);
+        foreach (SiloProcess silo in processes)
+        {
+            await silo.WaitListening(TimeSpan.FromSeconds(90));
+        }
+
+        for (int e = 1; e <= 2; e++)
+        {
+            int udp = EdgeProcess.FreePort(SocketType.Dgram);
+            EdgeProcess edge = EdgeProcess.Start(new Dictionary<string, string>
+            {
+                ["KLAIS_KAFKA_BOOTSTRAP"] = kafka.BootstrapServers,
+                ["KLAIS_CONTROL"] = "on",
+                ["KLAIS_NODE_ID"] = "edge-" + e,
+                ["KLAIS_UDP_BIND"] = $"127.0.0.1:{udp}",
+                ["KLAIS_API_BIND"] = $"127.0.0.1:{EdgeProcess.FreePort(SocketType.Stream)}",
+                ["KLAIS_REPORT_INTERVAL_MS"] = "200",
+                ["KLAIS_DEVICE_REPORT_WINDOW_MS"] = "500",
+                ["KLAIS_LOG_LEVEL"] = "warning",
+            });
+            fleet._edges.Add(edge);
+            fleet._udpPorts.Add(udp);
+            Assert.True(await edge.WaitUntilServingAsync(TimeSpan.FromSeconds(60)) && !edge.Process.HasExited, edge.OutputText);
+        }
+
+        return fleet;
+    }
+
+    /// <summary>True once every silo is Active in Orleans' membership and their consumers share all 12 partitions.</summary>
+    public async Task<bool> FormedAsync(IReadOnlyList<SiloProcess> members)
+    {
+        int active = 0, partitions = 0;
+        foreach (SiloProcess silo in members)
+        {
+            using JsonDocument silos = JsonDocument.Parse(await Http.GetStringAsync(silo.Url + "/api/silos"));
+            active = Math.Max(active, silos.RootElement.EnumerateArray().Count(s => s.GetProperty("status").GetString() == "Active"));
+            using JsonDocument health = JsonDocument.Parse(await Http.GetStringAsync(silo.Url + "/health"));
+            int mine = health.RootElement.GetProperty("ingestion").GetProperty("partitions").GetInt32();
+            if (mine == 0)
+            {
+                return false;
+            }
+
+            partitions += mine;
+        }
+
+        return active == members.Count && partitions == 12;
+    }
+
+    /// <summary>Sends one round: <see cref="PerRound"/> datagrams of every device to each edge.</summary>
+    public void SendRound()
+    {
+        Span<byte> buffer = stackalloc byte[64];
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        for (int i = 0; i < PerRound; i++)
+        {
+            uint sequence = ++_sequence;
+            foreach (string device in Devices)
+            {
+                int length = Datagram.Write(buffer, Encoding.UTF8.GetBytes(device), sequence, "{\"t\":1}"u8);
+                foreach (int port in _udpPorts)
+                {
+                    socket.SendTo(buffer[..length], new IPEndPoint(IPAddress.Loopback, port));
+                }
+            }
+        }
+
+        Rounds++;
+    }
+
+    /// <summary>The device as <paramref name="silo"/>'s API answers it: (packets, owner silo), or null when it did not answer 200.</summary>
+    public async Task<(ulong Packets, string Owner)?> DeviceAsync(SiloProcess silo, string device)
+    {
+        try
+        {
+            using HttpResponseMessage response = await Http.GetAsync($"{silo.Url}/api/devices/{device}");
+            if (response.StatusCode != HttpStatusCode.OK)
+            {
+                return null;
+            }
+
+            using JsonDocument doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+            return (doc.RootElement.GetProperty("packets").GetUInt64(), doc.RootElement.GetProperty("owner_silo").GetString()!);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+        {
+            return null;
+        }
+    }
+
+    public string Describe() => string.Join("\n---\n", Silos.Select(s => $"{s.Id}:\n{Tail(s.Output)}"));
+
+    private static string Tail(string text) => text.Length > 3000 ? text[^3000..] : text;
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (EdgeProcess edge in _edges)
+        {
+            edge.Dispose();
+        }
+
+        foreach (SiloProcess silo in Silos)
+        {
+            silo.Dispose();
+        }
+
+        Http.Dispose();
+        _kafka.Dispose();
+        Redis.Dispose();
+        await Task.CompletedTask;
+    }
+}
