@@ -58,10 +58,10 @@ internal sealed partial class DeviceGrain(
             Durable.Changed();
         }
 
-        return new ApplyResult(applied, await EndTurn(turn));
+        return new ApplyResult(applied, await EndTurn(turn, probe: false));
     }
 
-    public async Task<bool> Flush() => await EndTurn(null);
+    public async Task<bool> Flush() => await EndTurn(null, probe: true);
 
     public Task<DeviceSnapshot?> Describe() =>
         Task.FromResult(_decisions.Seen ? DeviceSnapshots.From(_decisions, services.SiloId, services.Time.GetUtcNow()) : null);
@@ -113,10 +113,10 @@ internal sealed partial class DeviceGrain(
     /// block, and the turn's control updates and events are sent. Control goes out even when the write failed: an
     /// edge should block a flooding device while the store is down; the state follows when the store is back.
     /// </summary>
-    private async Task<bool> EndTurn(GrainTurn? turn)
+    private async Task<bool> EndTurn(GrainTurn? turn, bool probe = true)
     {
         await UpdateIndex();
-        bool durable = await Durable.TryWriteAsync();
+        bool durable = await Durable.TryWriteAsync(probe);
         if (durable)
         {
             await FollowBlockWithReminder();

@@ -16,7 +16,7 @@ internal sealed class EventLogGrain(
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        this.RegisterGrainTimer(Durable.TryWriteAsync, new GrainTimerCreationOptions(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1)) { Interleave = true });
+        this.RegisterGrainTimer(() => Durable.TryWriteAsync(), new GrainTimerCreationOptions(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1)) { Interleave = true });
         return Task.CompletedTask;
     }
 

@@ -32,7 +32,7 @@ internal sealed class NodeGrain(
             await GrainFactory.GetGrain<INodeIndexGrain>(GrainKeys.Fleet).Update(Snapshot(turn.Now));
         }
 
-        bool durable = await Durable.TryWriteAsync();
+        bool durable = await Durable.TryWriteAsync(probe: false);
         if (turn.HasOutput)
         {
             await turn.SendAsync(GrainFactory);

@@ -21,12 +21,20 @@ internal sealed class DurableState<T>(IPersistentState<T> stored, StateWriteHeal
 
     public void Changed() => _unsaved = true;
 
-    /// <summary>Writes when something is unwritten; true when nothing is left unwritten.</summary>
-    public async Task<bool> TryWriteAsync()
+    /// <summary>
+    /// Writes when something is unwritten; true when nothing is left unwritten. A caller on the ingestion path passes
+    /// <paramref name="probe"/> false and does not wait while the store is failing; flushes and timers pass true.
+    /// </summary>
+    public async Task<bool> TryWriteAsync(bool probe = true)
     {
         if (!_unsaved)
         {
             return true;
+        }
+
+        if (!health.MayWrite(probe))
+        {
+            return false;
         }
 
         try
@@ -36,9 +44,9 @@ internal sealed class DurableState<T>(IPersistentState<T> stored, StateWriteHeal
             health.Success();
             return true;
         }
-        catch (InconsistentStateException ex)
+        catch (InconsistentStateException)
         {
-            health.Failure(ex);
+            health.Conflict();
             owner.DeactivateOnIdle();
             return false;
         }

@@ -26,6 +26,9 @@ internal sealed partial class ReportIngestor(
     TimeProvider time,
     ILogger<ReportIngestor> logger) : BackgroundService
 {
+    /// <summary>How long a batch waits for one grain's answer before it goes on and retries that grain later.</summary>
+    private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(10);
+
     private readonly IngestionOptions _options = config.Ingestion;
     private readonly Queue<PendingBatch> _pending = new();
     private readonly SiloAggregator _aggregator = new();
@@ -185,13 +188,13 @@ internal sealed partial class ReportIngestor(
         foreach ((string id, List<DeviceObservation> reports) in devices)
         {
             IDeviceGrain grain = grains.GetGrain<IDeviceGrain>(id);
-            calls.Add(Track(batch, () => grain.Apply(reports), grain.Flush));
+            calls.Add(Track(batch, "device/" + id, () => grain.Apply(reports), grain.Flush));
         }
 
         foreach ((string id, List<NodeObservation> reports) in nodes)
         {
             INodeGrain grain = grains.GetGrain<INodeGrain>(id);
-            calls.Add(Track(batch, async () =>
+            calls.Add(Track(batch, "node/" + id, async () =>
             {
                 var total = new ApplyResult(0, true);
                 foreach (NodeObservation report in reports)
@@ -213,11 +216,12 @@ internal sealed partial class ReportIngestor(
     /// Runs one grain call of a batch. A call that returned but is not durable is retried with <paramref name="flush"/>;
     /// one that failed outright (silo unreachable, timeout) is retried whole, since it may not have been applied.
     /// </summary>
-    private async Task Track(PendingBatch batch, Func<Task<ApplyResult>> apply, Func<Task<bool>> flush)
+    private async Task Track(PendingBatch batch, string grain, Func<Task<ApplyResult>> apply, Func<Task<bool>> flush)
     {
         try
         {
-            ApplyResult result = await apply();
+            // Bounded: one grain that does not answer must not hold up the batch, and with it the whole partition.
+            ApplyResult result = await apply().WaitAsync(CallTimeout);
             Interlocked.Add(ref status.Applied, result.Applied);
             if (!result.Durable)
             {
@@ -227,7 +231,8 @@ internal sealed partial class ReportIngestor(
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             Interlocked.Increment(ref status.CallFailures);
-            status.LastProblem = "grain call failed: " + ex.Message;
+            status.LastProblem = $"{grain}: {ex.GetType().Name}: {ex.Message}";
+            LogCallFailed(logger, grain, ex);
             batch.Retry(async () => (await apply()).Durable);
         }
     }
@@ -338,6 +343,9 @@ internal sealed partial class ReportIngestor(
 
     [LoggerMessage(EventId = 205, Level = LogLevel.Debug, Message = "librdkafka {Level} {Facility}: {Message}")]
     private static partial void LogLibrdkafka(ILogger logger, SyslogLevel level, string facility, string message);
+
+    [LoggerMessage(EventId = 207, Level = LogLevel.Warning, Message = "Ingestion: {Grain} did not take its reports; retried later")]
+    private static partial void LogCallFailed(ILogger logger, string grain, Exception ex);
 
     [LoggerMessage(EventId = 206, Level = LogLevel.Critical, Message = "Ingestion failed")]
     private static partial void LogFailed(ILogger logger, Exception ex);

@@ -22,6 +22,12 @@ internal sealed class FleetUnderTest : IAsyncDisposable
     private readonly KafkaDevCluster _kafka;
     private readonly List<EdgeProcess> _edges = [];
     private readonly List<int> _udpPorts = [];
+
+    // One socket for every round: one source port, so each edge's SO_REUSEPORT hashing hands all of a device's
+    // datagrams to one receive thread, in order. (From a new port per round, round 2 could overtake round 1 on another
+    // thread; an edge takes a device's first datagram as the top of its window and drops the older ones as duplicates.)
+    private readonly Socket _sender = new(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+    private readonly string _scratch = Directory.CreateTempSubdirectory("klais-fleet-").FullName;
     private uint _sequence;
 
     private FleetUnderTest(RedisServer redis, KafkaDevCluster kafka, IReadOnlyList<SiloProcess> silos)
@@ -62,7 +68,7 @@ internal sealed class FleetUnderTest : IAsyncDisposable
                 ["KLAIS_SILO_PORT"] = EdgeProcess.FreePort(SocketType.Stream).ToString(System.Globalization.CultureInfo.InvariantCulture),
                 ["KLAIS_SILO_GATEWAY_PORT"] = EdgeProcess.FreePort(SocketType.Stream).ToString(System.Globalization.CultureInfo.InvariantCulture),
                 ["KLAIS_SILO_API_BIND"] = "127.0.0.1:0",
-                ["KLAIS_LOG_LEVEL"] = "warning",
+                ["KLAIS_LOG_LEVEL"] = Environment.GetEnvironmentVariable("KLAIS_TEST_SILO_LOG_LEVEL") ?? "warning",
             };
             foreach ((string name, string value) in siloSettings ?? [])
             {
@@ -90,6 +96,7 @@ internal sealed class FleetUnderTest : IAsyncDisposable
                 ["KLAIS_API_BIND"] = $"127.0.0.1:{EdgeProcess.FreePort(SocketType.Stream)}",
                 ["KLAIS_REPORT_INTERVAL_MS"] = "200",
                 ["KLAIS_DEVICE_REPORT_WINDOW_MS"] = "500",
+                ["KLAIS_SPILL_DIR"] = Path.Combine(fleet._scratch, "edge-" + e),
                 ["KLAIS_LOG_LEVEL"] = "warning",
             });
             fleet._edges.Add(edge);
@@ -125,7 +132,6 @@ internal sealed class FleetUnderTest : IAsyncDisposable
     public void SendRound()
     {
         Span<byte> buffer = stackalloc byte[64];
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         for (int i = 0; i < PerRound; i++)
         {
             uint sequence = ++_sequence;
@@ -134,7 +140,7 @@ internal sealed class FleetUnderTest : IAsyncDisposable
                 int length = Datagram.Write(buffer, Encoding.UTF8.GetBytes(device), sequence, "{\"t\":1}"u8);
                 foreach (int port in _udpPorts)
                 {
-                    socket.SendTo(buffer[..length], new IPEndPoint(IPAddress.Loopback, port));
+                    _sender.SendTo(buffer[..length], new IPEndPoint(IPAddress.Loopback, port));
                 }
             }
         }
@@ -162,12 +168,60 @@ internal sealed class FleetUnderTest : IAsyncDisposable
         }
     }
 
+    /// <summary>Every device's (packets, owner) as <paramref name="silo"/> answers, and each silo's ingestion figures.</summary>
+    public async Task<string> StateAsync(SiloProcess silo)
+    {
+        var parts = new List<string>();
+        foreach (string device in Devices)
+        {
+            parts.Add($"{device}={await DeviceAsync(silo, device)}");
+        }
+
+        foreach (SiloProcess s in Silos.Where(s => !s.Process.HasExited))
+        {
+            try
+            {
+                using JsonDocument health = JsonDocument.Parse(await Http.GetStringAsync(s.Url + "/health"));
+                parts.Add($"{s.Id}: {health.RootElement.GetProperty("ingestion")} writes {health.RootElement.GetProperty("state_writes").GetProperty("status")}");
+            }
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+            {
+                parts.Add($"{s.Id}: no answer");
+            }
+        }
+
+        foreach (EdgeProcess edge in _edges)
+        {
+            try
+            {
+                System.Text.Json.JsonElement stats = await edge.GetJsonAsync("/stats");
+                parts.Add($"edge: received {stats.GetProperty("receive")}, dam {stats.GetProperty("dam")}, rejected {stats.GetProperty("rejected")}, control {stats.GetProperty("control")}");
+            }
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or KeyNotFoundException)
+            {
+                parts.Add("edge: " + ex.Message);
+            }
+        }
+
+        return $"expected {Expected}: " + string.Join("; ", parts);
+    }
+
     public string Describe() => string.Join("\n---\n", Silos.Select(s => $"{s.Id}:\n{Tail(s.Output)}"));
 
     private static string Tail(string text) => text.Length > 3000 ? text[^3000..] : text;
 
     public async ValueTask DisposeAsync()
     {
+        // KLAIS_TEST_LOGS=DIR keeps every silo's whole output (the failure messages carry only their tails).
+        if (Environment.GetEnvironmentVariable("KLAIS_TEST_LOGS") is { Length: > 0 } logs)
+        {
+            Directory.CreateDirectory(logs);
+            foreach (SiloProcess silo in Silos)
+            {
+                await File.WriteAllTextAsync(Path.Combine(logs, $"{Path.GetFileName(_scratch)}-{silo.Id}.log"), silo.Output);
+            }
+        }
+
         foreach (EdgeProcess edge in _edges)
         {
             edge.Dispose();
@@ -179,8 +233,10 @@ internal sealed class FleetUnderTest : IAsyncDisposable
         }
 
         Http.Dispose();
+        _sender.Dispose();
         _kafka.Dispose();
         Redis.Dispose();
+        Directory.Delete(_scratch, recursive: true);
         await Task.CompletedTask;
     }
 }

@@ -35,7 +35,7 @@ public sealed class RedisOutageTests(ITestOutputHelper output)
         Assert.Equal("degraded", during.GetProperty("status").GetString());
 
         fleet.SendRound();
-        Assert.True(await AllAt(fleet, fleet.Silos[0], TimeSpan.FromSeconds(15)), "round 3 not ingested while Redis was away: " + await State(fleet));
+        Assert.True(await AllAt(fleet, fleet.Silos[0], TimeSpan.FromSeconds(15)), "round 3 not ingested while Redis was away: " + await fleet.StateAsync(fleet.Silos[0]));
         await Task.Delay(TimeSpan.FromSeconds(20) - outage.Elapsed is { Ticks: > 0 } left ? left : TimeSpan.Zero);
         fleet.Redis.Start();
         output.WriteLine($"Redis back after {outage.Elapsed.TotalSeconds:0.0} s");
@@ -55,7 +55,7 @@ public sealed class RedisOutageTests(ITestOutputHelper output)
             }
 
             return true;
-        }, TimeSpan.FromSeconds(60)), "the silos did not recover:\n" + fleet.Describe());
+        }, TimeSpan.FromSeconds(60)), "the silos did not recover: " + await fleet.StateAsync(fleet.Silos[0]) + "\n" + fleet.Describe());
         output.WriteLine($"recovered (writes ok, offsets committed) {recovery.Elapsed.TotalSeconds:0.0} s after Redis came back");
 
         // Nothing lost: kill -9 a silo; the survivor activates its devices from Redis with exact counters.
@@ -66,22 +66,6 @@ public sealed class RedisOutageTests(ITestOutputHelper output)
         fleet.Silos[1].Kill9();
         Assert.True(await AllAt(fleet, fleet.Silos[0], TimeSpan.FromSeconds(30), notOwnedBy: fleet.Silos[1].Id),
             "after the outage and a kill -9 the survivor did not read exact counters from Redis:\n" + fleet.Describe());
-    }
-
-    private static async Task<string> State(FleetUnderTest fleet)
-    {
-        var parts = new List<string>();
-        foreach (string device in fleet.Devices)
-        {
-            parts.Add($"{device}={await fleet.DeviceAsync(fleet.Silos[0], device)}");
-        }
-
-        foreach (SiloProcess silo in fleet.Silos)
-        {
-            parts.Add($"{silo.Id}: {(await Health(fleet, silo)).GetProperty("ingestion")}");
-        }
-
-        return string.Join("; ", parts);
     }
 
     private static async Task<JsonElement> Health(FleetUnderTest fleet, SiloProcess silo)

@@ -43,7 +43,7 @@ public sealed class SiloClusterTests(ITestOutputHelper output)
             }
 
             return true;
-        }, TimeSpan.FromSeconds(30)), "the edges' reports were not all ingested:\n" + fleet.Describe());
+        }, TimeSpan.FromSeconds(30)), "the edges' reports were not all ingested: " + await fleet.StateAsync(fleet.Silos[0]) + "\n" + fleet.Describe());
         foreach (string device in fleet.Devices.Take(10))
         {
             foreach (SiloProcess asked in fleet.Silos)
@@ -107,7 +107,7 @@ public sealed class SiloClusterTests(ITestOutputHelper output)
             }
 
             return true;
-        }, TimeSpan.FromSeconds(60)), "a round sent after the failure was not ingested in full:\n" + fleet.Describe());
+        }, TimeSpan.FromSeconds(60)), "a round sent after the failure was not ingested in full: " + await fleet.StateAsync(survivors[0]) + "\n" + fleet.Describe());
         output.WriteLine($"{signal}: a round sent {failover.TotalSeconds:0.0} s after the failure was ingested in full after {sinceRound.Elapsed.TotalSeconds:0.0} s");
         foreach (string device in fleet.Devices)
         {
