@@ -74,6 +74,29 @@ public sealed class BurstModelTests : IDisposable
     }
 
     [Fact]
+    public void A_prediction_allocates_nothing()
+    {
+        Assert.True(BurstModel.TryLoad(Shipped, out BurstModel? model, out string error), error);
+        using (model)
+        {
+            var row = new float[BurstFeatures.Count];
+            row[1] = 1;
+            for (int i = 0; i < 1000; i++)
+            {
+                model.TryPredict(row, out _);
+            }
+
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 1000; i++)
+            {
+                Assert.True(model.TryPredict(row, out _));
+            }
+
+            Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+    }
+
+    [Fact]
     public void A_missing_file_is_an_error_naming_it()
     {
         string path = Path.Combine(_directory, "absent.onnx");
