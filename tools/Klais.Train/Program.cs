@@ -91,7 +91,7 @@ internal static class Program
             Directory.CreateDirectory(directory);
             using var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
             var recorder = new SwarmRecorder(http, parsed.GetValue(silo)!, TimeProvider.System, Console.Error);
-            string name = "record-" + DateTimeOffset.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
+            string name = "record-" + TimeProvider.System.GetUtcNow().ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
             FleetTrace? trace = await recorder.RecordAsync(name, parsed.GetValue(seconds), cancel);
             if (trace is null)
             {
