@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# make demo: the fleet on one machine for about 40 s. One shared Kafka dev cluster (klais-devcluster, the control
-# plane's topics pre-created), two silos (klais-silo), two edges (klais-edge, reporting and following klais.control)
+# make demo: the fleet on one machine for about 40 s. One redis-server of our own (membership, grain state and
+# reminders of the Orleans silos), one shared Kafka dev cluster (klais-devcluster, the control plane's topics
+# pre-created), two Orleans silos (klais-silo), two edges (klais-edge, reporting and following klais.control)
 # and klais-loadgen playing a scripted scenario: steady traffic, a reconnect storm (many new devices at once), then
 # one device flooding both edges. Prints live rates, then what the swarm decided: the consensus block from
 # GET /api/anomalies and the edges' /blocklist, and the records read back from Kafka. Ctrl-C ends it early; every
@@ -18,17 +19,22 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo; echo "demo: interrupted, stopping"; exit 0' INT TERM
 
+start_redis "$logs/redis" || exit 1
+pids+=("$redis_pid")
+echo "demo: Redis 127.0.0.1:$redis_port (redis-server, PID $redis_pid, data in $logs/redis)"
+
 topic=iot_telemetry
-"$bin/klais-devcluster" --topic "$topic:6" --topic klais.reports:12 --topic klais.grain-state:12 --topic klais.control:1 \
-  --topic klais.silos:1 --bootstrap-file "$logs/bootstrap" >"$logs/devcluster.log" 2>&1 &
+"$bin/klais-devcluster" --topic "$topic:6" --topic klais.reports:12 --topic klais.control:1 \
+  --bootstrap-file "$logs/bootstrap" >"$logs/devcluster.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 50); do [ -s "$logs/bootstrap" ] && break; sleep 0.1; done
 bootstrap=$(cat "$logs/bootstrap") || { cat "$logs/devcluster.log"; exit 1; }
-echo "demo: Kafka dev cluster $bootstrap (topics $topic, klais.reports, klais.grain-state, klais.control, klais.silos)"
+echo "demo: Kafka dev cluster $bootstrap (topics $topic, klais.reports, klais.control)"
 
 for s in 1 2; do
-  KLAIS_KAFKA_BOOTSTRAP=$bootstrap KLAIS_SILO_ID=silo-$s KLAIS_SILO_API_BIND=127.0.0.1:809$s KLAIS_SILO_SESSION_TIMEOUT_MS=3000 \
-    KLAIS_LOG_LEVEL=warn "$bin/klais-silo" >"$logs/silo-$s.log" 2>&1 &
+  KLAIS_REDIS=127.0.0.1:$redis_port KLAIS_KAFKA_BOOTSTRAP=$bootstrap KLAIS_SILO_ID=silo-$s KLAIS_SILO_API_BIND=127.0.0.1:809$s \
+    KLAIS_SILO_PORT=$(free_port) KLAIS_SILO_GATEWAY_PORT=$(free_port) KLAIS_CLUSTER_ID=demo KLAIS_LOG_LEVEL=warning \
+    "$bin/klais-silo" >"$logs/silo-$s.log" 2>&1 &
   pids+=($!)
 done
 for e in 1 2; do
@@ -39,7 +45,8 @@ done
 for u in http://127.0.0.1:8091/health http://127.0.0.1:8092/health http://127.0.0.1:8081/health http://127.0.0.1:8082/health; do
   wait_http "$u" 60 || { tail -n 20 "$logs"/*.log; exit 1; }
 done
-echo "demo: silos  http://127.0.0.1:8091 and http://127.0.0.1:8092 (/api/nodes, /api/anomalies, /api/swarm, /openapi.json)"
+echo "demo: silos  http://127.0.0.1:8091 and http://127.0.0.1:8092: grain API (/api/silos, /api/nodes, /api/anomalies, /api/swarm, /openapi.json),"
+echo "             Orleans dashboard http://127.0.0.1:8091/dashboard/, health /health"
 echo "demo: edges  udp 127.0.0.1:5001 -> http://127.0.0.1:8081, udp 127.0.0.1:5002 -> http://127.0.0.1:8082 (/health, /stats, /blocklist)"
 
 gen() { "$bin/klais-loadgen" "$@" >>"$logs/loadgen.json" 2>>"$logs/loadgen.log" & pids+=($!); }
@@ -80,6 +87,8 @@ for e in 1 2; do
   echo "GET http://127.0.0.1:808$e/blocklist: $(curl -fsS http://127.0.0.1:808$e/blocklist | jq -c '[.. | objects | select(has("device_id")) | {device_id, reason, source}]' | cut -c1-300)"
 done
 echo "GET http://127.0.0.1:8091/api/nodes: $(curl -fsS http://127.0.0.1:8091/api/nodes | jq -c '.' | cut -c1-400)"
+echo "GET http://127.0.0.1:8092/api/silos: $(curl -fsS http://127.0.0.1:8092/api/silos | jq -c '[.[] | {silo_id, status, api_endpoint, activations}]')"
+echo "GET http://127.0.0.1:8092/api/devices/dev-000001 (any silo answers for any device): $(curl -fsS http://127.0.0.1:8092/api/devices/dev-000001 | jq -c '{device_id, owner_silo, blocked, reason: .block.reason}')"
 in_kafka=$(count_topic "$bootstrap" "$topic")
 delivered=$(( $(curl -fsS http://127.0.0.1:8081/stats | jq .kafka.delivered) + $(curl -fsS http://127.0.0.1:8082/stats | jq .kafka.delivered) ))
 echo "demo: records read back from Kafka (kcat, $topic from the beginning): $in_kafka; edges' acknowledged: $delivered"

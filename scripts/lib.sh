@@ -28,3 +28,29 @@ stop_pid() {
   if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; fi
   wait "$pid"
 }
+
+# free_port: a TCP port on 127.0.0.1 that nothing listens on now (from 20000-59999, picked at random).
+free_port() {
+  local p i
+  for ((i = 0; i < 200; i++)); do
+    p=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
+  done
+  echo "no free port found" >&2; return 1
+}
+
+# start_redis DIR: a redis-server of our own on a free port, its data in DIR (append-only file on); sets $redis_port
+# and $redis_pid. Never the system's service, never 6379 by assumption.
+start_redis() {
+  local dir=$1 i
+  mkdir -p "$dir"
+  redis_port=$(free_port)
+  redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$dir" --appendonly yes --appendfsync everysec --save "" \
+    --daemonize no --logfile redis.log >/dev/null 2>&1 &
+  redis_pid=$!
+  for ((i = 0; i < 100; i++)); do
+    redis-cli -p "$redis_port" ping 2>/dev/null | grep -q PONG && return 0
+    sleep 0.1
+  done
+  echo "redis-server did not answer on port $redis_port" >&2; cat "$dir/redis.log" >&2; return 1
+}

@@ -1,18 +1,20 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using Google.Protobuf;
 using Klais.Contracts.Proto;
 using Klais.Grains;
-using Klais.Grains.Device;
-using Klais.Grains.Runtime;
 using Klais.Kafka;
+using Klais.Silo.Configuration;
+using Klais.Silo.Hosting;
+using Klais.Silo.Ingestion;
+using Klais.Testing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Klais.SiloBench;
 
 /// <summary>
-/// <c>klais-silobench throughput [reports] [devices] [checkpoint_ms]</c>, <c>memory [grains]</c>, <c>failover SILO_DLL [session_ms]</c>.
-/// Each prints one result line; docs/BENCHMARKS.md keeps them with the command.
+/// <c>klais-silobench throughput [reports] [devices] [batch] [wait_ms]</c>, <c>memory [grains]</c>, <c>redis-writes [devices] [seconds]</c>.
+/// One in-process klais-silo on a redis-server of its own and the Kafka dev cluster. Each prints its result lines;
+/// docs/BENCHMARKS.md keeps them with the command.
 /// </summary>
 internal static class Program
 {
@@ -23,22 +25,36 @@ internal static class Program
         switch (mode)
         {
             case "throughput":
-                Throughput((int)Arg(1, 1_000_000), (int)Arg(2, 100_000), (int)Arg(3, 500));
+                await Throughput((int)Arg(1, 1_000_000), (int)Arg(2, 10_000), (int)Arg(3, new IngestionOptions().MaxBatch),
+                    (int)Arg(4, (long)new IngestionOptions().MaxWait.TotalMilliseconds));
                 return 0;
             case "memory":
-                Memory((int)Arg(1, 1_000_000));
+                await Memory((int)Arg(1, 1_000_000));
                 return 0;
-            case "failover" when args.Length > 1:
-                return await Failover(args[1], (int)Arg(2, 6000));
+            case "redis-writes":
+                await RedisWrites((int)Arg(1, 100_000), (int)Arg(2, 10));
+                return 0;
             default:
-                Console.Error.WriteLine("usage: klais-silobench throughput [reports] [devices] [checkpoint_ms] | memory [grains] | failover SILO_DLL [session_ms]");
+                Console.Error.WriteLine("usage: klais-silobench throughput [reports] [devices] [batch] [wait_ms] | memory [grains] | redis-writes [devices] [seconds]");
                 return 2;
         }
     }
 
-    /// <summary>Reports written first (as edges would), then one silo started: reports handled per second, from first to last.</summary>
-    private static void Throughput(int reports, int devices, int checkpointMs)
+    private static SiloConfig Config(string bootstrap, RedisServer redis) => new()
     {
+        SiloId = "bench",
+        Redis = redis.Configuration,
+        KafkaBootstrap = bootstrap,
+        ApiBind = new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0),
+        SiloPort = 0,
+        GatewayPort = 0,
+        LogLevel = Microsoft.Extensions.Logging.LogLevel.Warning,
+    };
+
+    /// <summary>Reports written first (as two edges would), then one silo started: reports ingested per second, durable and committed.</summary>
+    private static async Task Throughput(int reports, int devices, int batch, int waitMs)
+    {
+        using var redis = new RedisServer();
         using KafkaDevCluster cluster = KafkaDevCluster.Start(brokers: 1);
         SiloTopics.CreateOnDevCluster(cluster, 12);
         var produce = Stopwatch.StartNew();
@@ -56,144 +72,134 @@ internal static class Program
         }
 
         Console.WriteLine($"produced {reports} reports for {devices} devices in {produce.Elapsed.TotalSeconds:0.0} s");
-        using var silo = new SiloRuntime(new SiloRuntimeOptions { SiloId = "bench", BootstrapServers = cluster.BootstrapServers, SessionTimeout = TimeSpan.FromSeconds(6), CheckpointInterval = TimeSpan.FromMilliseconds(checkpointMs) });
-        silo.Start();
-        Stopwatch? clock = null;
-        long cpuStart = 0;
-        while (silo.Counters.ProcessedRecords < reports)
+        long writesBefore = EvalCalls(redis);
+        SiloConfig config = Config(cluster.BootstrapServers, redis);
+        await using KlaisSilo silo = await KlaisSilo.StartAsync(config with { Ingestion = config.Ingestion with { MaxBatch = batch, MaxWait = TimeSpan.FromMilliseconds(waitMs) } });
+        IngestionStatus status = silo.Services.GetRequiredService<IngestionStatus>();
+        var run = Stopwatch.StartNew();
+        TimeSpan? first = null;
+        while (status.AppliedReports + status.ReplayedReports < reports || status.UncommittedBatches > 0)
         {
-            if (clock is null && silo.Counters.ProcessedRecords > 0)
+            if (first is null && status.ConsumedRecords > 0)
             {
-                clock = Stopwatch.StartNew();
-                cpuStart = (long)Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds;
+                first = run.Elapsed;
             }
 
-            Thread.Sleep(clock is null ? 5 : 50);
-        }
-
-        double seconds = clock!.Elapsed.TotalSeconds;
-        double cpu = (Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds - cpuStart) / 1000;
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"throughput: {reports} device reports ({devices} device grains, 12 partitions) handled by one silo (checkpoint {checkpointMs} ms) in {seconds:0.00} s = {reports / seconds:0} reports/s; process CPU {cpu:0.0} s (silo + in-process mock broker); state records written {silo.Counters.StateRecordsWritten}, commits {silo.Counters.OffsetCommits}"));
-    }
-
-    /// <summary>Managed heap per device grain: active (in memory, after one report) and passive (its changelog record as bytes).</summary>
-    private static void Memory(int grains)
-    {
-        var context = new BenchContext();
-        long baseline = GC.GetTotalMemory(forceFullCollection: true);
-        var active = new Dictionary<string, DeviceGrain>(grains, StringComparer.Ordinal);
-        for (int i = 0; i < grains; i++)
-        {
-            string id = "dev-" + i.ToString("0000000", CultureInfo.InvariantCulture);
-            DeviceGrain grain = DeviceGrain.Create(id);
-            grain.Handle(new ReportEnvelope
+            if (run.Elapsed > TimeSpan.FromMinutes(10))
             {
-                SourceId = "edge-1",
-                Sequence = 1,
-                Device = new DeviceReport { DeviceId = id, WindowMs = 1000, Packets = 50, Bytes = 3200, SourceAddresses = { "192.0.2.1" } },
-            }, context);
-            active.Add("device/" + id, grain);
+                Console.WriteLine($"gave up after 10 min: applied {status.AppliedReports} of {reports}");
+                return;
+            }
+
+            await Task.Delay(20);
         }
 
-        long activeBytes = GC.GetTotalMemory(forceFullCollection: true) - baseline;
-        var passive = new Dictionary<string, byte[]>(grains, StringComparer.Ordinal);
-        foreach ((string key, DeviceGrain grain) in active)
-        {
-            var record = new GrainStateRecord { SchemaVersion = Schema.Current, Epoch = 1, SiloId = "bench", SourceOffset = 1 };
-            grain.WriteState(record);
-            passive.Add(key, record.ToByteArray());
-        }
-
-        active.Clear();
-        active.TrimExcess();
-        long passiveBytes = GC.GetTotalMemory(forceFullCollection: true) - baseline;
-        GC.KeepAlive(active);
-        GC.KeepAlive(passive);
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"memory: {grains} device grains: active {activeBytes / (double)grains:0} bytes/grain ({activeBytes / 1048576.0:0} MiB), passive {passiveBytes / (double)grains:0} bytes/grain ({passiveBytes / 1048576.0:0} MiB) (managed heap, keys included)"));
+        TimeSpan elapsed = run.Elapsed - (first ?? TimeSpan.Zero);
+        long writes = EvalCalls(redis) - writesBefore;
+        Console.WriteLine($"throughput: {reports} reports ({devices} devices, batches of up to {batch} records or {waitMs} ms) ingested, state durable and offsets committed in {elapsed.TotalSeconds:0.00} s "
+            + $"(from the first record consumed): {reports / elapsed.TotalSeconds:0} reports/s; {status.BatchesHandled} batches, "
+            + $"{writes} Redis script calls ({writes / elapsed.TotalSeconds:0}/s)");
     }
 
-    /// <summary>Two klais-silo processes; kill -9 of the one serving a device: seconds until every device answers from the survivor.</summary>
-    private static async Task<int> Failover(string siloDll, int sessionMs)
+    /// <summary>
+    /// <paramref name="grains"/> device grains activated with one report each: managed heap and RSS per activation
+    /// (state in Redis, so what the silo holds is the activation and its state object).
+    /// </summary>
+    private static async Task Memory(int grains)
     {
+        using var redis = new RedisServer();
         using KafkaDevCluster cluster = KafkaDevCluster.Start(brokers: 1);
         SiloTopics.CreateOnDevCluster(cluster, 12);
-        var silos = new List<(Process Process, string Url)>();
-        foreach (string id in new[] { "a", "b" })
+        await using KlaisSilo silo = await KlaisSilo.StartAsync(Config(cluster.BootstrapServers, redis) with { IdleEviction = TimeSpan.FromHours(1) });
+        IGrainFactory factory = silo.Services.GetRequiredService<IGrainFactory>();
+        (long heap0, long rss0) = Measure();
+        var run = Stopwatch.StartNew();
+        const int Parallel = 2000;
+        for (int start = 0; start < grains; start += Parallel)
         {
-            var info = new ProcessStartInfo("dotnet", siloDll) { RedirectStandardOutput = true, UseShellExecute = false };
-            info.Environment["KLAIS_KAFKA_BOOTSTRAP"] = cluster.BootstrapServers;
-            info.Environment["KLAIS_SILO_ID"] = id;
-            info.Environment["KLAIS_SILO_API_BIND"] = "127.0.0.1:0";
-            info.Environment["KLAIS_SILO_SESSION_TIMEOUT_MS"] = sessionMs.ToString(CultureInfo.InvariantCulture);
-            info.Environment["KLAIS_SILO_HEARTBEAT_MS"] = Math.Min(1500, sessionMs / 4).ToString(CultureInfo.InvariantCulture);
-            info.Environment["KLAIS_LOG_LEVEL"] = "warn";
-            var process = Process.Start(info)!;
-            string url = "";
-            while (url.Length == 0 && await process.StandardOutput.ReadLineAsync() is { } line)
+            var calls = new List<Task>(Parallel);
+            for (int i = start; i < Math.Min(grains, start + Parallel); i++)
             {
-                url = line.StartsWith("listening=", StringComparison.Ordinal) ? line["listening=".Length..] : "";
+                calls.Add(factory.GetGrain<IDeviceGrain>("mem-" + i.ToString(CultureInfo.InvariantCulture)).Apply([new DeviceObservation
+                {
+                    SourceId = "edge-1", Sequence = 1, WindowMs = 1000, Packets = 10, Bytes = 600, SourceAddresses = ["192.0.2.1"],
+                }]));
             }
 
-            silos.Add((process, url));
+            await Task.WhenAll(calls);
         }
 
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-        var devices = Enumerable.Range(0, 200).Select(i => "dev-" + i.ToString(CultureInfo.InvariantCulture)).ToList();
-        using (var edge = new ReportPublisher(cluster.BootstrapServers, "edge-1"))
-        {
-            devices.ForEach(d => edge.PublishDevice(new DeviceReport { DeviceId = d, WindowMs = 1000, Packets = 1 }));
-            edge.Flush(TimeSpan.FromSeconds(10));
-        }
-
-        bool AllServed(string url) => devices.All(d =>
-        {
-            try
-            {
-                return http.GetAsync($"{url}/api/devices/{d}").GetAwaiter().GetResult().StatusCode == HttpStatusCode.OK;
-            }
-            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
-            {
-                return false;
-            }
-        });
-
-        var ready = Stopwatch.StartNew();
-        while (!AllServed(silos[0].Url) && ready.Elapsed < TimeSpan.FromSeconds(60))
-        {
-            await Task.Delay(100);
-        }
-
-        silos[1].Process.Kill();
-        var clock = Stopwatch.StartNew();
-        while (!AllServed(silos[0].Url) && clock.Elapsed < TimeSpan.FromSeconds(120))
-        {
-            await Task.Delay(100);
-        }
-
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"failover: session.timeout.ms {sessionMs}: kill -9 of one of two silos -> all 200 devices served by the survivor after {clock.Elapsed.TotalSeconds:0.0} s"));
-        silos[0].Process.Kill();
-        return 0;
+        (long heap1, long rss1) = Measure();
+        Console.WriteLine($"memory: {grains} device grains activated in {run.Elapsed.TotalSeconds:0.0} s; managed heap +{(heap1 - heap0) / (double)grains:0} B "
+            + $"and RSS +{(rss1 - rss0) / (double)grains:0} B per active grain (heap {heap1 / 1e6:0} MB, RSS {rss1 / 1e6:0} MB)");
     }
 
-    private sealed class BenchContext : IGrainContext
+    /// <summary>
+    /// <paramref name="devices"/> active devices, each reported once a second by one edge for <paramref name="seconds"/> s:
+    /// Redis script calls (one per grain write) per second, and what the silo kept up with.
+    /// </summary>
+    private static async Task RedisWrites(int devices, int seconds)
     {
-        public DateTimeOffset Now => DateTimeOffset.UtcNow;
-
-        public string SiloId => "bench";
-
-        public ConsensusOptions Consensus { get; } = new();
-
-        public ControllerOptions Controller { get; } = new();
-
-        public void EmitControl(string target, string key, ControlUpdate update)
+        using var redis = new RedisServer();
+        using KafkaDevCluster cluster = KafkaDevCluster.Start(brokers: 1);
+        SiloTopics.CreateOnDevCluster(cluster, 12);
+        await using KlaisSilo silo = await KlaisSilo.StartAsync(Config(cluster.BootstrapServers, redis));
+        IngestionStatus status = silo.Services.GetRequiredService<IngestionStatus>();
+        using var edge = new ReportPublisher(cluster.BootstrapServers, "edge-1");
+        long writesBefore = EvalCalls(redis);
+        var run = Stopwatch.StartNew();
+        for (int second = 0; second < seconds; second++)
         {
+            for (int i = 0; i < devices; i++)
+            {
+                edge.PublishDevice(new DeviceReport { DeviceId = "act-" + i.ToString(CultureInfo.InvariantCulture), WindowMs = 1000, Packets = 5, Bytes = 300 });
+            }
+
+            TimeSpan wait = TimeSpan.FromSeconds(second + 1) - run.Elapsed;
+            if (wait > TimeSpan.Zero)
+            {
+                await Task.Delay(wait);
+            }
         }
 
-        public void Record(string kind, string grain, string detail)
+        edge.Flush(TimeSpan.FromMinutes(1));
+        long sent = (long)devices * seconds;
+        while (status.AppliedReports < sent && run.Elapsed < TimeSpan.FromSeconds(seconds * 10))
         {
+            await Task.Delay(50);
         }
+
+        TimeSpan elapsed = run.Elapsed;
+        long writes = EvalCalls(redis) - writesBefore;
+        Console.WriteLine($"redis-writes: {devices} devices reported every second for {seconds} s ({sent} reports): applied {status.AppliedReports} in "
+            + $"{elapsed.TotalSeconds:0.0} s; {writes} Redis script calls = {writes / elapsed.TotalSeconds:0}/s "
+            + $"({writes / (double)Math.Max(1, status.AppliedReports):0.00} per report)");
+    }
+
+    /// <summary>Lua script calls Redis has run (EVAL and EVALSHA): Orleans' Redis storage writes each grain state with one.</summary>
+    private static long EvalCalls(RedisServer redis)
+    {
+        long total = 0;
+        foreach (string command in new[] { "eval", "evalsha" })
+        {
+            string line = redis.CommandLine($"INFO commandstats", "cmdstat_" + command + ":");
+            int start = line.IndexOf("calls=", StringComparison.Ordinal);
+            if (start >= 0)
+            {
+                total += long.Parse(line[(start + 6)..line.IndexOf(',', start)], CultureInfo.InvariantCulture);
+            }
+        }
+
+        return total;
+    }
+
+    private static (long Heap, long Rss) Measure()
+    {
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+        GC.WaitForPendingFinalizers();
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+        using Process self = Process.GetCurrentProcess();
+        self.Refresh();
+        return (GC.GetTotalMemory(forceFullCollection: false), self.WorkingSet64);
     }
 }

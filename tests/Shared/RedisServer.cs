@@ -124,6 +124,36 @@ internal sealed class RedisServer : IDisposable
         return reader.ReadLine() ?? "";
     }
 
+    /// <summary>Sends one command and returns the line of its (multi-line) answer that starts with <paramref name="prefix"/>, or "".</summary>
+    public string CommandLine(string command, string prefix)
+    {
+        using var client = new TcpClient();
+        client.Connect(IPAddress.Loopback, Port);
+        NetworkStream stream = client.GetStream();
+        stream.Write(Encoding.ASCII.GetBytes(command + "\r\n"));
+        using var reader = new StreamReader(stream, Encoding.ASCII);
+        string? header = reader.ReadLine(); // $<length> of a bulk string
+        if (header is null || !header.StartsWith('$') || !int.TryParse(header[1..], out int length) || length <= 0)
+        {
+            return "";
+        }
+
+        char[] body = new char[length];
+        int read = 0;
+        while (read < length)
+        {
+            int n = reader.Read(body, read, length - read);
+            if (n <= 0)
+            {
+                break;
+            }
+
+            read += n;
+        }
+
+        return new string(body, 0, read).Split("\r\n").FirstOrDefault(l => l.StartsWith(prefix, StringComparison.Ordinal)) ?? "";
+    }
+
     public void Dispose()
     {
         Terminate();

@@ -222,21 +222,31 @@ internal sealed class DeviceDecisions
             return;
         }
 
-        var flooded = State.Edges.Where(e => e.LastSeenUnixMs >= since && e.PacketsPerSecond >= options.FloodRate).ToList();
-        if (flooded.Count >= options.FloodEdges)
+        // One pass, no allocation: this runs for every report of a device that is not blocked.
+        int flooded = 0, recent = 0;
+        long sources = 0;
+        foreach (EdgeSeen e in State.Edges)
         {
-            Block("fleet", $"flooding {flooded.Count} edges at once (each >= {options.FloodRate.ToString(CultureInfo.InvariantCulture)} packets/s)",
+            if (e.LastSeenUnixMs >= since)
+            {
+                recent++;
+                sources += e.DistinctSources;
+                flooded += e.PacketsPerSecond >= options.FloodRate ? 1 : 0;
+            }
+        }
+
+        if (flooded >= options.FloodEdges)
+        {
+            Block("fleet", $"flooding {flooded} edges at once (each >= {options.FloodRate.ToString(CultureInfo.InvariantCulture)} packets/s)",
                 options.BlockTtl, context);
             return;
         }
 
         // The fleet's view of where the id comes from: each recent edge's distinct addresses in its latest window, summed
         // (an upper bound: two edges may count one address twice; a spoofed id's addresses rarely repeat).
-        var recent = State.Edges.Where(e => e.LastSeenUnixMs >= since).ToList();
-        long sources = recent.Sum(e => (long)e.DistinctSources);
-        if (recent.Count >= 2 && sources >= options.SourceThreshold)
+        if (recent >= 2 && sources >= options.SourceThreshold)
         {
-            Block("fleet", $"one id from {sources} source addresses over {recent.Count} edges within {Seconds(options.VoteWindow)}",
+            Block("fleet", $"one id from {sources} source addresses over {recent} edges within {Seconds(options.VoteWindow)}",
                 options.BlockTtl, context);
         }
     }

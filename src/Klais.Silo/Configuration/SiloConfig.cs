@@ -65,7 +65,7 @@ internal sealed record IngestionOptions
 
     public bool StaticMembership { get; init; }
 
-    public int MaxBatch { get; init; } = 20_000;
+    public int MaxBatch { get; init; } = 200_000;
 
     public TimeSpan MaxWait { get; init; } = TimeSpan.FromMilliseconds(200);
 

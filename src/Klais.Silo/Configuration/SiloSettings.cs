@@ -21,8 +21,8 @@ internal static class SiloSettings
     public static readonly Setting SessionTimeoutMs = new("KLAIS_SILO_SESSION_TIMEOUT_MS", "6000", "Kafka group session timeout of ingestion: how long a dead silo keeps its klais.reports partitions.");
     public static readonly Setting HeartbeatMs = new("KLAIS_SILO_HEARTBEAT_MS", "1500", "Kafka group heartbeat interval; below the session timeout.");
     public static readonly Setting StaticMembership = new("KLAIS_SILO_STATIC_MEMBERSHIP", "false", "Use group.instance.id = silo id (restarts keep partitions on real brokers; the mock ignores it).");
-    public static readonly Setting IngestBatch = new("KLAIS_SILO_INGEST_BATCH", "20000", "Most klais.reports records handled as one batch (one grain call per device, one offset commit).");
-    public static readonly Setting IngestWaitMs = new("KLAIS_SILO_INGEST_WAIT_MS", "200", "Longest a batch waits to fill.");
+    public static readonly Setting IngestBatch = new("KLAIS_SILO_INGEST_BATCH", "200000", "Most klais.reports records handled as one batch (one grain call and one state write per device, one offset commit); batches grow to it under a backlog.");
+    public static readonly Setting IngestWaitMs = new("KLAIS_SILO_INGEST_WAIT_MS", "200", "Longest ingestion waits for a first record before it looks at retries and aggregates again.");
     public static readonly Setting IdleEvictionSeconds = new("KLAIS_SILO_IDLE_EVICTION_SECONDS", "300", "Grains idle this long leave memory (at least 60).");
     public static readonly Setting Partitions = new("KLAIS_SILO_PARTITIONS", "12", "Partitions of klais.reports when the silo creates it (embedded dev cluster, or a real cluster without the topic).");
     public static readonly Setting ControlIntervalMs = new("KLAIS_CONTROL_INTERVAL_MS", "1000", "Swarm control interval: aggregates, burst forecast, PID.");

@@ -26,6 +26,9 @@ internal sealed partial class ReportIngestor(
     TimeProvider time,
     ILogger<ReportIngestor> logger) : BackgroundService
 {
+    /// <summary>Once a batch has a record, how long it waits for the next one before it is dispatched.</summary>
+    private static readonly TimeSpan Linger = TimeSpan.FromMilliseconds(5);
+
     /// <summary>How long a batch waits for one grain's answer before it goes on and retries that grain later.</summary>
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(10);
 
@@ -123,19 +126,19 @@ internal sealed partial class ReportIngestor(
             .Build();
     }
 
+    /// <summary>
+    /// A batch: waits up to <see cref="IngestionOptions.MaxWait"/> for the first record, then takes what librdkafka
+    /// has fetched already (a 5 ms wait at most per record) up to <see cref="IngestionOptions.MaxBatch"/>. At low load a
+    /// report (a vote) is dispatched at once; under a backlog batches grow, and with them the reports each grain
+    /// write covers.
+    /// </summary>
     private List<ConsumeResult<byte[], byte[]>> Poll(IConsumer<byte[], byte[]> consumer, CancellationToken stop)
     {
         var records = new List<ConsumeResult<byte[], byte[]>>();
-        long deadline = time.GetTimestamp() + (long)(_options.MaxWait.TotalSeconds * Stopwatch.Frequency);
+        TimeSpan wait = _options.MaxWait;
         while (records.Count < _options.MaxBatch && !stop.IsCancellationRequested)
         {
-            TimeSpan left = time.GetElapsedTime(time.GetTimestamp(), deadline);
-            if (left <= TimeSpan.Zero && records.Count > 0)
-            {
-                break;
-            }
-
-            ConsumeResult<byte[], byte[]>? result = consumer.Consume(left > TimeSpan.Zero ? left : TimeSpan.Zero);
+            ConsumeResult<byte[], byte[]>? result = consumer.Consume(wait);
             if (result is null)
             {
                 break;
@@ -144,6 +147,7 @@ internal sealed partial class ReportIngestor(
             if (!result.IsPartitionEOF)
             {
                 records.Add(result);
+                wait = Linger;
             }
         }
 
