@@ -4,7 +4,7 @@ namespace Klais.Kafka;
 
 /// <summary>
 /// Reads every partition of a topic from the beginning and then follows it, without a consumer group: the way
-/// every edge follows klais.control and every silo follows klais.silos (compacted topics whose whole content
+/// every edge follows klais.control (a compacted topic whose whole content
 /// is the current state). Records arrive on one background thread, in order within a partition.
 /// <see cref="CaughtUp"/> completes once every partition was read up to the end it had when following began.
 /// </summary>

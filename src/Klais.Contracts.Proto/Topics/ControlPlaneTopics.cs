@@ -1,7 +1,7 @@
 namespace Klais.Contracts.Proto;
 
 /// <summary>
-/// The control plane's Kafka topics and their key conventions, in one place (DESIGN.md section 4).
+/// The control plane's Kafka topics and their key conventions, in one place.
 /// </summary>
 public static class ControlPlaneTopics
 {

@@ -12,15 +12,13 @@ public enum GrainType
 
 /// <summary>
 /// A grain's identity and its Kafka key: <c>"device/&lt;id&gt;"</c>, <c>"node/&lt;id&gt;"</c>, <c>"swarm/fleet"</c>.
-/// The same key is used on klais.reports (so the partition decides the owner) and on klais.grain-state.
+/// The key of a record on klais.reports: the partition, and so the silo consuming it, follows from it.
 /// </summary>
 public readonly record struct GrainKey(GrainType Type, string Id)
 {
     /// <summary>The one swarm grain of the fleet.</summary>
     public static GrainKey Fleet { get; } = new(GrainType.Swarm, "fleet");
 
-    /// <summary>Prefix of the ownership claims on klais.grain-state (not a grain).</summary>
-    public const string OwnerPrefix = "__owner/";
 
     /// <summary>Longest id accepted (device ids are at most 16 bytes on the wire; node ids at most 64 characters).</summary>
     public const int MaxIdLength = 128;
@@ -65,6 +63,4 @@ public readonly record struct GrainKey(GrainType Type, string Id)
         grain = new GrainKey(type.Value, id);
         return true;
     }
-
-    public static string OwnerKey(int partition) => OwnerPrefix + partition.ToString(System.Globalization.CultureInfo.InvariantCulture);
 }

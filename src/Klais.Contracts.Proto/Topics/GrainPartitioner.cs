@@ -4,7 +4,7 @@ using System.Text;
 namespace Klais.Contracts.Proto;
 
 /// <summary>
-/// Which partition of klais.reports (and klais.grain-state) a grain key belongs to: Kafka's default
+/// Which partition of klais.reports a grain key belongs to: Kafka's default
 /// partitioner (Java's murmur2, librdkafka's <c>murmur2</c>), <c>(murmur2(utf8 key) &amp; 0x7fffffff) % partitions</c>.
 /// Producers here write to the computed partition explicitly, so every process agrees whatever its client's
 /// partitioner setting; a Java producer with default settings lands on the same partition.
