@@ -120,24 +120,25 @@ public sealed class ControlPlaneTests(ControlPlaneFixture plane) : IClassFixture
     public async Task A_heavy_hitter_is_reported_before_its_window_ends_and_counted_once()
     {
         await plane.WaitServingAsync();
-        // A 5 s window: the interim report must come long before the window's end.
-        await using EdgeHarness a = await plane.StartEdgeAsync("edge-h", ("KLAIS_DEVICE_REPORT_WINDOW_MS", "5000"), ("KLAIS_SUSPECT_RATE", "100000"));
+        // A 15 s window: the interim report must come long before the window's end. (The bound is the window, not a
+        // latency target: on a loaded two-core machine the reporter's wake-up has taken more than 2 s.)
+        await using EdgeHarness a = await plane.StartEdgeAsync("edge-h", ("KLAIS_DEVICE_REPORT_WINDOW_MS", "15000"), ("KLAIS_SUSPECT_RATE", "100000"));
         for (int i = 0; i < 20; i++)
         {
             ControlPlaneFixture.Flood(a, "light-" + i, 5);
         }
 
         ControlPlaneFixture.Flood(a, "heavy-1", 200);   // 200 of 300: two thirds of the edge's traffic
-        Assert.True(await Eventually.TrueAsync(() => a.Node.Control!.InterimReports >= 1, TimeSpan.FromSeconds(2)),
-            "no interim report within 2 s of a 5 s window");
+        Assert.True(await Eventually.TrueAsync(() => a.Node.Control!.InterimReports >= 1, TimeSpan.FromSeconds(8)),
+            "no interim report within 8 s of a 15 s window");
         Assert.Equal(0, a.Node.Control!.Votes);
 
         Task<DeviceSnapshot?> Heavy() => plane.DeviceAsync("heavy-1");
 
         // The grain knows the edge's rate from the interim report, but counts nothing before the window's full report.
-        Assert.True(await Eventually.TrueAsync(async () => (await Heavy())?.Edges.Count == 1, TimeSpan.FromSeconds(3)));
+        Assert.True(await Eventually.TrueAsync(async () => (await Heavy())?.Edges.Count == 1, TimeSpan.FromSeconds(5)));
         Assert.Equal(0UL, (await Heavy())!.Packets);
-        Assert.True(await Eventually.TrueAsync(async () => (await Heavy())?.Packets > 0, TimeSpan.FromSeconds(10)));
+        Assert.True(await Eventually.TrueAsync(async () => (await Heavy())?.Packets > 0, TimeSpan.FromSeconds(30)));
         Assert.Equal(200UL, (await Heavy())!.Packets);
     }
 }
