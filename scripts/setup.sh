@@ -31,13 +31,17 @@ else
   echo "setup: Debian packages present"
 fi
 
+# The linker cache, read once: `ldconfig -p | grep -q` fails under pipefail whenever grep stops reading before
+# ldconfig has written everything (SIGPIPE), which a large cache makes likely.
+libraries=$(ldconfig -p)
+
 # Confluent.Kafka P/Invokes "librdkafka"; Debian ships librdkafka.so.1 (and the .so link with -dev).
-if ! ldconfig -p | grep -q 'librdkafka\.so\.1'; then
+if ! grep -q 'librdkafka\.so\.1' <<<"$libraries"; then
   echo "setup: librdkafka.so.1 not found after install" >&2; exit 1
 fi
 
 # Klais.Xdp imports Debian's libbpf by its soname, libbpf.so.1 (package libbpf1); the build needs clang for bpf/.
-if ! ldconfig -p | grep -q 'libbpf\.so\.1'; then
+if ! grep -q 'libbpf\.so\.1' <<<"$libraries"; then
   echo "setup: libbpf.so.1 not found after install" >&2; exit 1
 fi
 if ! command -v clang >/dev/null 2>&1; then
