@@ -78,7 +78,7 @@ internal static class Program
         IngestionStatus status = silo.Services.GetRequiredService<IngestionStatus>();
         var run = Stopwatch.StartNew();
         TimeSpan? first = null;
-        while (status.AppliedReports + status.ReplayedReports < reports || status.UncommittedBatches > 0)
+        while (status.AppliedReports < reports || status.UncommittedBatches > 0)
         {
             if (first is null && status.ConsumedRecords > 0)
             {

@@ -5,7 +5,6 @@ internal sealed class IngestionStatus
 {
     internal long Consumed;
     internal long Applied;
-    internal long Replays;
     internal long Rejected;
     internal long Batches;
     internal long Commits;
@@ -18,8 +17,6 @@ internal sealed class IngestionStatus
     public long ConsumedRecords => Interlocked.Read(ref Consumed);
 
     public long AppliedReports => Interlocked.Read(ref Applied);
-
-    public long ReplayedReports => Interlocked.Read(ref Replays);
 
     public long RejectedRecords => Interlocked.Read(ref Rejected);
 
