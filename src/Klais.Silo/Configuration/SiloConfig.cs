@@ -67,6 +67,12 @@ internal sealed record IngestionOptions
 
     public int MaxBatch { get; init; } = 200_000;
 
+    /// <summary>
+    /// Most distinct device keys in one batch. A batch is one call and one state write per device, awaited together
+    /// under <c>ReportIngestor.CallTimeout</c>; records alone do not bound that when every report is a different device.
+    /// </summary>
+    public int MaxBatchDevices { get; init; } = 20_000;
+
     public TimeSpan MaxWait { get; init; } = TimeSpan.FromMilliseconds(200);
 
     /// <summary>
@@ -160,6 +166,7 @@ internal static class SiloConfigLoader
                 HeartbeatInterval = TimeSpan.FromMilliseconds(heartbeat),
                 StaticMembership = r.Boolean(SiloSettings.StaticMembership),
                 MaxBatch = (int)r.WholeNumber(SiloSettings.IngestBatch, 1, 1_000_000),
+                MaxBatchDevices = (int)r.WholeNumber(SiloSettings.IngestDevices, 1, 1_000_000),
                 MaxWait = TimeSpan.FromMilliseconds(r.WholeNumber(SiloSettings.IngestWaitMs, 1, 60_000)),
             },
             IdleEviction = TimeSpan.FromSeconds(r.WholeNumber(SiloSettings.IdleEvictionSeconds, 60, 86_400)),
