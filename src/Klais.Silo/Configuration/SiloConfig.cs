@@ -1,3 +1,4 @@
+using Klais.Contracts.Security;
 using System.Globalization;
 using System.Net;
 using Klais.Contracts.Configuration;
@@ -42,6 +43,9 @@ internal sealed record SiloConfig
     public ControllerOptions Controller { get; init; } = new();
 
     public LogLevel LogLevel { get; init; } = LogLevel.Information;
+
+    /// <summary>Who may call the API and with what role; open without <c>KLAIS_API_TOKENS_FILE</c>.</summary>
+    public ApiTokens ApiTokens { get; init; } = ApiTokens.Open;
 
     public bool DevelopmentMode => Redis is null;
 }
@@ -191,6 +195,7 @@ internal static class SiloConfigLoader
                 Kd = r.Number(SiloSettings.Kd, -1e-12, 100),
             },
             LogLevel = (LogLevel)r.OneOf(SiloSettings.LogLevel, LogLevelNames.Levels),
+            ApiTokens = ApiTokens.Read(r),
         };
         errors.AddRange(r.Errors);
         return errors.Count > 0 ? new SiloConfigResult(null, errors, false) : new SiloConfigResult(config, [], false);

@@ -68,6 +68,7 @@ internal sealed class KlaisSilo : IAsyncDisposable
             .AddFilter("Orleans", config.LogLevel > LogLevel.Warning ? config.LogLevel : LogLevel.Warning);
         builder.WebHost.ConfigureKestrel(k => k.Listen(config.ApiBind));
         builder.Services.AddSingleton(config);
+        builder.Services.AddSingleton(new ApiRoles(config.ApiTokens));
         configureServices?.Invoke(builder.Services);
         builder.UseOrleans(silo => silo
             .UseKlaisCluster(config, siloPort, gatewayPort)
@@ -77,6 +78,7 @@ internal sealed class KlaisSilo : IAsyncDisposable
             .AddDashboard());
 
         WebApplication app = builder.Build();
+        app.UseApiRoles();
         GrainApi.Map(app);
         app.MapOrleansDashboard("/dashboard");
         try
