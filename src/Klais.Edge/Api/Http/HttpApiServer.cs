@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
@@ -16,8 +17,12 @@ internal sealed record HttpApiLimits
     /// <summary>Request body; more gets 413.</summary>
     public int MaxBodyBytes { get; init; } = 64 * 1024;
 
-    /// <summary>Open connections; one more is answered 503 and closed.</summary>
-    public int MaxConnections { get; init; } = 64;
+    /// <summary>
+    /// Open connections. At the limit a new connection takes the place of the one waiting longest for a request (idle,
+    /// or sending its head or body slowly); only when every connection is in the middle of an answer is it refused
+    /// with 503. Idle connections hold no buffer, so the limit costs little memory.
+    /// </summary>
+    public int MaxConnections { get; init; } = 4096;
 
     /// <summary>Time to receive one whole request once its first byte arrived; slower gets 408.</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(10);
@@ -45,11 +50,12 @@ internal sealed partial class HttpApiServer : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _log;
     private readonly CancellationTokenSource _stopping = new();
-    private readonly HashSet<Task> _connections = [];
+    private readonly Dictionary<Connection, Task> _connections = [];
     private Socket? _listener;
     private Task? _acceptLoop;
     private long _requests;
     private long _refused;
+    private long _evicted;
 
     public HttpApiServer(IPEndPoint bind, Func<ApiRequest, ApiResponse> handler, HttpApiLimits limits, TimeProvider time, ILogger log)
     {
@@ -65,8 +71,11 @@ internal sealed partial class HttpApiServer : IAsyncDisposable
 
     public long Requests => Interlocked.Read(ref _requests);
 
-    /// <summary>Connections refused because <see cref="HttpApiLimits.MaxConnections"/> were open.</summary>
+    /// <summary>Connections refused because <see cref="HttpApiLimits.MaxConnections"/> were open, all of them busy answering.</summary>
     public long Refused => Interlocked.Read(ref _refused);
+
+    /// <summary>Connections closed at the limit to make room for a new one: the one waiting longest for a request went.</summary>
+    public long Evicted => Interlocked.Read(ref _evicted);
 
     public void Start()
     {
@@ -105,7 +114,7 @@ internal sealed partial class HttpApiServer : IAsyncDisposable
         Task[] open;
         lock (_connections)
         {
-            open = [.. _connections];
+            open = [.. _connections.Values];
         }
 
         await Task.WhenAll(open).ConfigureAwait(false);
@@ -139,21 +148,22 @@ internal sealed partial class HttpApiServer : IAsyncDisposable
             client.NoDelay = true;
             lock (_connections)
             {
-                if (_connections.Count >= _limits.MaxConnections)
+                if (_connections.Count >= _limits.MaxConnections && !EvictLongestWaiting())
                 {
                     Interlocked.Increment(ref _refused);
                     _ = RefuseAsync(client);
                     continue;
                 }
 
-                Task connection = ServeAsync(client, stop);
-                _connections.Add(connection);
-                _ = connection.ContinueWith(
-                    t =>
+                var connection = new Connection(client, _time.GetTimestamp());
+                Task serving = ServeAsync(connection, stop);
+                _connections[connection] = serving;
+                _ = serving.ContinueWith(
+                    _ =>
                     {
                         lock (_connections)
                         {
-                            _connections.Remove(t);
+                            _connections.Remove(connection);
                         }
                     },
                     CancellationToken.None,
@@ -161,6 +171,28 @@ internal sealed partial class HttpApiServer : IAsyncDisposable
                     TaskScheduler.Default);
             }
         }
+    }
+
+    /// <summary>Under the lock: ends the connection waiting longest for a request; false when every one is answering.</summary>
+    private bool EvictLongestWaiting()
+    {
+        Connection? longest = null;
+        foreach (Connection c in _connections.Keys)
+        {
+            if (!c.Answering && !c.Evicted && (longest is null || c.WaitingSince < longest.WaitingSince))
+            {
+                longest = c;
+            }
+        }
+
+        if (longest is null)
+        {
+            return false;
+        }
+
+        Interlocked.Increment(ref _evicted);
+        longest.Evict();
+        return true;
     }
 
     private static async Task RefuseAsync(Socket client)
@@ -179,18 +211,30 @@ internal sealed partial class HttpApiServer : IAsyncDisposable
         }
     }
 
-    private async Task ServeAsync(Socket client, CancellationToken stop)
+    private async Task ServeAsync(Connection connection, CancellationToken stop)
     {
         // Yield at once so the accept loop never runs a connection's first read inline.
         await Task.Yield();
-        byte[] buffer = new byte[_limits.MaxHeaderBytes + _limits.MaxBodyBytes];
+        Socket client = connection.Socket;
+        byte[]? buffer = null;
         int filled = 0;
         try
         {
-            while (!stop.IsCancellationRequested)
+            while (!stop.IsCancellationRequested && !connection.Evicted)
             {
+                connection.Waiting(_time.GetTimestamp());
                 using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stop);
                 using ITimer timer = _time.CreateTimer(CancelDeadline, deadline, filled == 0 ? _limits.IdleTimeout : _limits.RequestTimeout, Timeout.InfiniteTimeSpan);
+                if (buffer is null)
+                {
+                    // Idle: wait for the first byte without a buffer (a zero-byte read), so idle connections cost no memory.
+                    if (await ReceiveAsync(client, Memory<byte>.Empty, deadline).ConfigureAwait(false) < 0)
+                    {
+                        return;
+                    }
+
+                    buffer = ArrayPool<byte>.Shared.Rent(_limits.MaxHeaderBytes + _limits.MaxBodyBytes);
+                }
 
                 // The head: request line and headers, up to the blank line.
                 int headLength;
@@ -267,6 +311,7 @@ internal sealed partial class HttpApiServer : IAsyncDisposable
                     Body = body.Body,
                 };
                 Interlocked.Increment(ref _requests);
+                connection.Answering = true;
                 ApiResponse response;
                 try
                 {
@@ -281,9 +326,16 @@ internal sealed partial class HttpApiServer : IAsyncDisposable
                 }
 
                 await SendAsync(client, response, head.KeepAlive, head.Method != "HEAD").ConfigureAwait(false);
+                connection.Answering = false;
                 if (!head.KeepAlive)
                 {
                     return;
+                }
+
+                if (filled == 0)
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = null;
                 }
 
             }
@@ -294,16 +346,59 @@ internal sealed partial class HttpApiServer : IAsyncDisposable
         }
         finally
         {
-            try
+            if (buffer is not null)
             {
-                client.Shutdown(SocketShutdown.Both);
-            }
-            catch (SocketException)
-            {
-                // Already closed by the peer.
+                ArrayPool<byte>.Shared.Return(buffer);
             }
 
-            client.Dispose();
+            connection.Close();
+        }
+    }
+
+    /// <summary>One open connection: whether it is answering a request, or since when it waits for one.</summary>
+    private sealed class Connection(Socket socket, long openedAt)
+    {
+        private long _waitingSince = openedAt;
+        private volatile bool _answering;
+        private volatile bool _evicted;
+
+        public Socket Socket { get; } = socket;
+
+        public long WaitingSince => Interlocked.Read(ref _waitingSince);
+
+        public bool Answering
+        {
+            get => _answering;
+            set => _answering = value;
+        }
+
+        public bool Evicted => _evicted;
+
+        public void Waiting(long now) => Interlocked.Exchange(ref _waitingSince, now);
+
+        /// <summary>Ends the connection from the accept loop: its pending read returns, and its loop closes it.</summary>
+        public void Evict()
+        {
+            _evicted = true;
+            Shutdown();
+        }
+
+        public void Close()
+        {
+            Shutdown();
+            Socket.Dispose();
+        }
+
+        private void Shutdown()
+        {
+            try
+            {
+                Socket.Shutdown(SocketShutdown.Both);
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                // Already closed by the peer, or by the other side of this race.
+            }
         }
     }
 
