@@ -1,7 +1,6 @@
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using Klais.Kafka;
-using Klais.Silo.Configuration;
 using Klais.Silo.Hosting;
 using Klais.Silo.Ingestion;
 using Klais.Testing;
@@ -20,18 +19,7 @@ public sealed class SiloTlsTests
             (string pem, X509Certificate2 certificate) = TestCertificates.WritePem(dir.FullName, TimeSpan.FromDays(1));
             using KafkaDevCluster cluster = KafkaDevCluster.Start(brokers: 1);
             SiloTopics.CreateOnDevCluster(cluster, reportPartitions: 1);
-            SiloConfigResult loaded = SiloConfigLoader.Load([], name => name switch
-            {
-                "KLAIS_API_TLS_CERT" => pem,
-                "KLAIS_KAFKA_BOOTSTRAP" => cluster.BootstrapServers,
-                "KLAIS_SILO_API_BIND" => "127.0.0.1:0",
-                "KLAIS_SILO_PORT" => "0",
-                "KLAIS_SILO_GATEWAY_PORT" => "0",
-                "KLAIS_LOG_LEVEL" => "warning",
-                _ => null,
-            });
-            Assert.Empty(loaded.Errors);
-            await using KlaisSilo silo = await KlaisSilo.StartAsync(loaded.Config!);
+            await using KlaisSilo silo = await InProcessSilo.StartAsync(cluster, ("KLAIS_API_TLS_CERT", pem));
 
             Assert.StartsWith("https://", silo.ApiUrl, StringComparison.Ordinal);
             using HttpClient https = TestCertificates.TrustingOnly(certificate, new Uri(silo.ApiUrl));
