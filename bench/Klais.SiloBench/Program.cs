@@ -12,7 +12,8 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Klais.SiloBench;
 
 /// <summary>
-/// <c>klais-silobench throughput [reports] [devices] [batch] [wait_ms]</c>, <c>memory [grains]</c>, <c>redis-writes [devices] [seconds]</c>.
+/// <c>klais-silobench throughput [reports] [devices] [batch] [wait_ms]</c>, <c>memory [grains]</c>, <c>redis-writes [devices] [seconds]</c>,
+/// <c>inference [steps] [edges]</c> (<see cref="InferenceBench"/>: no silo, the swarm controller alone).
 /// One in-process klais-silo on a redis-server of its own and the Kafka dev cluster. Each prints its result lines;
 /// docs/BENCHMARKS.md keeps them with the command.
 /// </summary>
@@ -34,8 +35,11 @@ internal static class Program
             case "redis-writes":
                 await RedisWrites((int)Arg(1, 100_000), (int)Arg(2, 10));
                 return 0;
+            case "inference":
+                InferenceBench.Run((int)Arg(1, 20_000), (int)Arg(2, 10));
+                return 0;
             default:
-                Console.Error.WriteLine("usage: klais-silobench throughput [reports] [devices] [batch] [wait_ms] | memory [grains] | redis-writes [devices] [seconds]");
+                Console.Error.WriteLine("usage: klais-silobench throughput [reports] [devices] [batch] [wait_ms] | memory [grains] | redis-writes [devices] [seconds] | inference [steps] [edges]");
                 return 2;
         }
     }

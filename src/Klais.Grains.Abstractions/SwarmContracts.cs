@@ -82,4 +82,28 @@ public sealed record FleetSnapshot
     [Id(13)] public int BurstLevel { get; init; }
 
     [Id(14)] public IReadOnlyList<ControlledNode> Nodes { get; init; } = [];
+
+    /// <summary>What produced <see cref="BurstProbability"/>; null before the first step.</summary>
+    [Id(15)] public BurstModelView? Model { get; init; }
+}
+
+/// <summary>
+/// The burst predictor in force: <see cref="Kind"/> <c>onnx</c> (the trained model, <see cref="Version"/> naming the
+/// file by its SHA-256) or <c>heuristic</c> (Holt's trend). <see cref="Error"/> says why the model is not in force
+/// (missing, corrupt or failing file): that is DEGRADED_ML. A heuristic without an error is the model waiting for a
+/// full window of fleet history (<see cref="WarmUpSeconds"/> left), which is not a degradation.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("klais.BurstModelView")]
+public sealed record BurstModelView(
+    [property: Id(0)] string Kind,
+    [property: Id(1)] string? Version,
+    [property: Id(2)] string? Error,
+    [property: Id(3)] string Path,
+    [property: Id(4)] int WarmUpSeconds)
+{
+    public const string Onnx = "onnx";
+    public const string Heuristic = "heuristic";
+
+    /// <summary>True while the model is unavailable and the heuristic stands in: DEGRADED_ML.</summary>
+    public bool Degraded => Error is not null;
 }

@@ -1,3 +1,5 @@
+using Klais.Grains;
+
 namespace Klais.Silo.Api;
 
 // JSON shapes of the grain API that are not grain types (snake_case on the wire). Grain snapshots are returned as they are.
@@ -12,7 +14,7 @@ internal sealed record IngestionView(int Partitions, long Consumed, long Applied
     long OffsetCommits, long OffsetCommitFailures, long GrainCallFailures, string? LastProblem);
 
 internal sealed record HealthView(string Status, string SiloId, string Mode, string? Warning, string? Redis, StateWritesView StateWrites,
-    IngestionView Ingestion, long ControlUpdates);
+    IngestionView Ingestion, long ControlUpdates, string Degradation, IReadOnlyList<string> DegradationReasons, BurstModelView Model);
 
 internal sealed record ErrorView(string Error);
 

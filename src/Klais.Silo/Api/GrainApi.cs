@@ -3,6 +3,7 @@ using Klais.Contracts.Proto;
 using Klais.Grains;
 using Klais.Grains.Control;
 using Klais.Grains.Storage;
+using Klais.Grains.Swarm;
 using Klais.Silo.Configuration;
 using Klais.Silo.Ingestion;
 using Orleans.Runtime;
@@ -52,11 +53,12 @@ internal static class GrainApi
         return Results.Text(reader.ReadToEnd(), "application/json");
     }
 
-    private static IResult Health(SiloConfig config, StateWriteHealth writes, IngestionStatus ingestion, IControlPublisher control)
+    private static IResult Health(SiloConfig config, StateWriteHealth writes, IngestionStatus ingestion, IControlPublisher control, BurstModelService burstModel)
     {
         bool failing = writes.Failing;
+        BurstModelView model = burstModel.Status;
         return Results.Json(new HealthView(
-            failing ? "degraded" : "ok",
+            failing || model.Degraded ? "degraded" : "ok",
             config.SiloId,
             config.DevelopmentMode ? "development" : "redis",
             config.DevelopmentMode ? "development mode: one silo, state and reminders in memory, nothing survives a restart (set KLAIS_REDIS)" : null,
@@ -65,7 +67,10 @@ internal static class GrainApi
             new IngestionView(ingestion.Partitions, ingestion.ConsumedRecords, ingestion.AppliedReports, ingestion.RejectedRecords,
                 ingestion.BatchesHandled, ingestion.UncommittedBatches, ingestion.OffsetCommits, ingestion.OffsetCommitFailures,
                 ingestion.GrainCallFailures, ingestion.LastProblem),
-            control.Published), Json, statusCode: StatusCodes.Status200OK);
+            control.Published,
+            model.Degraded ? "DEGRADED_ML" : "NORMAL",
+            model.Error is { } error ? ["The burst model is unavailable; the Holt heuristic is in force. " + error] : [],
+            model), Json, statusCode: StatusCodes.Status200OK);
     }
 
     private static Task<IResult> Silos(IGrainFactory grains) => Call(null, async () =>

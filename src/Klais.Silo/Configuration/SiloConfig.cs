@@ -41,6 +41,8 @@ internal sealed record SiloConfig
 
     public ControllerOptions Controller { get; init; } = new();
 
+    public BurstModelOptions BurstModel { get; init; } = new();
+
     public LogLevel LogLevel { get; init; } = LogLevel.Information;
 
     public bool DevelopmentMode => Redis is null;
@@ -141,6 +143,8 @@ internal static class SiloConfigLoader
                 $"It must be less than {SiloSettings.SessionTimeoutMs.EnvName} ({session.ToString(CultureInfo.InvariantCulture)}).");
         }
 
+        string burstModel = r.Matching(SiloSettings.BurstModel, v => v.Trim().Length == 0 || IsFilePath(v.Trim()),
+            "It must be the path of an ONNX file (not a directory), or unset for the shipped model.").Trim();
         var config = new SiloConfig
         {
             SiloId = siloId.Length == 0 ? SanitizedHostName() : siloId,
@@ -183,6 +187,7 @@ internal static class SiloConfigLoader
                 Ki = r.Number(SiloSettings.Ki, -1e-12, 100),
                 Kd = r.Number(SiloSettings.Kd, -1e-12, 100),
             },
+            BurstModel = new BurstModelOptions { Path = burstModel.Length == 0 ? BurstModelOptions.ShippedModel : Path.GetFullPath(burstModel) },
             LogLevel = (LogLevel)r.OneOf(SiloSettings.LogLevel, LogLevelNames.Levels),
         };
         errors.AddRange(r.Errors);
@@ -206,6 +211,9 @@ internal static class SiloConfigLoader
             return false;
         }
     }
+
+    private static bool IsFilePath(string path) =>
+        !path.Any(char.IsControl) && !Directory.Exists(path) && !Path.EndsInDirectorySeparator(path);
 
     private static bool IsName(string id) =>
         id.Length is >= 1 and <= 64 && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-');

@@ -38,6 +38,7 @@ internal static class SiloSettings
     public static readonly Setting Kp = new("KLAIS_PID_KP", "0.5", "PID proportional gain.");
     public static readonly Setting Ki = new("KLAIS_PID_KI", "0.1", "PID integral gain.");
     public static readonly Setting Kd = new("KLAIS_PID_KD", "0.05", "PID derivative gain.");
+    public static readonly Setting BurstModel = new("KLAIS_BURST_MODEL", "", "The swarm's burst model, an ONNX file from klais-train fit; unset: models/burst.onnx next to klais-silo (the shipped model). Missing, corrupt or failing: the Holt heuristic and DEGRADED_ML, not a start-up failure. Looked at every 5 s: replacing the file (write a new one, then rename it over) puts it in force without a restart.");
     public static readonly Setting LogLevel = new("KLAIS_LOG_LEVEL", "info", LogLevelNames.Description);
 
     public static IReadOnlyList<Setting> All { get; } =
@@ -45,6 +46,6 @@ internal static class SiloSettings
         Redis, KafkaBootstrap, SiloId, ClusterId, ServiceId, SiloPort, GatewayPort, AdvertisedAddress, ApiBind, AdvertisedUrl,
         ProbeTimeoutMs, MissedProbes, DeathVotes, SessionTimeoutMs, HeartbeatMs, StaticMembership, IngestBatch, IngestWaitMs,
         IdleEvictionSeconds, Partitions, ControlIntervalMs, Quorum, WindowSeconds, BlockTtlSeconds, AnomalyZ, FloodEdges, FloodRate,
-        SourceThreshold, TargetLag, TargetCpu, Kp, Ki, Kd, LogLevel,
+        SourceThreshold, TargetLag, TargetCpu, Kp, Ki, Kd, BurstModel, LogLevel,
     ];
 }

@@ -21,4 +21,20 @@ public sealed class OpenApiTests
         Assert.Equal(["get"], paths["/api/anomalies"]);
         Assert.Equal(["get"], paths["/api/events"]);
     }
+
+    [Fact]
+    public void Swarm_and_health_describe_the_burst_model_in_force()
+    {
+        using Stream stream = typeof(Klais.Silo.Api.GrainApi).Assembly.GetManifestResourceStream("openapi.json")!;
+        using JsonDocument doc = JsonDocument.Parse(stream);
+        JsonElement schemas = doc.RootElement.GetProperty("components").GetProperty("schemas");
+        JsonElement model = schemas.GetProperty("BurstModel").GetProperty("properties");
+        Assert.Equal(["onnx", "heuristic"], model.GetProperty("kind").GetProperty("enum").EnumerateArray().Select(e => e.GetString()));
+        Assert.True(model.GetProperty("error").GetProperty("nullable").GetBoolean());
+        Assert.Equal("#/components/schemas/BurstModel",
+            schemas.GetProperty("Swarm").GetProperty("properties").GetProperty("model").GetProperty("allOf")[0].GetProperty("$ref").GetString());
+        Assert.Equal("#/components/schemas/BurstModel", schemas.GetProperty("Health").GetProperty("properties").GetProperty("model").GetProperty("$ref").GetString());
+        Assert.Equal("#/components/schemas/Swarm", doc.RootElement.GetProperty("paths").GetProperty("/api/swarm").GetProperty("get")
+            .GetProperty("responses").GetProperty("200").GetProperty("content").GetProperty("application/json").GetProperty("schema").GetProperty("$ref").GetString());
+    }
 }

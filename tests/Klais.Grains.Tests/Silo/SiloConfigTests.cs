@@ -119,4 +119,22 @@ public sealed class SiloConfigTests
         Assert.Null(error);
         Assert.Equal((600, "flood"), (command!.TtlSeconds, command.Reason));
     }
+
+    [Fact]
+    public void Burst_model_defaults_to_the_shipped_file_next_to_the_program_and_a_directory_is_refused()
+    {
+        SiloConfig config = Load([]).Config!;
+        Assert.Equal(Path.Combine(AppContext.BaseDirectory, "models", "burst.onnx"), config.BurstModel.Path);
+        Assert.True(File.Exists(config.BurstModel.Path), "the shipped model is copied next to the program");
+
+        // A missing file is not a start-up failure (the heuristic and DEGRADED_ML): only a path that cannot be a file is.
+        Assert.Equal("/nowhere/model.onnx", Load(new() { ["KLAIS_BURST_MODEL"] = "/nowhere/model.onnx" }).Config!.BurstModel.Path);
+        Assert.Equal(Path.GetFullPath("m.onnx"), Load([], "--burst-model", "m.onnx").Config!.BurstModel.Path);
+
+        SiloConfigResult bad = Load(new() { ["KLAIS_BURST_MODEL"] = AppContext.BaseDirectory, ["KLAIS_CONSENSUS_QUORUM"] = "0" });
+        Assert.Null(bad.Config);
+        Assert.Equal(2, bad.Errors.Count);
+        Assert.Contains($"KLAIS_BURST_MODEL is \"{AppContext.BaseDirectory}\" (from the environment). It must be the path of an ONNX file (not a directory), or unset for the shipped model.", bad.Errors);
+        Assert.Contains("KLAIS_BURST_MODEL", SiloConfigLoader.HelpText(), StringComparison.Ordinal);
+    }
 }
