@@ -13,7 +13,8 @@ namespace Klais.SiloBench;
 
 /// <summary>
 /// <c>klais-silobench throughput [reports] [devices] [batch] [wait_ms]</c>, <c>memory [grains]</c>, <c>redis-writes [devices] [seconds]</c>,
-/// <c>inference [steps] [edges]</c> (<see cref="InferenceBench"/>: no silo, the swarm controller alone).
+/// <c>inference [steps] [edges]</c> (<see cref="InferenceBench"/>: no silo, the swarm controller alone), <c>outliers [devices]</c>
+/// (<see cref="OutlierBench"/>: the outlier shard and the device decisions alone).
 /// One in-process klais-silo on a redis-server of its own and the Kafka dev cluster. Each prints its result lines;
 /// docs/BENCHMARKS.md keeps them with the command.
 /// </summary>
@@ -38,8 +39,11 @@ internal static class Program
             case "inference":
                 InferenceBench.Run((int)Arg(1, 20_000), (int)Arg(2, 10));
                 return 0;
+            case "outliers":
+                OutlierBench.Run((int)Arg(1, 100_000));
+                return 0;
             default:
-                Console.Error.WriteLine("usage: klais-silobench throughput [reports] [devices] [batch] [wait_ms] | memory [grains] | redis-writes [devices] [seconds] | inference [steps] [edges]");
+                Console.Error.WriteLine("usage: klais-silobench throughput [reports] [devices] [batch] [wait_ms] | memory [grains] | redis-writes [devices] [seconds] | inference [steps] [edges] | outliers [devices]");
                 return 2;
         }
     }

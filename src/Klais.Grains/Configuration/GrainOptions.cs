@@ -27,6 +27,15 @@ public sealed record ConsensusOptions
 
     /// <summary>Reports needed before the z-score means anything.</summary>
     public int MinReportsForScore { get; init; } = 5;
+
+    /// <summary>
+    /// Fleet outlier model: an isolation-forest score from which a device is a conclusive outlier and gets the model's
+    /// vote (docs/learning.md); 0 turns the model off.
+    /// </summary>
+    public double OutlierThreshold { get; init; } = 0.65;
+
+    /// <summary>How often at most a device grain sends its feature vector to its outlier shard.</summary>
+    public TimeSpan OutlierInterval { get; init; } = TimeSpan.FromSeconds(10);
 }
 
 /// <summary>The swarm grain's controller settings.</summary>

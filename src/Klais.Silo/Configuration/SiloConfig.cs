@@ -143,6 +143,13 @@ internal static class SiloConfigLoader
                 $"It must be less than {SiloSettings.SessionTimeoutMs.EnvName} ({session.ToString(CultureInfo.InvariantCulture)}).");
         }
 
+        double outlierThreshold = r.Number(SiloSettings.OutlierThreshold, -1e-12, 1);
+        if (outlierThreshold is > 0 and < 0.5)
+        {
+            r.Fail(SiloSettings.OutlierThreshold, outlierThreshold.ToString(CultureInfo.InvariantCulture),
+                "It must be 0 (the outlier model off) or from 0.5 to 1: an isolation-forest score below 0.5 is an ordinary device.");
+        }
+
         string burstModel = r.Matching(SiloSettings.BurstModel, v => v.Trim().Length == 0 || IsFilePath(v.Trim()),
             "It must be the path of an ONNX file (not a directory), or unset for the shipped model.").Trim();
         var config = new SiloConfig
@@ -177,6 +184,7 @@ internal static class SiloConfigLoader
                 FloodEdges = (int)r.WholeNumber(SiloSettings.FloodEdges, 1, 100),
                 FloodRate = r.Number(SiloSettings.FloodRate, 0, 1e9),
                 SourceThreshold = (int)r.WholeNumber(SiloSettings.SourceThreshold, 2, 32),
+                OutlierThreshold = outlierThreshold,
             },
             Controller = new ControllerOptions
             {

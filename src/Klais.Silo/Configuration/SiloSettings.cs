@@ -33,6 +33,7 @@ internal static class SiloSettings
     public static readonly Setting FloodEdges = new("KLAIS_FLOOD_EDGES", "3", "Fleet view: edges a device floods at once to be blocked.");
     public static readonly Setting FloodRate = new("KLAIS_FLOOD_RATE", "1000", "Fleet view: packets/s at one edge that count as flooding it.");
     public static readonly Setting SourceThreshold = new("KLAIS_SOURCE_THRESHOLD", "16", "Fleet view: source addresses of one device id that get it blocked.");
+    public static readonly Setting OutlierThreshold = new("KLAIS_OUTLIER_THRESHOLD", "0.65", "Fleet outlier model (an isolation forest over device vectors): the score from which a device gets the model's vote, counted like an edge's; 0 turns the model off, otherwise 0.5-1.");
     public static readonly Setting TargetLag = new("KLAIS_PID_TARGET_LAG", "10000", "PID: the Kafka lag (records) an edge should stay at.");
     public static readonly Setting TargetCpu = new("KLAIS_PID_TARGET_CPU", "0.7", "PID: the CPU share an edge should stay at (0-1].");
     public static readonly Setting Kp = new("KLAIS_PID_KP", "0.5", "PID proportional gain.");
@@ -46,6 +47,6 @@ internal static class SiloSettings
         Redis, KafkaBootstrap, SiloId, ClusterId, ServiceId, SiloPort, GatewayPort, AdvertisedAddress, ApiBind, AdvertisedUrl,
         ProbeTimeoutMs, MissedProbes, DeathVotes, SessionTimeoutMs, HeartbeatMs, StaticMembership, IngestBatch, IngestWaitMs,
         IdleEvictionSeconds, Partitions, ControlIntervalMs, Quorum, WindowSeconds, BlockTtlSeconds, AnomalyZ, FloodEdges, FloodRate,
-        SourceThreshold, TargetLag, TargetCpu, Kp, Ki, Kd, BurstModel, LogLevel,
+        SourceThreshold, OutlierThreshold, TargetLag, TargetCpu, Kp, Ki, Kd, BurstModel, LogLevel,
     ];
 }

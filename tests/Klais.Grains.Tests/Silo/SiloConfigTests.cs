@@ -137,4 +137,22 @@ public sealed class SiloConfigTests
         Assert.Contains($"KLAIS_BURST_MODEL is \"{AppContext.BaseDirectory}\" (from the environment). It must be the path of an ONNX file (not a directory), or unset for the shipped model.", bad.Errors);
         Assert.Contains("KLAIS_BURST_MODEL", SiloConfigLoader.HelpText(), StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("0", 0.0, null)]
+    [InlineData("0.7", 0.7, null)]
+    [InlineData("0.3", 0.0, "KLAIS_OUTLIER_THRESHOLD is \"0.3\" (from the environment). It must be 0 (the outlier model off) or from 0.5 to 1: an isolation-forest score below 0.5 is an ordinary device.")]
+    [InlineData("1.5", 0.0, "KLAIS_OUTLIER_THRESHOLD is \"1.5\" (from the environment). It must be a number at least 0 and at most 1.")]
+    public void Outlier_threshold_is_off_at_zero_or_a_score_from_one_half_to_one(string value, double expected, string? error)
+    {
+        SiloConfigResult result = Load(new() { ["KLAIS_OUTLIER_THRESHOLD"] = value });
+        if (error is null)
+        {
+            Assert.Equal(expected, result.Config!.Consensus.OutlierThreshold);
+        }
+        else
+        {
+            Assert.Equal([error], result.Errors);
+        }
+    }
 }
