@@ -15,6 +15,42 @@ public interface ISwarmGrain : IGrainWithStringKey
 
     [Alias("describe"), AlwaysInterleave]
     Task<FleetSnapshot> Describe();
+
+    /// <summary>
+    /// Linear trends of the fleet's and each edge's packet rate over the last <paramref name="windowSeconds"/> (at most
+    /// 600), forecast <paramref name="horizonSeconds"/> ahead.
+    /// </summary>
+    [Alias("trends"), AlwaysInterleave]
+    Task<TrendsSnapshot> Trends(int windowSeconds, int horizonSeconds);
+}
+
+/// <summary>A least-squares line through one rate series (packets/s, one value a second).</summary>
+[GenerateSerializer, Immutable, Alias("klais.TrendView")]
+public sealed record TrendView(
+    [property: Id(0)] string Series,
+    [property: Id(1)] int Points,
+    [property: Id(2)] double Current,
+    [property: Id(3)] double SlopePerSecond,
+    [property: Id(4)] double Fitted,
+    [property: Id(5)] double Forecast,
+    [property: Id(6)] double RSquared,
+    [property: Id(7)] double ResidualStd);
+
+/// <summary>The fleet's and each edge's rate trend; <see cref="Fleet"/> is null until two seconds are recorded.</summary>
+[GenerateSerializer, Immutable, Alias("klais.TrendsSnapshot")]
+public sealed record TrendsSnapshot
+{
+    [Id(0)] public required string OwnerSilo { get; init; }
+
+    [Id(1)] public DateTimeOffset At { get; init; }
+
+    [Id(2)] public int WindowSeconds { get; init; }
+
+    [Id(3)] public int HorizonSeconds { get; init; }
+
+    [Id(4)] public TrendView? Fleet { get; init; }
+
+    [Id(5)] public IReadOnlyList<TrendView> Nodes { get; init; } = [];
 }
 
 /// <summary>What one silo ingested over one interval.</summary>

@@ -19,6 +19,7 @@ internal sealed class SwarmController
     private readonly BurstModelService _model;
     private readonly HoltBurstHeuristic _heuristic;
     private readonly FleetHistory _history = new();
+    private readonly RateHistory _rates = new();
     private readonly float[] _features = new float[BurstFeatures.Count]; // one row, reused every second
     private FleetSample _lastSample;
     private long _lastSampleSecond = long.MinValue;
@@ -176,6 +177,8 @@ internal sealed class SwarmController
                 }
             }
 
+            _rates.Add(second, fleetRate, nodes, nowMs - (long)o.NodeStaleAfter.TotalMilliseconds);
+
             (double reconnects, double devices) = (0, 0);
             foreach (SiloAggregate a in fresh)
             {
@@ -197,6 +200,13 @@ internal sealed class SwarmController
         return double.IsNaN(_modelProbability)
             ? (heuristic, status with { Kind = BurstModelView.Heuristic, WarmUpSeconds = BurstFeatures.WindowSeconds - _history.Count })
             : (_modelProbability, status);
+    }
+
+    /// <summary>The fleet's and the edges' rate trends as of <paramref name="now"/> (docs/learning.md, "Trends").</summary>
+    public TrendsSnapshot Trends(DateTimeOffset now, string siloId, int windowSeconds, int horizonSeconds)
+    {
+        (TrendView? fleet, List<TrendView> nodes) = _rates.Trends(now.ToUnixTimeSeconds(), windowSeconds, horizonSeconds);
+        return new TrendsSnapshot { OwnerSilo = siloId, At = now, WindowSeconds = windowSeconds, HorizonSeconds = horizonSeconds, Fleet = fleet, Nodes = nodes };
     }
 
     private static string Describe(BurstModelView model) => model switch

@@ -34,6 +34,9 @@ internal sealed class SwarmGrain(
 
     public Task<FleetSnapshot> Describe() => Task.FromResult(_controller.View ?? new FleetSnapshot { OwnerSilo = services.SiloId });
 
+    public Task<TrendsSnapshot> Trends(int windowSeconds, int horizonSeconds) => Task.FromResult(_controller.Trends(services.Time.GetUtcNow(),
+        services.SiloId, Math.Clamp(windowSeconds, 2, RateHistory.MaxSeconds), Math.Clamp(horizonSeconds, 0, 86_400)));
+
     private async Task Step()
     {
         IReadOnlyList<NodeSnapshot> nodes = await GrainFactory.GetGrain<INodeIndexGrain>(GrainKeys.Fleet).List();

@@ -65,6 +65,30 @@ public sealed class BurstModelDegradationTests(ControlPlaneFixture plane) : ICla
             (swarm.GetProperty("version").GetString(), swarm.GetProperty("error").ValueKind, swarm.GetProperty("degraded").GetBoolean()));
     }
 
+    [Fact]
+    public async Task Trends_are_served_by_the_silo_with_their_window_and_horizon_and_bad_bounds_are_400()
+    {
+        await plane.WaitServingAsync();
+        using var silo = new HttpClient { BaseAddress = new Uri(await plane.SiloUrlAsync()) };
+        JsonElement trends = default;
+        Assert.True(await Eventually.TrueAsync(async () =>
+        {
+            trends = await GetAsync(silo, "/api/trends?window_seconds=60&horizon_seconds=120");
+            return trends.GetProperty("fleet").ValueKind == JsonValueKind.Object;
+        }, TimeSpan.FromSeconds(30)), "no fleet trend after 30 s");
+        Assert.Equal((60, 120), (trends.GetProperty("window_seconds").GetInt32(), trends.GetProperty("horizon_seconds").GetInt32()));
+        JsonElement fleet = trends.GetProperty("fleet");
+        Assert.Equal("fleet", fleet.GetProperty("series").GetString());
+        Assert.InRange(fleet.GetProperty("points").GetInt32(), 2, 60);
+        Assert.InRange(fleet.GetProperty("r_squared").GetDouble(), 0, 1);
+        Assert.True(fleet.GetProperty("forecast").GetDouble() >= 0);
+
+        using HttpResponseMessage bad = await silo.GetAsync(new Uri("/api/trends?window_seconds=5", UriKind.Relative));
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, bad.StatusCode);
+        using JsonDocument error = JsonDocument.Parse(await bad.Content.ReadAsStringAsync());
+        Assert.Equal("window_seconds is \"5\"; it must be a whole number from 10 to 600.", error.RootElement.GetProperty("error").GetString());
+    }
+
     private static async Task<JsonElement> GetAsync(HttpClient http, string path)
     {
         using HttpResponseMessage response = await http.GetAsync(new Uri(path, UriKind.Relative));

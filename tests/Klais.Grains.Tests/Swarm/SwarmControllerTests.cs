@@ -188,6 +188,46 @@ public sealed class SwarmControllerTests : IDisposable
         Assert.Equal(("onnx", null), (model.Status.Kind, model.Status.Error));
     }
 
+    [Fact]
+    public void Trends_fit_the_fleet_and_each_fresh_edge_over_the_window_and_forecast_the_horizon()
+    {
+        var clock = new ManualTimeProvider();
+        var context = new FakeDecisionContext(clock) { Controller = Options with { Interval = TimeSpan.FromSeconds(1) } };
+        using BurstModelService model = Service(Path.Combine(_dir, "absent.onnx"), clock);
+        var swarm = new SwarmController(new SwarmState(), model, context.Controller);
+        DateTimeOffset start = clock.GetUtcNow();
+        for (int i = 0; i < 120; i++)
+        {
+            // The fleet grows by 10 packets/s every second for the last minute (flat before); edge-a alternates ±5 around 500;
+            // edge-b stopped reporting at the start.
+            double rate = i < 60 ? 2000 : 2000 + (10 * (i - 59));
+            swarm.Contribute(new SiloAggregate { SiloId = "s", AtUnixMs = clock.GetUtcNow().ToUnixTimeMilliseconds(), PacketsPerSecond = rate });
+            NodeSnapshot a = new() { NodeId = "edge-a", OwnerSilo = "s", Health = "ok", ReceivedPerSecond = 500 + (i % 2 == 0 ? 5 : -5), BaseRate = 1000, LastReport = clock.GetUtcNow() };
+            NodeSnapshot b = new() { NodeId = "edge-b", OwnerSilo = "s", Health = "ok", ReceivedPerSecond = 9999, BaseRate = 1000, LastReport = start };
+            Assert.True(swarm.Step([a, b], 0, 0, context));
+            clock.Advance(TimeSpan.FromSeconds(1));
+        }
+
+        TrendsSnapshot trends = swarm.Trends(clock.GetUtcNow().AddSeconds(-1), "s", windowSeconds: 60, horizonSeconds: 300);
+        TrendView fleet = trends.Fleet!;
+        Assert.Equal((60, 10.0, 2600.0, 1.0), (fleet.Points, Math.Round(fleet.SlopePerSecond, 9), fleet.Current, Math.Round(fleet.RSquared, 9)));
+        Assert.Equal(2600, fleet.Fitted, 6);
+        Assert.Equal(2600 + 3000, fleet.Forecast, 6);
+
+        // edge-b's last report is older than NodeStaleAfter (10 s): its rate was recorded for its first seconds only, outside the window.
+        TrendView edge = Assert.Single(trends.Nodes);
+        Assert.Equal(("edge-a", 60), (edge.Series, edge.Points));
+        Assert.InRange(edge.SlopePerSecond, -0.02, 0.02); // -150 / 17995: the alternation ends on its low side
+        Assert.InRange(edge.Forecast, 495, 505);
+        Assert.True(edge.RSquared < 0.01 && Math.Abs(edge.ResidualStd - 5) < 0.01, $"r² {edge.RSquared}, residual {edge.ResidualStd}");
+
+        // A longer window takes in the flat minute: a weaker slope and a worse fit.
+        TrendView longer = swarm.Trends(clock.GetUtcNow().AddSeconds(-1), "s", 120, 300).Fleet!;
+        Assert.Equal(120, longer.Points);
+        Assert.InRange(longer.SlopePerSecond, 1, 9.99);
+        Assert.InRange(longer.RSquared, 0.75, 0.85); // 0.804 for this hockey stick (slope 5.06)
+    }
+
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     private static BurstModelService Service(string path, TimeProvider clock) =>
