@@ -6,7 +6,9 @@ namespace Klais.Grains.Index;
 /// The outlier index's decisions, as a plain class: the shard's recent device vectors in a ring of
 /// <see cref="Capacity"/> rows (its "recent history"), an <see cref="IsolationForest"/> fitted on them every
 /// <see cref="RefitInterval"/> once at least <see cref="MinDevices"/> distinct devices have been seen (a fleet model
-/// needs a fleet: a small test fleet never gets one), and the score of each vector observed. Deterministic: the forest's
+/// needs a fleet: a small test fleet never gets one), and sooner while the history is still filling (whenever it has
+/// doubled since the last fit: a first forest fitted on the first 200 devices' first windows knows little of the
+/// fleet), and the score of each vector observed. Deterministic: the forest's
 /// seed is fixed. Not thread-safe: one grain owns it.
 /// </summary>
 internal sealed class FleetOutliers(TimeSpan refitInterval)
@@ -24,6 +26,7 @@ internal sealed class FleetOutliers(TimeSpan refitInterval)
     private readonly HashSet<string> _devices = new(StringComparer.Ordinal);
     private int _count;
     private int _next;
+    private int _rowsAtFit;
 
     public TimeSpan RefitInterval { get; } = refitInterval;
 
@@ -63,10 +66,11 @@ internal sealed class FleetOutliers(TimeSpan refitInterval)
             _devices.Add(deviceId);
         }
 
-        if (_devices.Count >= MinDevices && (FittedAt is null || now - FittedAt >= RefitInterval))
+        if (_devices.Count >= MinDevices && (FittedAt is null || now - FittedAt >= RefitInterval || _count >= 2 * _rowsAtFit))
         {
             Forest = IsolationForest.Fit(_rows.AsSpan(0, _count * DeviceFeatures.Count), DeviceFeatures.Count, trees: 100, sampleSize: 256, seed: 1);
             FittedAt = now;
+            _rowsAtFit = _count;
         }
 
         score = Forest?.Score(features);
