@@ -29,7 +29,7 @@ public sealed partial class BurstModelService : IDisposable
         Options = options;
         _log = log;
         _status = Load(Stamp(options.Path));
-        _timer = time.CreateTimer(_ => Refresh(), null, options.RecheckInterval, options.RecheckInterval);
+        _timer = time.CreateTimer(_ => RefreshOnTimer(), null, options.RecheckInterval, options.RecheckInterval);
     }
 
     public BurstModelOptions Options { get; }
@@ -56,6 +56,19 @@ public sealed partial class BurstModelService : IDisposable
 
             Volatile.Write(ref _status, Load(stamp));
             return true;
+        }
+    }
+
+    /// <summary>A timer callback must not throw (it would end the process): anything TryLoad did not foresee is logged, and looked at again next time.</summary>
+    private void RefreshOnTimer()
+    {
+        try
+        {
+            Refresh();
+        }
+        catch (Exception e)
+        {
+            LogRefreshFailed(_log, e, Options.Path);
         }
     }
 
@@ -152,6 +165,9 @@ public sealed partial class BurstModelService : IDisposable
 
     [LoggerMessage(EventId = 302, Level = LogLevel.Warning, Message = "{Error} The Holt heuristic is in force (DEGRADED_ML) until the file is replaced")]
     private static partial void LogLoadFailed(ILogger logger, string error);
+
+    [LoggerMessage(EventId = 304, Level = LogLevel.Error, Message = "Looking at burst model {Path} failed; tried again at the next look")]
+    private static partial void LogRefreshFailed(ILogger logger, Exception exception, string path);
 
     [LoggerMessage(EventId = 303, Level = LogLevel.Warning, Message = "Burst model prediction failed: {Error} The Holt heuristic answers until a prediction succeeds")]
     private static partial void LogPredictionFailed(ILogger logger, string error);
