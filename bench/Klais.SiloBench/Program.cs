@@ -12,7 +12,9 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Klais.SiloBench;
 
 /// <summary>
-/// <c>klais-silobench throughput [reports] [devices] [batch] [wait_ms] [batch_devices]</c>, <c>memory [grains]</c>, <c>redis-writes [devices] [seconds]</c>.
+/// <c>klais-silobench throughput [reports] [devices] [batch] [wait_ms] [batch_devices]</c>, <c>memory [grains]</c>, <c>redis-writes [devices] [seconds]</c>,
+/// <c>operator-block [blocks] [klais-edge.dll]</c>, <c>inference [steps] [edges]</c> (<see cref="InferenceBench"/>: no silo, the swarm controller alone),
+/// <c>outliers [devices]</c> (<see cref="OutlierBench"/>: the outlier shard and the device decisions alone).
 /// One in-process klais-silo on a redis-server of its own and the Kafka dev cluster. Each prints its result lines;
 /// docs/BENCHMARKS.md keeps them with the command.
 /// </summary>
@@ -41,8 +43,14 @@ internal static class Program
                 return 0;
             case "operator-block":
                 return await OperatorBlock.RunAsync((int)Arg(1, 100), args.Length > 2 ? args[2] : "out/bin/klais-edge.dll");
+            case "inference":
+                InferenceBench.Run((int)Arg(1, 20_000), (int)Arg(2, 10));
+                return 0;
+            case "outliers":
+                OutlierBench.Run((int)Arg(1, 100_000));
+                return 0;
             default:
-                Console.Error.WriteLine("usage: klais-silobench throughput [reports] [devices] [batch] [wait_ms] [batch_devices] | memory [grains] | redis-writes [devices] [seconds] | operator-block [blocks] [klais-edge.dll]");
+                Console.Error.WriteLine("usage: klais-silobench throughput [reports] [devices] [batch] [wait_ms] [batch_devices] | memory [grains] | redis-writes [devices] [seconds] | operator-block [blocks] [klais-edge.dll] | inference [steps] [edges] | outliers [devices]");
                 return 2;
         }
     }

@@ -36,6 +36,13 @@ public interface IDeviceGrain : IGrainWithStringKey
     /// <summary>Lifts a block (null when the device was never seen).</summary>
     [Alias("unblock")]
     Task<DeviceSnapshot?> Unblock(string reason);
+
+    /// <summary>
+    /// A vote from a voter other than an edge (the fleet outlier model), counted like an edge's: one per voter within the
+    /// window. Ignored for a device never seen or blocked.
+    /// </summary>
+    [Alias("vote"), OneWay]
+    Task Vote(string voter, string reason, double score);
 }
 
 /// <summary>What a grain made of a batch of reports: how many were new, and whether the state is durable now.</summary>

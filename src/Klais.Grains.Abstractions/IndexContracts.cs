@@ -52,6 +52,34 @@ public sealed record AnomalyEntry
 }
 
 /// <summary>What operators see in <c>/api/events</c>: blocks, unblocks, degradation changes, burst levels.</summary>
+/// <summary>
+/// OutlierIndexGrain(<see cref="GrainKeys.OutlierShard"/>): the fleet outlier model over one shard of the devices (a
+/// uniform sample of the fleet, by a stable hash of the id). Device grains send their feature vector at most every
+/// few seconds; the grain fits an isolation forest on its recent vectors and votes on a device it scores as a
+/// conclusive outlier, as an edge would.
+/// </summary>
+[Alias("klais.IOutlierIndexGrain")]
+public interface IOutlierIndexGrain : IGrainWithStringKey
+{
+    /// <summary>A device's latest feature vector (<c>Klais.Learning.Outliers.DeviceFeatures</c>).</summary>
+    [Alias("observe"), Orleans.Concurrency.OneWay]
+    Task Observe(string deviceId, float[] features);
+
+    [Alias("describe"), Orleans.Concurrency.AlwaysInterleave]
+    Task<OutlierModelSnapshot> Describe();
+}
+
+/// <summary>One shard's outlier model: what it holds, when it was fitted, what it scored and voted.</summary>
+[GenerateSerializer, Immutable, Alias("klais.OutlierModelSnapshot")]
+public sealed record OutlierModelSnapshot(
+    [property: Id(0)] string Shard,
+    [property: Id(1)] int Rows,
+    [property: Id(2)] int Devices,
+    [property: Id(3)] DateTimeOffset? FittedAt,
+    [property: Id(4)] long Scored,
+    [property: Id(5)] long Votes,
+    [property: Id(6)] long Refused);
+
 [Alias("klais.IEventLogGrain")]
 public interface IEventLogGrain : IGrainWithStringKey
 {

@@ -15,6 +15,42 @@ public interface ISwarmGrain : IGrainWithStringKey
 
     [Alias("describe"), AlwaysInterleave]
     Task<FleetSnapshot> Describe();
+
+    /// <summary>
+    /// Linear trends of the fleet's and each edge's packet rate over the last <paramref name="windowSeconds"/> (at most
+    /// 600), forecast <paramref name="horizonSeconds"/> ahead.
+    /// </summary>
+    [Alias("trends"), AlwaysInterleave]
+    Task<TrendsSnapshot> Trends(int windowSeconds, int horizonSeconds);
+}
+
+/// <summary>A least-squares line through one rate series (packets/s, one value a second).</summary>
+[GenerateSerializer, Immutable, Alias("klais.TrendView")]
+public sealed record TrendView(
+    [property: Id(0)] string Series,
+    [property: Id(1)] int Points,
+    [property: Id(2)] double Current,
+    [property: Id(3)] double SlopePerSecond,
+    [property: Id(4)] double Fitted,
+    [property: Id(5)] double Forecast,
+    [property: Id(6)] double RSquared,
+    [property: Id(7)] double ResidualStd);
+
+/// <summary>The fleet's and each edge's rate trend; <see cref="Fleet"/> is null until two seconds are recorded.</summary>
+[GenerateSerializer, Immutable, Alias("klais.TrendsSnapshot")]
+public sealed record TrendsSnapshot
+{
+    [Id(0)] public required string OwnerSilo { get; init; }
+
+    [Id(1)] public DateTimeOffset At { get; init; }
+
+    [Id(2)] public int WindowSeconds { get; init; }
+
+    [Id(3)] public int HorizonSeconds { get; init; }
+
+    [Id(4)] public TrendView? Fleet { get; init; }
+
+    [Id(5)] public IReadOnlyList<TrendView> Nodes { get; init; } = [];
 }
 
 /// <summary>What one silo ingested over one interval.</summary>
@@ -82,4 +118,28 @@ public sealed record FleetSnapshot
     [Id(13)] public int BurstLevel { get; init; }
 
     [Id(14)] public IReadOnlyList<ControlledNode> Nodes { get; init; } = [];
+
+    /// <summary>What produced <see cref="BurstProbability"/>; null before the first step.</summary>
+    [Id(15)] public BurstModelView? Model { get; init; }
+}
+
+/// <summary>
+/// The burst predictor in force: <see cref="Kind"/> <c>onnx</c> (the trained model, <see cref="Version"/> naming the
+/// file by its SHA-256) or <c>heuristic</c> (Holt's trend). <see cref="Error"/> says why the model is not in force
+/// (missing, corrupt or failing file): that is DEGRADED_ML. A heuristic without an error is the model waiting for a
+/// full window of fleet history (<see cref="WarmUpSeconds"/> left), which is not a degradation.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("klais.BurstModelView")]
+public sealed record BurstModelView(
+    [property: Id(0)] string Kind,
+    [property: Id(1)] string? Version,
+    [property: Id(2)] string? Error,
+    [property: Id(3)] string Path,
+    [property: Id(4)] int WarmUpSeconds)
+{
+    public const string Onnx = "onnx";
+    public const string Heuristic = "heuristic";
+
+    /// <summary>True while the model is unavailable and the heuristic stands in: DEGRADED_ML.</summary>
+    public bool Degraded => Error is not null;
 }

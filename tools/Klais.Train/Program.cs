@@ -4,6 +4,7 @@ using System.Globalization;
 using Klais.Learning.Burst;
 using Klais.Train.Evaluation;
 using Klais.Train.Fitting;
+using Klais.Train.Outliers;
 using Klais.Train.Recording;
 using Klais.Train.Simulation;
 using Klais.Train.Traces;
@@ -11,7 +12,7 @@ using Klais.Train.Traces;
 namespace Klais.Train;
 
 /// <summary>
-/// klais-train: simulate | record | fit | evaluate for the burst model (docs/learning.md).
+/// klais-train: simulate | record | fit | evaluate for the burst model, outliers for the fleet outlier model (docs/learning.md).
 /// Exit codes: 0 done, 1 the work failed (message on stderr), 2 bad arguments (the message names the flag).
 /// </summary>
 internal static class Program
@@ -20,7 +21,7 @@ internal static class Program
     {
         var root = new RootCommand("klais-train: traces, training and evaluation of the burst model (docs/learning.md).")
         {
-            SimulateCommand(), RecordCommand(), FitCommand(), EvaluateCommand(),
+            SimulateCommand(), RecordCommand(), FitCommand(), EvaluateCommand(), OutliersCommand(),
         };
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
@@ -178,6 +179,48 @@ internal static class Program
             Console.Out.WriteLine(Line("heuristic", BurstEvaluator.Score(data, BurstEvaluator.HeuristicProbabilities)));
         }));
         return command;
+    }
+
+    private static Command OutliersCommand()
+    {
+        var seed = new Option<int>("--seed") { Description = "Seed of the simulated fleet.", Required = true };
+        var devices = Bounded(new Option<int>("--devices") { Description = "Devices in the fleet.", DefaultValueFactory = _ => 20_000 }, 300, 2_000_000);
+        var windows = Bounded(new Option<int>("--windows") { Description = "Report windows of history before the scored one.", DefaultValueFactory = _ => 30 }, 8, 10_000);
+        var share = BoundedNumber(new Option<double>("--share") { Description = "Share of devices with an injected anomaly in the scored window.", DefaultValueFactory = _ => 0.02 }, 0.001, 0.5);
+        var threshold = BoundedNumber(new Option<double>("--threshold") { Description = "Isolation-forest score from which a device is an outlier.", DefaultValueFactory = _ => DefaultOutlierThreshold }, 0.3, 1);
+        var z = BoundedNumber(new Option<double>("--z") { Description = "|z-score| from which the per-device baseline flags a device (the silo's KLAIS_ANOMALY_Z).", DefaultValueFactory = _ => 4 }, 0.5, 100);
+        var command = new Command("outliers", "Evaluate the fleet outlier model (isolation forest) against the per-device z-score on injected anomalies.")
+        {
+            seed, devices, windows, share, threshold, z,
+        };
+        command.SetAction(parsed => Run(() =>
+        {
+            foreach (string line in OutlierEvaluator.Run(parsed.GetValue(seed), parsed.GetValue(devices), parsed.GetValue(windows),
+                parsed.GetValue(share), parsed.GetValue(threshold), parsed.GetValue(z)))
+            {
+                Console.Out.WriteLine(line);
+            }
+        }));
+        return command;
+    }
+
+    /// <summary>The outlier threshold chosen on seed 3 (docs/learning.md).</summary>
+    internal const double DefaultOutlierThreshold = 0.65;
+
+    private static Option<double> BoundedNumber(Option<double> option, double min, double max)
+    {
+        option.CustomParser = result =>
+        {
+            string text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
+            if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) && value >= min && value <= max)
+            {
+                return value;
+            }
+
+            result.AddError(string.Create(CultureInfo.InvariantCulture, $"{option.Name} must be a number between {min} and {max}, got \"{text}\"."));
+            return 0;
+        };
+        return option;
     }
 
     internal static string Line(string name, Scores s) => string.Create(CultureInfo.InvariantCulture,

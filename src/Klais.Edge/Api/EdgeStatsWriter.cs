@@ -215,6 +215,19 @@ internal static class EdgeStatsWriter
         w.WriteNumber("base_rate", node.Config.DamMaxRate);
         WriteNumberOrNull(w, "burst_probability", control?.Applier.BurstProbability);
         w.WriteNumber("burst_level", control?.Applier.BurstLevel ?? 0);
+        if (control?.Applier.BurstModel is { } model)
+        {
+            w.WriteStartObject("burst_model");
+            w.WriteString("kind", model.Kind);
+            WriteStringOrNull(w, "version", model.Version);
+            WriteStringOrNull(w, "error", model.Error);
+            w.WriteEndObject();
+        }
+        else
+        {
+            w.WriteNull("burst_model");
+        }
+
         w.WriteNull("anomaly_score");
         WriteNumberOrNull(w, "pid_output", control?.Applier.PidOutput);
         w.WriteNumber("queue_scale", node.Dam.QueueScale);
@@ -237,6 +250,18 @@ internal static class EdgeStatsWriter
         if (value is { } v && double.IsFinite(v))
         {
             w.WriteNumber(name, v);
+        }
+        else
+        {
+            w.WriteNull(name);
+        }
+    }
+
+    private static void WriteStringOrNull(Utf8JsonWriter w, string name, string value)
+    {
+        if (value.Length > 0)
+        {
+            w.WriteString(name, value);
         }
         else
         {

@@ -10,7 +10,7 @@ namespace Klais.Edge.Control;
 /// scale → <see cref="Dam.Dam.Rescale"/>; block, unblock and device limits → <see cref="DevicePolicy"/> (source
 /// <see cref="BlockSource.ControlPlane"/>; it mirrors into the XDP maps by itself); burst advice → its linger to
 /// <paramref name="adviseLinger"/> (the producer's hold, <see cref="Kafka.TelemetryProducer.AdviseLinger"/>); burst
-/// advice and policy versions → the state <c>/stats</c> and the node report show.
+/// advice (with the fleet's burst model: an error there is DEGRADED_ML) and policy versions → the state <c>/stats</c> and the node report show.
 /// Idempotent: the last record per key wins, so replaying the topic from the beginning rebuilds the same state.
 /// Called on the follower's thread only; readers on other threads see the fields through volatile reads.
 /// </summary>
@@ -27,6 +27,7 @@ internal sealed partial class ControlApplier(EdgeConfig config, Dam.Dam dam, Dev
     private int _burstLevel;
     private double _pidOutput = double.NaN;
     private int _lingerMs;
+    private BurstModelState? _model;
 
     /// <summary>The highest <see cref="ControlUpdate.Version"/> applied.</summary>
     public long AppliedVersion => Volatile.Read(ref _appliedVersion);
@@ -46,6 +47,12 @@ internal sealed partial class ControlApplier(EdgeConfig config, Dam.Dam dam, Dev
 
     /// <summary>Linger the last burst advice asked for, in ms; 0: none (the configured linger).</summary>
     public int LingerMs => Volatile.Read(ref _lingerMs);
+
+    /// <summary>The fleet's burst predictor as of the last advice (kind, version, error); null before any.</summary>
+    public BurstModelState? BurstModel => Volatile.Read(ref _model);
+
+    /// <summary>Why the fleet's burst model is unavailable (the heuristic in force): DEGRADED_ML while not null.</summary>
+    public string? BurstModelError => BurstModel is { Error.Length: > 0 } m ? m.Error : null;
 
     /// <summary>The controller output behind the rate in force; NaN while the configured rate is in force.</summary>
     public double PidOutput => Volatile.Read(ref _pidOutput);
@@ -158,6 +165,11 @@ internal sealed partial class ControlApplier(EdgeConfig config, Dam.Dam dam, Dev
         Volatile.Write(ref _lingerMs, burst.LingerMs);
         Volatile.Write(ref _burstProbability, burst.Probability);
         Volatile.Write(ref _burstLevel, burst.Level);
+        if (burst.Model is not null)
+        {
+            Volatile.Write(ref _model, burst.Model); // silos older than the model send none: the last news stands
+        }
+
         return true;
     }
 
@@ -176,6 +188,7 @@ internal sealed partial class ControlApplier(EdgeConfig config, Dam.Dam dam, Dev
             case [_, "burst"]:
                 adviseLinger?.Invoke(0);
                 Volatile.Write(ref _lingerMs, 0);
+                Volatile.Write(ref _model, null);
                 break;
             case [_, "rate"]:
                 dam.Reconfigure(config.DamMaxRate, config.DamBurstSize);

@@ -7,8 +7,8 @@ namespace Klais.Edge.Hosting;
 
 /// <summary>
 /// The edge's degradation level (design section 3) with the reasons behind it, as <c>/health</c> and <c>/metrics</c>
-/// show it. 0 NORMAL; 1 DEGRADED_ML (the control plane's model is unavailable: not reachable until the control
-/// plane exists); 2 DEGRADED_KAFKA (circuit not closed, or records going to the spill or being replayed from it);
+/// show it. 0 NORMAL; 1 DEGRADED_ML (the fleet's burst model is unavailable and the swarm predicts with its heuristic,
+/// as the last burst advice on klais.control says); 2 DEGRADED_KAFKA (circuit not closed, or records going to the spill or being replayed from it);
 /// 3 DEGRADED_FULL (Kafka degraded and the spill cannot take more either: full or failing, so admitted records are
 /// refused or held back — several failures at once, only essential processing left).
 /// </summary>
@@ -67,8 +67,15 @@ internal sealed record EdgeDegradation(int Level, IReadOnlyList<string> Reasons)
             reasons.Add($"Spill writes failing: {spill.LastError}; {node.Router.Lost} records lost so far.");
         }
 
+        string? modelError = node.Control?.Applier.BurstModelError;
+        if (modelError is not null)
+        {
+            reasons.Add($"The fleet's burst model is unavailable; the control plane predicts bursts with its heuristic: {modelError}");
+        }
+
         int level = full || failing ? DegradedFull
             : circuit != CircuitState.Closed || mode != DeliveryMode.Direct ? DegradedKafka
+            : modelError is not null ? DegradedMl
             : Normal;
         return new EdgeDegradation(level, reasons);
     }

@@ -27,6 +27,15 @@ public sealed record ConsensusOptions
 
     /// <summary>Reports needed before the z-score means anything.</summary>
     public int MinReportsForScore { get; init; } = 5;
+
+    /// <summary>
+    /// Fleet outlier model: an isolation-forest score from which a device is a conclusive outlier and gets the model's
+    /// vote (docs/learning.md); 0 turns the model off.
+    /// </summary>
+    public double OutlierThreshold { get; init; } = 0.65;
+
+    /// <summary>How often at most a device grain sends its feature vector to its outlier shard.</summary>
+    public TimeSpan OutlierInterval { get; init; } = TimeSpan.FromSeconds(10);
 }
 
 /// <summary>The swarm grain's controller settings.</summary>
@@ -63,4 +72,20 @@ public sealed record ControllerOptions
 
     /// <summary>A node whose last report is older than this is left alone by the controller.</summary>
     public TimeSpan NodeStaleAfter { get; init; } = TimeSpan.FromSeconds(10);
+}
+
+/// <summary>The swarm grain's burst model (docs/learning.md): one ONNX Runtime session per silo.</summary>
+public sealed record BurstModelOptions
+{
+    /// <summary>The model that ships with klais-silo: <c>models/burst.onnx</c> next to the program.</summary>
+    public static string ShippedModel => System.IO.Path.Combine(AppContext.BaseDirectory, "models", "burst.onnx");
+
+    /// <summary>The ONNX file; missing, corrupt or failing means the Holt heuristic and DEGRADED_ML.</summary>
+    public string Path { get; init; } = ShippedModel;
+
+    /// <summary>
+    /// How often the silo looks at the file (size and modification time) and loads it again when it changed: replacing
+    /// the file switches the model within this time, without a restart.
+    /// </summary>
+    public TimeSpan RecheckInterval { get; init; } = TimeSpan.FromSeconds(5);
 }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Klais.Contracts.Proto;
 using Klais.Grains.Turns;
+using Klais.Learning.Outliers;
 
 namespace Klais.Grains.Device;
 
@@ -28,6 +29,28 @@ internal sealed class DeviceDecisions
 
     /// <summary>True once any edge reported the device or an operator acted on it.</summary>
     public bool Seen => State.Reports > 0 || State.LastSeenUnixMs > 0 || State.Block is not null || State.BlocksTotal > 0;
+
+    /// <summary>The device as the fleet outlier model sees it, after its last full report; null before one.</summary>
+    public DeviceProfile? Profile { get; private set; }
+
+    /// <summary>The voter name of the fleet outlier model in votes and evidence.</summary>
+    public const string OutlierVoter = "fleet-model";
+
+    /// <summary>
+    /// A vote from a voter other than an edge, counted like an edge's (one per voter in the window); false when it
+    /// changes nothing (the device is unknown or blocked).
+    /// </summary>
+    public bool Vote(string voter, string reason, double score, IDecisionContext context)
+    {
+        if (!Seen || IsBlocked(context.Now))
+        {
+            return false;
+        }
+
+        AddVote(voter, reason, score, context.Now.ToUnixTimeMilliseconds());
+        Decide(context);
+        return true;
+    }
 
     public bool IsBlocked(DateTimeOffset now) => State.Block is { } b && b.ExpiresUnixMs > now.ToUnixTimeMilliseconds();
 
@@ -82,6 +105,7 @@ internal sealed class DeviceDecisions
 
         s.LastSeenUnixMs = now;
         double rate = report.WindowMs > 0 ? report.Packets * 1000.0 / report.WindowMs : 0;
+        double usual = s.Reports > 0 ? s.RateMean : rate;
         if (!report.Interim)
         {
             // An interim report's window is reported again in full when it ends: its counts would be counted twice.
@@ -107,6 +131,11 @@ internal sealed class DeviceDecisions
             }
 
             s.Sources.Add(source);
+        }
+
+        if (!report.Interim)
+        {
+            Profile = OutlierProfile(rate, usual, report, now - (long)options.VoteWindow.TotalMilliseconds);
         }
 
         if (report.VoteReason is { } vote)
@@ -181,6 +210,26 @@ internal sealed class DeviceDecisions
         }
 
         State.Edges.Add(new EdgeSeen { NodeId = edge, LastSeenUnixMs = now, PacketsPerSecond = rate, DistinctSources = distinctSources, SourcesSinceUnixMs = now });
+    }
+
+    /// <summary>This report's window (rate, gaps, duplicates) and the device's recent edges and sources.</summary>
+    private DeviceProfile OutlierProfile(double rate, double usual, DeviceObservation report, long since)
+    {
+        int edges = 0;
+        uint sources = 0;
+        foreach (EdgeSeen e in State.Edges)
+        {
+            if (e.LastSeenUnixMs >= since)
+            {
+                edges++;
+                sources = Math.Max(sources, e.DistinctSources);
+            }
+        }
+
+        double packets = report.Packets;
+        double spread = State.RateMean > 0 ? Math.Sqrt(State.RateVariance) / State.RateMean : 0;
+        return new DeviceProfile(rate, (int)Math.Max(sources, 1), packets + report.Gaps > 0 ? report.Gaps / (packets + report.Gaps) : 0,
+            packets > 0 ? report.Duplicates / packets : 0, spread, edges, usual);
     }
 
     private void AddVote(string edge, string reason, double score, long now)

@@ -24,6 +24,7 @@ internal sealed partial class DeviceGrain(
     private DeviceDecisions _decisions = null!;
     private AnomalyEntry? _indexed;
     private long _reminderFor;
+    private DateTimeOffset _outlierSent = DateTimeOffset.MinValue;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -56,9 +57,35 @@ internal sealed partial class DeviceGrain(
         if (applied > 0)
         {
             Durable.Changed();
+            SendToOutlierModel(turn.Now);
         }
 
         return new ApplyResult(applied, await EndTurn(turn, probe: false));
+    }
+
+    public async Task Vote(string voter, string reason, double score)
+    {
+        GrainTurn turn = services.NewTurn();
+        if (_decisions.Vote(voter, reason, score, turn))
+        {
+            Durable.Changed();
+            await EndTurn(turn);
+        }
+    }
+
+    /// <summary>The device's vector to its outlier shard, at most every <see cref="ConsensusOptions.OutlierInterval"/> (one-way).</summary>
+    private void SendToOutlierModel(DateTimeOffset now)
+    {
+        if (services.Consensus.OutlierThreshold <= 0 || _decisions.Profile is not { } profile || now - _outlierSent < services.Consensus.OutlierInterval)
+        {
+            return;
+        }
+
+        _outlierSent = now;
+        float[] features = new float[Klais.Learning.Outliers.DeviceFeatures.Count];
+        Klais.Learning.Outliers.DeviceFeatures.Write(profile, features);
+        string id = Durable.State.DeviceId;
+        _ = GrainFactory.GetGrain<IOutlierIndexGrain>(GrainKeys.OutlierShard(id)).Observe(id, features);
     }
 
     public async Task<bool> Flush() => await EndTurn(null, probe: true);

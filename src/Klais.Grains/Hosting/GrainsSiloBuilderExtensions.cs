@@ -1,5 +1,6 @@
 using Klais.Grains.Control;
 using Klais.Grains.Storage;
+using Klais.Grains.Swarm;
 using Klais.Grains.Turns;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -13,15 +14,18 @@ public static class GrainsSiloBuilderExtensions
 {
     /// <summary>
     /// The grains' services: options, clock (<see cref="TimeProvider.System"/> unless one is registered), state-write
-    /// health. The grains' storage is named <see cref="StorageNames.Grains"/>; a control publisher must be added
+    /// health, the burst model (<paramref name="burstModel"/>, by default the shipped one). The grains' storage is named <see cref="StorageNames.Grains"/>; a control publisher must be added
     /// (<see cref="AddKlaisControl"/>, or any <see cref="IControlPublisher"/>).
     /// </summary>
-    public static ISiloBuilder AddKlaisGrains(this ISiloBuilder silo, ConsensusOptions consensus, ControllerOptions controller)
+    public static ISiloBuilder AddKlaisGrains(this ISiloBuilder silo, ConsensusOptions consensus, ControllerOptions controller,
+        BurstModelOptions? burstModel = null)
     {
         silo.Services.TryAddSingleton(TimeProvider.System);
         silo.Services.AddSingleton(Options.Create(consensus));
         silo.Services.AddSingleton(Options.Create(controller));
         silo.Services.TryAddSingleton<StateWriteHealth>();
+        silo.Services.AddSingleton(burstModel ?? new BurstModelOptions());
+        silo.Services.TryAddSingleton<BurstModelService>();
         silo.Services.AddSingleton<GrainServices>();
         silo.Services.AddKeyedSingleton(StorageNames.Grains, (sp, _) => ProtobufSerializer(sp));
         return silo;

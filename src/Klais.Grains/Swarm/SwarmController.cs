@@ -1,20 +1,47 @@
 using System.Globalization;
 using Klais.Contracts.Proto;
 using Klais.Grains.Turns;
+using Klais.Learning.Burst;
 
 namespace Klais.Grains.Swarm;
 
 /// <summary>
 /// The swarm grain's decisions, as a plain class over its stored <see cref="SwarmState"/>: each control step adds up
-/// the silos' latest aggregates, tracks the fleet rate with Holt's trend, turns it into a burst probability and a
-/// response level, runs one PID controller per reporting edge and emits the resulting rates. The trend and the
-/// controllers' state are stored; the aggregates are transient (every silo sends one per interval).
+/// the silos' latest aggregates, turns the fleet's last minute into a burst probability (the silo's ONNX model, or
+/// Holt's trend while the model is unavailable or gathers its first minute) and a response level, runs one PID
+/// controller per reporting edge and emits the resulting rates. The trend and the controllers' state are stored; the
+/// aggregates and the model's one-second history are transient (every silo sends an aggregate per interval; a new
+/// activation predicts with the heuristic for its first minute).
 /// </summary>
-internal sealed class SwarmController(SwarmState state)
+internal sealed class SwarmController
 {
     private readonly Dictionary<string, SiloAggregate> _silos = new(StringComparer.Ordinal);
+    private readonly BurstModelService _model;
+    private readonly HoltBurstHeuristic _heuristic;
+    private readonly FleetHistory _history = new();
+    private readonly RateHistory _rates = new();
+    private readonly float[] _features = new float[BurstFeatures.Count]; // one row, reused every second
+    private FleetSample _lastSample;
+    private long _lastSampleSecond = long.MinValue;
+    private double _modelProbability = double.NaN;
+    private BurstModelView? _advertised;
 
-    public SwarmState State { get; } = state;
+    public SwarmController(SwarmState state, BurstModelService model, ControllerOptions options)
+    {
+        State = state;
+        _model = model;
+        _heuristic = new HoltBurstHeuristic
+        {
+            Alpha = options.HoltAlpha, Beta = options.HoltBeta, Steps = options.ForecastSteps,
+            Midpoint = options.BurstGrowthMidpoint, Spread = options.BurstGrowthSpread,
+        };
+        if (state.Steps > 0)
+        {
+            _heuristic.Resume(state.Level, state.Trend);
+        }
+    }
+
+    public SwarmState State { get; }
 
     /// <summary>The view at the last step, for the API.</summary>
     public FleetSnapshot? View { get; private set; }
@@ -42,18 +69,34 @@ internal sealed class SwarmController(SwarmState state)
         long freshAfter = now - 3 * (long)o.Interval.TotalMilliseconds;
         var fresh = _silos.Values.Where(a => a.AtUnixMs >= freshAfter).ToList();
         double fleetRate = fresh.Sum(a => a.PacketsPerSecond);
-        (State.Level, State.Trend) = BurstForecast.Holt(State.Level, State.Trend, fleetRate, State.Steps == 0, o);
-        State.BurstProbability = BurstForecast.Probability(State.Level, State.Trend, o);
+        double heuristic = _heuristic.Update(fleetRate);
+        (State.Level, State.Trend) = (_heuristic.Level, _heuristic.Trend);
+        (State.BurstProbability, BurstModelView model) = Predict(now, fresh, nodes, fleetRate, heuristic, o);
         BurstResponse response = BurstResponse.For(State.BurstProbability);
         bool levelChanged = response.Level != State.BurstLevel;
+        bool modelChanged = _advertised is null || (_advertised.Kind, _advertised.Version, _advertised.Error) != (model.Kind, model.Version, model.Error);
         if (levelChanged)
         {
             context.Record(response.Alert ? "alert" : "burst", "swarm/fleet", string.Create(CultureInfo.InvariantCulture,
-                $"burst probability {State.BurstProbability:0.00}: level {State.BurstLevel} -> {response.Level}"));
+                $"burst probability {State.BurstProbability:0.00} ({model.Kind}): level {State.BurstLevel} -> {response.Level}"));
             State.BurstLevel = response.Level;
+        }
+
+        if (modelChanged)
+        {
+            context.Record(model.Degraded ? "degraded" : "model", "swarm/fleet", Describe(model));
+            _advertised = model;
+        }
+
+        if (levelChanged || modelChanged)
+        {
             context.EmitControl(ControlPlaneTopics.AllEdges, ControlKey.Burst, new ControlUpdate
             {
-                Burst = new BurstAdvice { Probability = State.BurstProbability, Level = response.Level, LingerMs = response.LingerMs },
+                Burst = new BurstAdvice
+                {
+                    Probability = State.BurstProbability, Level = response.Level, LingerMs = response.LingerMs,
+                    Model = new BurstModelState { Kind = model.Kind, Version = model.Version ?? "", Error = model.Error ?? "" },
+                },
             });
         }
 
@@ -99,9 +142,80 @@ internal sealed class SwarmController(SwarmState state)
             BurstProbability = State.BurstProbability,
             BurstLevel = State.BurstLevel,
             Nodes = controlled,
+            Model = model,
         };
         return true;
     }
+
+    /// <summary>
+    /// The burst probability and what produced it. The model sees one sample a second (what it was trained on): the
+    /// first step in a new second adds it to the history (repeating the last one for seconds without a step) and asks
+    /// the model; later steps in the same second keep that answer. The heuristic answers while the model is missing,
+    /// failing, or has less than a full window of history.
+    /// </summary>
+    private (double Probability, BurstModelView Model) Predict(
+        long nowMs, List<SiloAggregate> fresh, IReadOnlyList<NodeSnapshot> nodes, double fleetRate, double heuristic, ControllerOptions o)
+    {
+        long second = nowMs / 1000;
+        if (second > _lastSampleSecond)
+        {
+            if (_lastSampleSecond != long.MinValue)
+            {
+                long missed = Math.Min(second - _lastSampleSecond - 1, BurstFeatures.WindowSeconds);
+                for (long i = 1; i <= missed; i++)
+                {
+                    _history.Add(_lastSample with { UnixSeconds = _lastSampleSecond + i });
+                }
+            }
+
+            (double lag, double cpu, int edges) = (0, 0, 0);
+            foreach (NodeSnapshot node in nodes)
+            {
+                if (nowMs - node.LastReport.ToUnixTimeMilliseconds() <= o.NodeStaleAfter.TotalMilliseconds)
+                {
+                    (lag, cpu, edges) = (lag + node.KafkaLag, cpu + node.Cpu, edges + 1);
+                }
+            }
+
+            _rates.Add(second, fleetRate, nodes, nowMs - (long)o.NodeStaleAfter.TotalMilliseconds);
+
+            (double reconnects, double devices) = (0, 0);
+            foreach (SiloAggregate a in fresh)
+            {
+                (reconnects, devices) = (reconnects + a.NewDevicesPerSecond, devices + a.ActiveDevices);
+            }
+
+            _lastSample = new FleetSample(second, fleetRate, reconnects, devices, lag, edges == 0 ? 0 : cpu / edges);
+            _lastSampleSecond = second;
+            _history.Add(_lastSample);
+            _modelProbability = _history.TryWriteFeatures(_features) && _model.TryPredict(_features, out float p) ? p : double.NaN;
+        }
+
+        BurstModelView status = _model.Status;
+        if (status.Degraded)
+        {
+            return (heuristic, status);
+        }
+
+        return double.IsNaN(_modelProbability)
+            ? (heuristic, status with { Kind = BurstModelView.Heuristic, WarmUpSeconds = BurstFeatures.WindowSeconds - _history.Count })
+            : (_modelProbability, status);
+    }
+
+    /// <summary>The fleet's and the edges' rate trends as of <paramref name="now"/> (docs/learning.md, "Trends").</summary>
+    public TrendsSnapshot Trends(DateTimeOffset now, string siloId, int windowSeconds, int horizonSeconds)
+    {
+        (TrendView? fleet, List<TrendView> nodes) = _rates.Trends(now.ToUnixTimeSeconds(), windowSeconds, horizonSeconds);
+        return new TrendsSnapshot { OwnerSilo = siloId, At = now, WindowSeconds = windowSeconds, HorizonSeconds = horizonSeconds, Fleet = fleet, Nodes = nodes };
+    }
+
+    private static string Describe(BurstModelView model) => model switch
+    {
+        { Error: { } error } => "burst model unavailable, Holt heuristic in force (DEGRADED_ML): " + error,
+        { Kind: BurstModelView.Onnx } => $"burst model {model.Version} in force ({model.Path})",
+        _ => string.Create(CultureInfo.InvariantCulture,
+            $"burst model {model.Version} loaded; Holt heuristic in force for {model.WarmUpSeconds} s while the model gathers a full window of fleet history"),
+    };
 
     private PidState Controller(string nodeId)
     {

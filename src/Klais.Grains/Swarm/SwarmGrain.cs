@@ -7,18 +7,20 @@ namespace Klais.Grains.Swarm;
 /// <summary>
 /// SwarmGrain("fleet") on Orleans: silos' aggregates arrive every interval (and keep it active); a grain timer runs
 /// <see cref="SwarmController.Step"/> with the node index's edges and writes the controllers' state. The timer
-/// interleaves with calls: silos' contributions never wait for a step's store write.
+/// interleaves with calls: silos' contributions never wait for a step's store write. The burst model is the silo's
+/// (<see cref="BurstModelService"/>, one session per silo), not the activation's.
 /// </summary>
 internal sealed class SwarmGrain(
     [PersistentState("swarm", StorageNames.Grains)] IPersistentState<SwarmState> stored,
-    GrainServices services) : Grain, ISwarmGrain
+    GrainServices services,
+    BurstModelService model) : Grain, ISwarmGrain
 {
     private DurableState<SwarmState> Durable => field ??= new(stored, services.Writes, this);
     private SwarmController _controller = null!;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        _controller = new SwarmController(Durable.State);
+        _controller = new SwarmController(Durable.State, model, services.Controller);
         TimeSpan interval = services.Controller.Interval;
         this.RegisterGrainTimer(Step, new GrainTimerCreationOptions(interval, interval) { Interleave = true });
         return Task.CompletedTask;
@@ -31,6 +33,9 @@ internal sealed class SwarmGrain(
     }
 
     public Task<FleetSnapshot> Describe() => Task.FromResult(_controller.View ?? new FleetSnapshot { OwnerSilo = services.SiloId });
+
+    public Task<TrendsSnapshot> Trends(int windowSeconds, int horizonSeconds) => Task.FromResult(_controller.Trends(services.Time.GetUtcNow(),
+        services.SiloId, Math.Clamp(windowSeconds, 2, RateHistory.MaxSeconds), Math.Clamp(horizonSeconds, 0, 86_400)));
 
     private async Task Step()
     {

@@ -1,8 +1,8 @@
 namespace Klais.Learning.Burst;
 
 /// <summary>
-/// The hand-tuned burst predictor the model is measured against: the same maths and default constants as the
-/// swarm grain's <c>BurstForecast</c> (Klais.Grains), as a plain class fed one fleet rate a second. Holt's linear
+/// The hand-tuned burst predictor the model is measured against, and the swarm grain's fallback when the model is
+/// unavailable (or has not seen a full window yet): a plain class fed one fleet rate a step. Holt's linear
 /// trend, <c>level' = a*x + (1-a)*(level + trend)</c>, <c>trend' = b*(level' - level) + (1-b)*trend</c>; the relative
 /// growth over the horizon, <c>g = steps*trend / max(level, 1)</c>, becomes a probability through a logistic centred on
 /// <see cref="Midpoint"/> with scale <see cref="Spread"/>. The first rate seeds the level with a zero trend.
@@ -52,4 +52,7 @@ public sealed class HoltBurstHeuristic
     }
 
     public void Reset() => (Level, Trend, Started) = (0, 0, false);
+
+    /// <summary>Continues from a level and trend kept elsewhere (the swarm grain's stored state) as if it had computed them.</summary>
+    public void Resume(double level, double trend) => (Level, Trend, Started) = (level, trend, true);
 }

@@ -1,3 +1,5 @@
+using Klais.Grains;
+
 namespace Klais.Silo.Api;
 
 // JSON shapes of the grain API that are not grain types (snake_case on the wire). Grain snapshots are returned as they are.
@@ -12,7 +14,8 @@ internal sealed record IngestionView(int Partitions, long Consumed, long Applied
     long OffsetCommits, long OffsetCommitFailures, long GrainCallFailures, string? LastProblem);
 
 internal sealed record HealthView(string Status, string SiloId, string Mode, string? Warning, string? Redis, StateWritesView StateWrites,
-    IngestionView Ingestion, long ControlUpdates, ApiAccessView ApiAccess);
+    IngestionView Ingestion, long ControlUpdates, string Degradation, IReadOnlyList<string> DegradationReasons, BurstModelView Model,
+    ApiAccessView ApiAccess);
 
 /// <summary><c>/health</c>'s account of API access: <c>tokens</c> or <c>open</c> (with the warning), and the requests refused.</summary>
 internal sealed record ApiAccessView(string Mode, string? Warning, long Unauthorized, long Forbidden);

@@ -4,6 +4,7 @@ using Klais.Contracts.Proto;
 using Klais.Grains;
 using Klais.Grains.Control;
 using Klais.Grains.Storage;
+using Klais.Grains.Swarm;
 using Klais.Silo.Configuration;
 using Klais.Silo.Ingestion;
 using Orleans.Runtime;
@@ -41,6 +42,7 @@ internal static class GrainApi
         app.MapGet("/api/nodes/{id}", (string id, IGrainFactory grains) => Call(id, async () =>
             await grains.GetGrain<INodeGrain>(id).Describe() is { } node ? Ok(node) : NotFound($"Node {id} has never reported.")));
         app.MapGet("/api/swarm", (IGrainFactory grains) => Call(null, async () => Ok(await grains.GetGrain<ISwarmGrain>(GrainKeys.Fleet).Describe())));
+        app.MapGet("/api/trends", Trends);
         app.MapGet("/api/anomalies", (IGrainFactory grains) => Call(null, async () => Items(await grains.GetGrain<IAnomalyIndexGrain>(GrainKeys.Fleet).List())));
         app.MapGet("/api/events", (IGrainFactory grains) => Call(null, async () => Items(await grains.GetGrain<IEventLogGrain>(GrainKeys.Fleet).List(MaxEvents))));
     }
@@ -53,11 +55,12 @@ internal static class GrainApi
         return Results.Text(reader.ReadToEnd(), "application/json");
     }
 
-    private static IResult Health(SiloConfig config, StateWriteHealth writes, IngestionStatus ingestion, IControlPublisher control, ApiRoles roles)
+    private static IResult Health(SiloConfig config, StateWriteHealth writes, IngestionStatus ingestion, IControlPublisher control, BurstModelService burstModel, ApiRoles roles)
     {
         bool failing = writes.Failing;
+        BurstModelView model = burstModel.Status;
         return Results.Json(new HealthView(
-            failing ? "degraded" : "ok",
+            failing || model.Degraded ? "degraded" : "ok",
             config.SiloId,
             config.DevelopmentMode ? "development" : "redis",
             config.DevelopmentMode ? "development mode: one silo, state and reminders in memory, nothing survives a restart (set KLAIS_REDIS)" : null,
@@ -67,8 +70,45 @@ internal static class GrainApi
                 ingestion.BatchesHandled, ingestion.UncommittedBatches, ingestion.OffsetCommits, ingestion.OffsetCommitFailures,
                 ingestion.GrainCallFailures, ingestion.LastProblem),
             control.Published,
+            model.Degraded ? "DEGRADED_ML" : "NORMAL",
+            model.Error is { } error ? ["The burst model is unavailable; the Holt heuristic is in force. " + error] : [],
+            model,
             new ApiAccessView(config.ApiTokens.Mode, config.ApiTokens.IsOpen ? ApiTokens.OpenWarning : null, roles.Unauthorized, roles.Forbidden)),
             Json, statusCode: StatusCodes.Status200OK);
+    }
+
+    /// <summary>
+    /// <c>GET /api/trends?window_seconds=300&amp;horizon_seconds=300</c>: least-squares lines through the fleet's and each
+    /// edge's rate over the window (10 to 600 s), forecast the horizon (0 to 86400 s) ahead.
+    /// </summary>
+    private static Task<IResult> Trends(HttpContext context, IGrainFactory grains)
+    {
+        (int? window, string? windowError) = QueryInt(context, "window_seconds", 300, 10, RateHistory.MaxSeconds);
+        (int? horizon, string? horizonError) = QueryInt(context, "horizon_seconds", 300, 0, 86_400);
+        string? unknown = context.Request.Query.Keys.FirstOrDefault(k => k is not ("window_seconds" or "horizon_seconds"));
+        string? error = windowError ?? horizonError
+            ?? (unknown is null ? null : $"Unknown parameter \"{unknown}\"; /api/trends takes window_seconds and horizon_seconds.");
+        if (error is not null)
+        {
+            return Task.FromResult(BadRequest(error));
+        }
+
+        return Call(null, async () => Ok(await grains.GetGrain<ISwarmGrain>(GrainKeys.Fleet).Trends(window!.Value, horizon!.Value)));
+    }
+
+    /// <summary>An optional whole-number query parameter in [min, max]: its value, or the default, or a message naming it.</summary>
+    internal static (int? Value, string? Error) QueryInt(HttpContext context, string name, int fallback, int min, int max)
+    {
+        if (!context.Request.Query.TryGetValue(name, out Microsoft.Extensions.Primitives.StringValues values))
+        {
+            return (fallback, null);
+        }
+
+        string text = values.ToString();
+        return values.Count == 1 && int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int value)
+            && value >= min && value <= max
+            ? (value, null)
+            : (null, $"{name} is \"{text}\"; it must be a whole number from {min} to {max}.");
     }
 
     private static Task<IResult> Silos(IGrainFactory grains) => Call(null, async () =>

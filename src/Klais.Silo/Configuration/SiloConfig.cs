@@ -42,6 +42,8 @@ internal sealed record SiloConfig
 
     public ControllerOptions Controller { get; init; } = new();
 
+    public BurstModelOptions BurstModel { get; init; } = new();
+
     public LogLevel LogLevel { get; init; } = LogLevel.Information;
 
     /// <summary>Who may call the API and with what role; open without <c>KLAIS_API_TOKENS_FILE</c>.</summary>
@@ -154,6 +156,15 @@ internal static class SiloConfigLoader
                 $"It must be less than {SiloSettings.SessionTimeoutMs.EnvName} ({session.ToString(CultureInfo.InvariantCulture)}).");
         }
 
+        double outlierThreshold = r.Number(SiloSettings.OutlierThreshold, -1e-12, 1);
+        if (outlierThreshold is > 0 and < 0.5)
+        {
+            r.Fail(SiloSettings.OutlierThreshold, outlierThreshold.ToString(CultureInfo.InvariantCulture),
+                "It must be 0 (the outlier model off) or from 0.5 to 1: an isolation-forest score below 0.5 is an ordinary device.");
+        }
+
+        string burstModel = r.Matching(SiloSettings.BurstModel, v => v.Trim().Length == 0 || IsFilePath(v.Trim()),
+            "It must be the path of an ONNX file (not a directory), or unset for the shipped model.").Trim();
         var config = new SiloConfig
         {
             SiloId = siloId.Length == 0 ? SanitizedHostName() : siloId,
@@ -187,6 +198,7 @@ internal static class SiloConfigLoader
                 FloodEdges = (int)r.WholeNumber(SiloSettings.FloodEdges, 1, 100),
                 FloodRate = r.Number(SiloSettings.FloodRate, 0, 1e9),
                 SourceThreshold = (int)r.WholeNumber(SiloSettings.SourceThreshold, 2, 32),
+                OutlierThreshold = outlierThreshold,
             },
             Controller = new ControllerOptions
             {
@@ -197,6 +209,7 @@ internal static class SiloConfigLoader
                 Ki = r.Number(SiloSettings.Ki, -1e-12, 100),
                 Kd = r.Number(SiloSettings.Kd, -1e-12, 100),
             },
+            BurstModel = new BurstModelOptions { Path = burstModel.Length == 0 ? BurstModelOptions.ShippedModel : Path.GetFullPath(burstModel) },
             LogLevel = (LogLevel)r.OneOf(SiloSettings.LogLevel, LogLevelNames.Levels),
             ApiTokens = ApiTokens.Read(r),
             ApiCertificate = ApiTls.Read(r),
@@ -222,6 +235,9 @@ internal static class SiloConfigLoader
             return false;
         }
     }
+
+    private static bool IsFilePath(string path) =>
+        !path.Any(char.IsControl) && !Directory.Exists(path) && !Path.EndsInDirectorySeparator(path);
 
     private static bool IsName(string id) =>
         id.Length is >= 1 and <= 64 && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-');

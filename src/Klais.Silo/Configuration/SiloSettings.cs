@@ -35,11 +35,13 @@ internal static class SiloSettings
     public static readonly Setting FloodEdges = new("KLAIS_FLOOD_EDGES", "3", "Fleet view: edges a device floods at once to be blocked.");
     public static readonly Setting FloodRate = new("KLAIS_FLOOD_RATE", "1000", "Fleet view: packets/s at one edge that count as flooding it.");
     public static readonly Setting SourceThreshold = new("KLAIS_SOURCE_THRESHOLD", "16", "Fleet view: source addresses of one device id that get it blocked.");
+    public static readonly Setting OutlierThreshold = new("KLAIS_OUTLIER_THRESHOLD", "0.65", "Fleet outlier model (an isolation forest over device vectors): the score from which a device gets the model's vote, counted like an edge's; 0 turns the model off, otherwise 0.5-1.");
     public static readonly Setting TargetLag = new("KLAIS_PID_TARGET_LAG", "10000", "PID: the Kafka lag (records) an edge should stay at.");
     public static readonly Setting TargetCpu = new("KLAIS_PID_TARGET_CPU", "0.7", "PID: the CPU share an edge should stay at (0-1].");
     public static readonly Setting Kp = new("KLAIS_PID_KP", "0.5", "PID proportional gain.");
     public static readonly Setting Ki = new("KLAIS_PID_KI", "0.1", "PID integral gain.");
     public static readonly Setting Kd = new("KLAIS_PID_KD", "0.05", "PID derivative gain.");
+    public static readonly Setting BurstModel = new("KLAIS_BURST_MODEL", "", "The swarm's burst model, an ONNX file from klais-train fit; unset: models/burst.onnx next to klais-silo (the shipped model). Missing, corrupt or failing: the Holt heuristic and DEGRADED_ML, not a start-up failure. Looked at every 5 s: replacing the file (write a new one, then rename it over) puts it in force without a restart.");
     public static readonly Setting LogLevel = new("KLAIS_LOG_LEVEL", "info", LogLevelNames.Description);
 
     public static IReadOnlyList<Setting> All { get; } =
@@ -47,6 +49,7 @@ internal static class SiloSettings
         Redis, KafkaBootstrap, SiloId, ClusterId, ServiceId, SiloPort, GatewayPort, AdvertisedAddress, ApiBind, AdvertisedUrl,
         ProbeTimeoutMs, MissedProbes, DeathVotes, SessionTimeoutMs, HeartbeatMs, StaticMembership, IngestBatch, IngestDevices, IngestWaitMs,
         IdleEvictionSeconds, Partitions, ControlIntervalMs, Quorum, WindowSeconds, BlockTtlSeconds, AnomalyZ, FloodEdges, FloodRate,
-        SourceThreshold, TargetLag, TargetCpu, Kp, Ki, Kd, LogLevel, ApiTokens.File, ApiTls.Cert, ApiTls.Key, ApiTls.Password,
+        SourceThreshold, OutlierThreshold, TargetLag, TargetCpu, Kp, Ki, Kd, BurstModel, LogLevel, ApiTokens.File, ApiTls.Cert, ApiTls.Key,
+        ApiTls.Password,
     ];
 }

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Klais.Grains;
 using Klais.Grains.Hosting;
+using Klais.Grains.Swarm;
 using Klais.Kafka;
 using Klais.Silo.Api;
 using Klais.Silo.Configuration;
@@ -78,7 +79,7 @@ internal sealed class KlaisSilo : IAsyncDisposable
         configureServices?.Invoke(builder.Services);
         builder.UseOrleans(silo => silo
             .UseKlaisCluster(config, siloPort, gatewayPort)
-            .AddKlaisGrains(config.Consensus, config.Controller)
+            .AddKlaisGrains(config.Consensus, config.Controller, config.BurstModel)
             .AddKlaisControl(bootstrap)
             .AddKlaisIngestion(config, bootstrap)
             .AddDashboard());
@@ -89,6 +90,7 @@ internal sealed class KlaisSilo : IAsyncDisposable
         app.MapOrleansDashboard("/dashboard");
         try
         {
+            _ = app.Services.GetRequiredService<BurstModelService>(); // loads the model (and logs how) at start, not at the first step
             await app.StartAsync();
             string bound = app.Urls.First().Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal).Replace("[::]", "[::1]", StringComparison.Ordinal);
             string apiUrl = config.AdvertisedUrl ?? bound;

@@ -16,7 +16,9 @@ namespace Klais.Edge.Tests.Control;
 /// <summary>
 /// One dev cluster with the control plane's topics and, on demand (<see cref="WaitServingAsync"/>), one in-process
 /// klais-silo in development mode (Orleans with localhost clustering, state in memory; quorum 2, controller every
-/// 200 ms), shared by the tests of a class: a silo's first group join on the mock takes seconds.
+/// 200 ms), shared by the tests of a class: a silo's first group join on the mock takes seconds. The silo's burst model
+/// is a copy of the shipped one in a directory of the fixture's own (<see cref="BurstModelPath"/>), looked at every
+/// 200 ms, so a test can break and repair it without touching another class's silo.
 /// </summary>
 public sealed class ControlPlaneFixture : IDisposable
 {
@@ -27,8 +29,12 @@ public sealed class ControlPlaneFixture : IDisposable
 
     private readonly Lazy<Task<KlaisSilo>> _silo;
 
+    private readonly string _modelDirectory = Directory.CreateTempSubdirectory("klais-model-").FullName;
+
     public ControlPlaneFixture()
     {
+        BurstModelPath = Path.Combine(_modelDirectory, "burst.onnx");
+        File.Copy(BurstModelOptions.ShippedModel, BurstModelPath);
         Cluster = KafkaDevCluster.Start(brokers: 1);
         SiloTopics.CreateOnDevCluster(Cluster, reportPartitions: 4);
         Cluster.CreateTopic(Topic, partitions: 2);
@@ -43,8 +49,15 @@ public sealed class ControlPlaneFixture : IDisposable
             Ingestion = new IngestionOptions { SessionTimeout = TimeSpan.FromSeconds(3), HeartbeatInterval = TimeSpan.FromMilliseconds(500), MaxWait = TimeSpan.FromMilliseconds(50) },
             Consensus = new ConsensusOptions { Quorum = 2 },
             Controller = new ControllerOptions { Interval = TimeSpan.FromMilliseconds(200) },
+            BurstModel = new BurstModelOptions { Path = BurstModelPath, RecheckInterval = TimeSpan.FromMilliseconds(200) },
         }));
     }
+
+    /// <summary>The silo's KLAIS_BURST_MODEL: at first a copy of the shipped model.</summary>
+    public string BurstModelPath { get; }
+
+    /// <summary>The in-process silo's API, e.g. http://127.0.0.1:40123 (started on first use).</summary>
+    internal async Task<string> SiloUrlAsync() => (await _silo.Value).ApiUrl;
 
     public KafkaDevCluster Cluster { get; }
 
@@ -131,6 +144,7 @@ public sealed class ControlPlaneFixture : IDisposable
         }
 
         Cluster.Dispose();
+        Directory.Delete(_modelDirectory, recursive: true);
     }
 }
 

@@ -231,4 +231,38 @@ public sealed class DeviceDecisionsTests
         _clock.Advance(TimeSpan.FromSeconds(11));
         Assert.Equal("stale", node.ToSnapshot("s", _clock.GetUtcNow(), TimeSpan.FromSeconds(10)).Health);
     }
+
+    [Fact]
+    public void The_outlier_profile_is_the_last_full_window_against_the_devices_own_history()
+    {
+        DeviceDecisions grain = DeviceDecisions.Create("d");
+        Assert.Null(grain.Profile);
+        grain.Apply(From("edge-1", Report(100)), _context);
+        grain.Apply(From("edge-2", Report(300) with { DistinctSources = 7, Gaps = 100, Duplicates = 30 }), _context);
+        Klais.Learning.Outliers.DeviceProfile p = grain.Profile!.Value;
+        // Rate 300/s against the 100/s it usually sends; the window's 100 gaps of 400 and 30 duplicates of 300; two edges.
+        Assert.Equal((300.0, 100.0, 7, 0.25, 0.1, 2), (p.Rate, p.UsualRate, p.DistinctSources, p.GapShare, p.DuplicateShare, p.Edges));
+        Assert.Equal(Math.Sqrt(grain.State.RateVariance) / grain.State.RateMean, p.RateSpread, 12);
+
+        // An interim report is counted again in full later: it does not change the profile.
+        grain.Apply(From("edge-1", Report(5000) with { Interim = true }), _context);
+        Assert.Equal(300.0, grain.Profile!.Value.Rate);
+    }
+
+    [Fact]
+    public void The_outlier_models_vote_counts_like_an_edges_and_with_one_edge_makes_a_quorum()
+    {
+        DeviceDecisions grain = DeviceDecisions.Create("d");
+        Assert.False(grain.Vote(DeviceDecisions.OutlierVoter, "fleet outlier 0.71", 0.71, _context)); // never seen: nothing to vote on
+        grain.Apply(From("edge-1", Report(100)), _context);
+        Assert.True(grain.Vote(DeviceDecisions.OutlierVoter, "fleet outlier 0.71", 0.71, _context));
+        Assert.True(grain.Vote(DeviceDecisions.OutlierVoter, "fleet outlier 0.72", 0.72, _context)); // the same voter again: still one vote
+        Assert.Null(grain.State.Block);
+        Assert.Equal(("fleet-model", 0.72), (Assert.Single(grain.State.Votes).NodeId, grain.State.Votes[0].Score));
+
+        grain.Apply(From("edge-1", Report(100, "rate")), _context); // quorum 2: the model and one edge
+        Assert.NotNull(grain.State.Block);
+        Assert.Equal("consensus", grain.State.Block.Origin);
+        Assert.False(grain.Vote(DeviceDecisions.OutlierVoter, "fleet outlier 0.9", 0.9, _context)); // blocked: nothing to add
+    }
 }

@@ -15,13 +15,16 @@ namespace Klais.Grains.Tests.Orleans;
 /// control steps every 200 ms. Control updates go to a recording publisher instead of Kafka: these tests are about
 /// the grains' decisions, activation and reminders; klais.control itself is tested end to end with real edges.
 /// </summary>
-public sealed class GrainClusterFixture : IAsyncLifetime
+public class GrainClusterFixture : IAsyncLifetime
 {
     public InProcessTestCluster Cluster { get; private set; } = null!;
 
     public RecordingControlPublisher Control { get; } = new();
 
     public IGrainFactory Grains => Cluster.Client;
+
+    /// <summary>The device grains' settings; a fixture of its own may change them.</summary>
+    protected virtual ConsensusOptions Consensus => new() { Quorum = 2, FloodEdges = 3, FloodRate = 1000, SourceThreshold = 12 };
 
     public async Task InitializeAsync()
     {
@@ -33,7 +36,7 @@ public sealed class GrainClusterFixture : IAsyncLifetime
             silo.UseInMemoryReminderService();
             silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
             silo.AddKlaisGrains(
-                new ConsensusOptions { Quorum = 2, FloodEdges = 3, FloodRate = 1000, SourceThreshold = 12 },
+                Consensus,
                 new ControllerOptions { Interval = TimeSpan.FromMilliseconds(200), NodeStaleAfter = TimeSpan.FromSeconds(30) });
             silo.Services.AddSingleton<IControlPublisher>(Control);
         });
@@ -42,6 +45,15 @@ public sealed class GrainClusterFixture : IAsyncLifetime
     }
 
     public async Task DisposeAsync() => await Cluster.DisposeAsync();
+}
+
+/// <summary>
+/// The same cluster for the fleet outlier model: device grains send their vector after every report (no 10 s pause), so
+/// a test can fill the shards in seconds. A cluster of its own: the forests it fits would vote on other tests' devices.
+/// </summary>
+public sealed class OutlierClusterFixture : GrainClusterFixture
+{
+    protected override ConsensusOptions Consensus => base.Consensus with { OutlierInterval = TimeSpan.Zero };
 }
 
 /// <summary>Keeps every control update the silos' grains publish, in order.</summary>

@@ -10,7 +10,8 @@ public sealed class GrainTests(GrainClusterFixture fixture)
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(20);
     private static long _sequence = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000;
 
-    private static DeviceObservation Report(string edge, ulong packets, string? vote = null, uint sources = 1) => new()
+    /// <summary>One edge's one-second report of a device, with a sequence no other report of the run has.</summary>
+    internal static DeviceObservation Report(string edge, ulong packets, string? vote = null, uint sources = 1, ulong gaps = 0, ulong duplicates = 0) => new()
     {
         SourceId = edge,
         Sequence = (ulong)Interlocked.Increment(ref _sequence),
@@ -18,6 +19,8 @@ public sealed class GrainTests(GrainClusterFixture fixture)
         WindowMs = 1000,
         Packets = packets,
         Bytes = packets * 60,
+        Gaps = gaps,
+        Duplicates = duplicates,
         DistinctSources = sources,
         VoteReason = vote,
         VoteScore = vote is null ? 0 : 6,

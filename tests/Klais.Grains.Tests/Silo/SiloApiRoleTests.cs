@@ -36,6 +36,7 @@ public sealed class SiloApiRoleTests
         ("GET", "/api/swarm", "/api/swarm", null, ApiRole.Read),
         ("GET", "/api/anomalies", "/api/anomalies", null, ApiRole.Read),
         ("GET", "/api/events", "/api/events", null, ApiRole.Read),
+        ("GET", "/api/trends", "/api/trends", null, ApiRole.Read),
         ("GET", "/dashboard/*", "/dashboard/", null, ApiRole.Read),
     ];
 

@@ -119,4 +119,40 @@ public sealed class SiloConfigTests
         Assert.Null(error);
         Assert.Equal((600, "flood"), (command!.TtlSeconds, command.Reason));
     }
+
+    [Fact]
+    public void Burst_model_defaults_to_the_shipped_file_next_to_the_program_and_a_directory_is_refused()
+    {
+        SiloConfig config = Load([]).Config!;
+        Assert.Equal(Path.Combine(AppContext.BaseDirectory, "models", "burst.onnx"), config.BurstModel.Path);
+        Assert.True(File.Exists(config.BurstModel.Path), "the shipped model is copied next to the program");
+
+        // A missing file is not a start-up failure (the heuristic and DEGRADED_ML): only a path that cannot be a file is.
+        Assert.Equal("/nowhere/model.onnx", Load(new() { ["KLAIS_BURST_MODEL"] = "/nowhere/model.onnx" }).Config!.BurstModel.Path);
+        Assert.Equal(Path.GetFullPath("m.onnx"), Load([], "--burst-model", "m.onnx").Config!.BurstModel.Path);
+
+        SiloConfigResult bad = Load(new() { ["KLAIS_BURST_MODEL"] = AppContext.BaseDirectory, ["KLAIS_CONSENSUS_QUORUM"] = "0" });
+        Assert.Null(bad.Config);
+        Assert.Equal(2, bad.Errors.Count);
+        Assert.Contains($"KLAIS_BURST_MODEL is \"{AppContext.BaseDirectory}\" (from the environment). It must be the path of an ONNX file (not a directory), or unset for the shipped model.", bad.Errors);
+        Assert.Contains("KLAIS_BURST_MODEL", SiloConfigLoader.HelpText(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("0", 0.0, null)]
+    [InlineData("0.7", 0.7, null)]
+    [InlineData("0.3", 0.0, "KLAIS_OUTLIER_THRESHOLD is \"0.3\" (from the environment). It must be 0 (the outlier model off) or from 0.5 to 1: an isolation-forest score below 0.5 is an ordinary device.")]
+    [InlineData("1.5", 0.0, "KLAIS_OUTLIER_THRESHOLD is \"1.5\" (from the environment). It must be a number at least 0 and at most 1.")]
+    public void Outlier_threshold_is_off_at_zero_or_a_score_from_one_half_to_one(string value, double expected, string? error)
+    {
+        SiloConfigResult result = Load(new() { ["KLAIS_OUTLIER_THRESHOLD"] = value });
+        if (error is null)
+        {
+            Assert.Equal(expected, result.Config!.Consensus.OutlierThreshold);
+        }
+        else
+        {
+            Assert.Equal([error], result.Errors);
+        }
+    }
 }

@@ -47,4 +47,20 @@ public sealed class HoltBurstHeuristicTests
         Assert.Equal(0.5, h.Probability(level: 100, trend: 10), 12);
         Assert.Equal(h.Probability(0.5, 0.1), h.Probability(1, 0.1), 12); // the level is floored at 1
     }
+
+    [Fact]
+    public void Resumed_from_a_stored_level_and_trend_it_continues_as_if_it_had_never_stopped()
+    {
+        var running = new HoltBurstHeuristic();
+        foreach (double rate in new double[] { 100, 130, 170 })
+        {
+            running.Update(rate);
+        }
+
+        var resumed = new HoltBurstHeuristic();
+        resumed.Resume(running.Level, running.Trend);
+        Assert.True(resumed.Started);
+        Assert.Equal(running.Update(260), resumed.Update(260), 12);
+        Assert.Equal((running.Level, running.Trend), (resumed.Level, resumed.Trend));
+    }
 }
