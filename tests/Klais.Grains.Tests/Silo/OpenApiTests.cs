@@ -20,5 +20,6 @@ public sealed class OpenApiTests
         Assert.Equal(["get"], paths["/api/swarm"]);
         Assert.Equal(["get"], paths["/api/anomalies"]);
         Assert.Equal(["get"], paths["/api/events"]);
+        Assert.Equal(["get"], paths["/api/history"]);
     }
 }
