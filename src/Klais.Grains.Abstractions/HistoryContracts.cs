@@ -13,6 +13,14 @@ public interface IFleetHistoryGrain : IGrainWithStringKey
     [Alias("start")]
     Task Start();
 
+    /// <summary>One silo's busiest devices over its last control interval (sent by its ingestion with the swarm aggregate).</summary>
+    [Alias("contribute-talkers")]
+    Task ContributeTalkers(string siloId, DateTimeOffset at, IReadOnlyList<DeviceRate> busiest);
+
+    /// <summary>The busiest devices of the fleet now: every silo's latest list, merged (held in memory only).</summary>
+    [Alias("top-talkers"), AlwaysInterleave]
+    Task<IReadOnlyList<DeviceRate>> TopTalkers();
+
     /// <summary>The samples taken after <paramref name="since"/> (all of them when null), oldest first.</summary>
     [Alias("list"), AlwaysInterleave]
     Task<IReadOnlyList<FleetSample>> List(DateTimeOffset? since);
@@ -34,3 +42,10 @@ public sealed record NodeRate(
     [property: Id(0)] string NodeId,
     [property: Id(1)] double ReceivedPerSecond,
     [property: Id(2)] double PassedPerSecond);
+
+/// <summary>A device's rate over one control interval, summed over the edges that reported it.</summary>
+[GenerateSerializer, Immutable, Alias("klais.DeviceRate")]
+public sealed record DeviceRate(
+    [property: Id(0)] string DeviceId,
+    [property: Id(1)] double PacketsPerSecond,
+    [property: Id(2)] double BytesPerSecond);

@@ -127,6 +127,9 @@ public sealed class FleetDashboardTests
                 Deadline), "the fleet history did not grow");
             Assert.Equal(2, await page.Locator("#edges-legend span").CountAsync());
 
+            // Top talkers: the sending devices from the silos' ingestion (dash-00 sends in every step).
+            await Assertions.Expect(page.Locator("#talker-rows tr[data-device='dash-00']")).ToBeVisibleAsync(new() { Timeout = (float)Deadline.TotalMilliseconds });
+
             // Blocking with the read token is refused (403) and reaches no edge.
             const string Device = "dash-07";
             await page.FillAsync("#block-device", Device);

@@ -9,6 +9,7 @@ namespace Klais.Grains.History;
 /// Samples the swarm grain's fleet rate and the node index's edges every second into a <see cref="FleetHistoryRing"/>,
 /// on a timer that interleaves (a slow swarm or store never holds a reader). The ring is written every
 /// <see cref="WriteEvery"/>: a crash loses at most that much history. A reminder brings the grain back after its silo fails.
+/// It also merges the silos' lists of their busiest devices (<see cref="BusiestDevices"/>), in memory: they are current figures.
 /// </summary>
 internal sealed partial class FleetHistoryGrain(
     [PersistentState("fleet-history", StorageNames.Grains)] IPersistentState<FleetHistoryState> stored,
@@ -21,6 +22,7 @@ internal sealed partial class FleetHistoryGrain(
 
     private DurableState<FleetHistoryState> Durable => field ??= new(stored, services.Writes, this);
     private FleetHistoryRing Ring => field ??= new(Durable.State);
+    private readonly BusiestDevices _talkers = new();
     private bool _sampling;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
@@ -44,6 +46,14 @@ internal sealed partial class FleetHistoryGrain(
     public Task ReceiveReminder(string reminderName, TickStatus status) => Task.CompletedTask;
 
     public Task<IReadOnlyList<FleetSample>> List(DateTimeOffset? since) => Task.FromResult(Ring.After(since));
+
+    public Task ContributeTalkers(string siloId, DateTimeOffset at, IReadOnlyList<DeviceRate> busiest)
+    {
+        _talkers.Contribute(siloId, at, busiest);
+        return Task.CompletedTask;
+    }
+
+    public Task<IReadOnlyList<DeviceRate>> TopTalkers() => Task.FromResult(_talkers.Top(services.Time.GetUtcNow()));
 
     private async Task Sample()
     {

@@ -44,6 +44,7 @@ internal static class GrainApi
         app.MapGet("/api/anomalies", (IGrainFactory grains) => Call(null, async () => Items(await grains.GetGrain<IAnomalyIndexGrain>(GrainKeys.Fleet).List())));
         app.MapGet("/api/events", (IGrainFactory grains) => Call(null, async () => Items(await grains.GetGrain<IEventLogGrain>(GrainKeys.Fleet).List(MaxEvents))));
         app.MapGet("/api/history", History);
+        app.MapGet("/api/top-talkers", (IGrainFactory grains) => Call(null, async () => Items(await grains.GetGrain<IFleetHistoryGrain>(GrainKeys.Fleet).TopTalkers())));
     }
 
     /// <summary>The fleet history grain's samples, oldest first; <c>?since=</c> (Unix milliseconds) returns only newer ones.</summary>

@@ -21,5 +21,6 @@ public sealed class OpenApiTests
         Assert.Equal(["get"], paths["/api/anomalies"]);
         Assert.Equal(["get"], paths["/api/events"]);
         Assert.Equal(["get"], paths["/api/history"]);
+        Assert.Equal(["get"], paths["/api/top-talkers"]);
     }
 }

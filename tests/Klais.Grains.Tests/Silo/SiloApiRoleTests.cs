@@ -38,6 +38,7 @@ public sealed class SiloApiRoleTests
         ("GET", "/api/anomalies", "/api/anomalies", null, ApiRole.Read),
         ("GET", "/api/events", "/api/events", null, ApiRole.Read),
         ("GET", "/api/history", "/api/history", null, ApiRole.Read),
+        ("GET", "/api/top-talkers", "/api/top-talkers", null, ApiRole.Read),
         ("GET", "/dashboard/*", "/dashboard/", null, ApiRole.Read),
     ];
 

@@ -62,6 +62,29 @@ function renderNodes(nodes) {
   }
 }
 
+function blockButton(cell, device, blocked) {
+  const button = document.createElement('button');
+  button.textContent = blocked ? 'Unblock' : 'Block';
+  button.className = blocked ? 'unblock' : 'block';
+  button.addEventListener('click', () => blocked
+    ? act('DELETE', device, undefined, 'unblocked')
+    : act('POST', device, { ttl_seconds: 600, reason: 'operator' }, 'blocked'));
+  cell.appendChild(button);
+}
+
+function renderTalkers(talkers, blocked) {
+  const body = $('talker-rows');
+  body.replaceChildren();
+  for (const t of talkers) {
+    const row = body.insertRow();
+    row.dataset.device = t.device_id;
+    cell(row, t.device_id, blocked.has(t.device_id) ? 'blocked' : '');
+    cell(row, fmt(t.packets_per_second));
+    cell(row, fmt(t.bytes_per_second));
+    blockButton(row.insertCell(), t.device_id, blocked.has(t.device_id));
+  }
+}
+
 function renderAnomalies(entries) {
   const body = $('anomaly-rows');
   body.replaceChildren();
@@ -76,14 +99,7 @@ function renderAnomalies(entries) {
     cell(row, e.expires_at ? time(e.expires_at) : '–');
     cell(row, e.owner_silo);
     cell(row, time(e.updated_at));
-    const actions = row.insertCell();
-    const button = document.createElement('button');
-    button.textContent = e.blocked ? 'Unblock' : 'Block';
-    button.className = e.blocked ? 'unblock' : 'block';
-    button.addEventListener('click', () => e.blocked
-      ? act('DELETE', e.device_id, undefined, 'unblocked')
-      : act('POST', e.device_id, { ttl_seconds: 600, reason: 'operator' }, 'blocked'));
-    actions.appendChild(button);
+    blockButton(row.insertCell(), e.device_id, e.blocked);
   }
 }
 
@@ -158,10 +174,12 @@ async function pollHistory() {
 async function poll() {
   if (document.hidden) return; // nobody watching: no requests, no work on the silo
   try {
-    const [fleet, nodes, anomalies, events] = await Promise.all([
-      api('GET', '/api/swarm'), api('GET', '/api/nodes'), api('GET', '/api/anomalies'), api('GET', '/api/events'), pollHistory()]);
+    const [fleet, nodes, anomalies, events, talkers] = await Promise.all([
+      api('GET', '/api/swarm'), api('GET', '/api/nodes'), api('GET', '/api/anomalies'), api('GET', '/api/events'),
+      api('GET', '/api/top-talkers'), pollHistory()]);
     renderSwarm(fleet);
     renderNodes(nodes.items);
+    renderTalkers(talkers.items, new Set(anomalies.items.filter(e => e.blocked).map(e => e.device_id)));
     renderAnomalies(anomalies.items);
     renderEvents(events.items);
     $('status').textContent = 'updated ' + new Date().toLocaleTimeString();
