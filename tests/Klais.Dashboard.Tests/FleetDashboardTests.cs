@@ -151,6 +151,9 @@ public sealed class FleetDashboardTests
             ILocator blockedRow = page.Locator($"#anomaly-rows tr[data-device='{Device}']");
             await Assertions.Expect(blockedRow).ToContainTextAsync("blocked", new() { Timeout = (float)Deadline.TotalMilliseconds });
             await Assertions.Expect(blockedRow).ToContainTextAsync("dashboard test");
+            await blockedRow.Locator("button.evidence").ClickAsync();
+            await Assertions.Expect(page.Locator("#evidence")).ToContainTextAsync("blocked by operator", new() { Timeout = 30_000 });
+            await Assertions.Expect(page.Locator("#evidence")).ToContainTextAsync("seen at edge-1");
             Assert.Empty(outside);
 
             await page.ScreenshotAsync(new PageScreenshotOptions { Path = ScreenshotPath(), FullPage = true });

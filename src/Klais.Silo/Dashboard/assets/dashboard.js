@@ -99,7 +99,31 @@ function renderAnomalies(entries) {
     cell(row, e.expires_at ? time(e.expires_at) : '–');
     cell(row, e.owner_silo);
     cell(row, time(e.updated_at));
-    blockButton(row.insertCell(), e.device_id, e.blocked);
+    const actions = row.insertCell();
+    blockButton(actions, e.device_id, e.blocked);
+    const details = document.createElement('button');
+    details.textContent = 'Evidence';
+    details.className = 'evidence';
+    details.addEventListener('click', () => showEvidence(e.device_id));
+    actions.appendChild(details);
+  }
+}
+
+// The device grain's whole account: its block (origin, reason, evidence), the edges' votes, its rates and sources.
+async function showEvidence(device) {
+  const out = $('evidence');
+  try {
+    const d = await api('GET', '/api/devices/' + encodeURIComponent(device));
+    const lines = [device + ': rate ' + fmt(d.rate) + '/s (mean ' + fmt(d.rate_mean) + '), anomaly score ' + d.anomaly_score.toFixed(2) + ', owner ' + d.owner_silo];
+    if (d.block) {
+      lines.push('blocked by ' + d.block.origin + ' since ' + time(d.block.since) + ' until ' + time(d.block.expires_at) + ': ' + d.block.reason);
+      for (const item of d.block.evidence || []) lines.push('  evidence: ' + item);
+    }
+    for (const v of d.votes || []) lines.push('  vote from ' + v.node_id + ': ' + v.reason + ' (score ' + v.score.toFixed(1) + ')');
+    for (const e of d.edges || []) lines.push('  seen at ' + e.node_id + ': ' + fmt(e.packets_per_second) + '/s from ' + e.distinct_sources + ' address(es)');
+    out.textContent = lines.join('\n');
+  } catch (error) {
+    out.textContent = device + ': ' + error.message;
   }
 }
 
