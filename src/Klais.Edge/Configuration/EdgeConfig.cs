@@ -1,4 +1,5 @@
 using System.Net;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using Klais.Contracts.Configuration;
 using Klais.Contracts.Security;
@@ -29,6 +30,9 @@ internal sealed record EdgeConfig
     public required int KafkaMaxInFlight { get; init; }
     /// <summary>Who may call the API and with what role; <see cref="ApiTokens.Open"/> without KLAIS_API_TOKENS_FILE.</summary>
     public required ApiTokens ApiTokens { get; init; }
+
+    /// <summary>HTTPS for the API (<c>KLAIS_API_TLS_CERT</c>); null for plain HTTP.</summary>
+    public X509Certificate2? ApiCertificate { get; init; }
     public required TimeSpan ShutdownTimeout { get; init; }
 
     /// <summary>Null: a temporary directory (the backlog does not survive a restart).</summary>
@@ -195,6 +199,7 @@ internal static class EdgeConfigLoader
         }
 
         ApiTokens tokens = ApiTokens.Read(read);
+        X509Certificate2? certificate = ApiTls.Read(read);
         string xdpInterface = read.Matching(EdgeSettings.XdpInterface, IsInterfaceName, "It must be a network interface name: 1 to 15 characters, no '/', ':' or whitespace.").Trim();
         string xdpModeText = read.Text(EdgeSettings.XdpMode).Trim();
         EdgeXdpMode xdpMode = xdpModeText.Length == 0
@@ -228,6 +233,7 @@ internal static class EdgeConfigLoader
             KafkaLingerMs = (int)read.WholeNumber(EdgeSettings.KafkaLingerMs, 0, 60_000),
             KafkaMaxInFlight = (int)read.WholeNumber(EdgeSettings.KafkaMaxInFlight, 1, 10_000_000),
             ApiTokens = tokens,
+            ApiCertificate = certificate,
             ShutdownTimeout = TimeSpan.FromSeconds(read.WholeNumber(EdgeSettings.ShutdownSeconds, 1, 3600)),
             XdpInterface = xdpMode == EdgeXdpMode.Off || xdpInterface.Length == 0 ? null : xdpInterface,
             XdpMode = xdpInterface.Length == 0 ? EdgeXdpMode.Off : xdpMode,

@@ -21,7 +21,7 @@ internal sealed partial class EdgeApiService : IHostedService, IAsyncDisposable
         _log = loggers.CreateLogger("Klais.Edge.Api");
         _open = node.Config.ApiTokens.IsOpen;
         var api = new EdgeApi(node, _log);
-        _server = new HttpApiServer(node.Config.ApiBind, api.Handle, new HttpApiLimits(), time, loggers.CreateLogger<HttpApiServer>());
+        _server = new HttpApiServer(node.Config.ApiBind, api.Handle, new HttpApiLimits(), time, loggers.CreateLogger<HttpApiServer>(), node.Config.ApiCertificate);
     }
 
     public IPEndPoint LocalEndPoint => _server.LocalEndPoint;

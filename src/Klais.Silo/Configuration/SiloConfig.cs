@@ -47,6 +47,9 @@ internal sealed record SiloConfig
     /// <summary>Who may call the API and with what role; open without <c>KLAIS_API_TOKENS_FILE</c>.</summary>
     public ApiTokens ApiTokens { get; init; } = ApiTokens.Open;
 
+    /// <summary>HTTPS for the API (<c>KLAIS_API_TLS_CERT</c>); null for plain HTTP.</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? ApiCertificate { get; init; }
+
     public bool DevelopmentMode => Redis is null;
 }
 
@@ -196,6 +199,7 @@ internal static class SiloConfigLoader
             },
             LogLevel = (LogLevel)r.OneOf(SiloSettings.LogLevel, LogLevelNames.Levels),
             ApiTokens = ApiTokens.Read(r),
+            ApiCertificate = ApiTls.Read(r),
         };
         errors.AddRange(r.Errors);
         return errors.Count > 0 ? new SiloConfigResult(null, errors, false) : new SiloConfigResult(config, [], false);

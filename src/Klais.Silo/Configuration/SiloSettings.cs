@@ -47,6 +47,6 @@ internal static class SiloSettings
         Redis, KafkaBootstrap, SiloId, ClusterId, ServiceId, SiloPort, GatewayPort, AdvertisedAddress, ApiBind, AdvertisedUrl,
         ProbeTimeoutMs, MissedProbes, DeathVotes, SessionTimeoutMs, HeartbeatMs, StaticMembership, IngestBatch, IngestDevices, IngestWaitMs,
         IdleEvictionSeconds, Partitions, ControlIntervalMs, Quorum, WindowSeconds, BlockTtlSeconds, AnomalyZ, FloodEdges, FloodRate,
-        SourceThreshold, TargetLag, TargetCpu, Kp, Ki, Kd, LogLevel, ApiTokens.File,
+        SourceThreshold, TargetLag, TargetCpu, Kp, Ki, Kd, LogLevel, ApiTokens.File, ApiTls.Cert, ApiTls.Key, ApiTls.Password,
     ];
 }

@@ -1,7 +1,10 @@
 using System.Buffers;
 using System.Globalization;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Klais.Edge.Hosting;
 using Microsoft.Extensions.Logging;
@@ -49,6 +52,7 @@ internal sealed partial class HttpApiServer : IAsyncDisposable
     private readonly HttpApiLimits _limits;
     private readonly TimeProvider _time;
     private readonly ILogger _log;
+    private readonly X509Certificate2? _certificate;
     private readonly CancellationTokenSource _stopping = new();
     private readonly Dictionary<Connection, Task> _connections = [];
     private Socket? _listener;
@@ -56,9 +60,12 @@ internal sealed partial class HttpApiServer : IAsyncDisposable
     private long _requests;
     private long _refused;
     private long _evicted;
+    private long _handshakeFailures;
 
-    public HttpApiServer(IPEndPoint bind, Func<ApiRequest, ApiResponse> handler, HttpApiLimits limits, TimeProvider time, ILogger log)
+    /// <param name="certificate">When given, every connection speaks TLS (HTTPS) with it.</param>
+    public HttpApiServer(IPEndPoint bind, Func<ApiRequest, ApiResponse> handler, HttpApiLimits limits, TimeProvider time, ILogger log, X509Certificate2? certificate = null)
     {
+        _certificate = certificate;
         _bind = bind;
         _handler = handler;
         _limits = limits;
@@ -73,6 +80,9 @@ internal sealed partial class HttpApiServer : IAsyncDisposable
 
     /// <summary>Connections refused because <see cref="HttpApiLimits.MaxConnections"/> were open, all of them busy answering.</summary>
     public long Refused => Interlocked.Read(ref _refused);
+
+    /// <summary>TLS connections that failed or did not finish their handshake in time.</summary>
+    public long HandshakeFailures => Interlocked.Read(ref _handshakeFailures);
 
     /// <summary>Connections closed at the limit to make room for a new one: the one waiting longest for a request went.</summary>
     public long Evicted => Interlocked.Read(ref _evicted);
@@ -94,7 +104,7 @@ internal sealed partial class HttpApiServer : IAsyncDisposable
 
         _listener = listener;
         _acceptLoop = AcceptLoopAsync(listener, _stopping.Token);
-        LogListening(_log, LocalEndPoint.ToString());
+        LogListening(_log, _certificate is null ? "http" : "https", LocalEndPoint.ToString());
     }
 
     public async Task StopAsync()
@@ -151,7 +161,15 @@ internal sealed partial class HttpApiServer : IAsyncDisposable
                 if (_connections.Count >= _limits.MaxConnections && !EvictLongestWaiting())
                 {
                     Interlocked.Increment(ref _refused);
-                    _ = RefuseAsync(client);
+                    if (_certificate is null)
+                    {
+                        _ = RefuseAsync(client);
+                    }
+                    else
+                    {
+                        client.Dispose(); // over TLS a 503 would need a handshake first
+                    }
+
                     continue;
                 }
 
@@ -215,11 +233,17 @@ internal sealed partial class HttpApiServer : IAsyncDisposable
     {
         // Yield at once so the accept loop never runs a connection's first read inline.
         await Task.Yield();
-        Socket client = connection.Socket;
         byte[]? buffer = null;
         int filled = 0;
+        Stream? client = null;
         try
         {
+            client = await OpenStreamAsync(connection.Socket, stop).ConfigureAwait(false);
+            if (client is null)
+            {
+                return;
+            }
+
             while (!stop.IsCancellationRequested && !connection.Evicted)
             {
                 connection.Waiting(_time.GetTimestamp());
@@ -285,7 +309,7 @@ internal sealed partial class HttpApiServer : IAsyncDisposable
 
                 if (head.ExpectContinue && filled == 0 && (head.Chunked || head.ContentLength > 0))
                 {
-                    await client.SendAsync(Continue, deadline.Token).ConfigureAwait(false);
+                    await client.WriteAsync(Continue, deadline.Token).ConfigureAwait(false);
                 }
 
                 BodyRead body = head.Chunked
@@ -340,7 +364,7 @@ internal sealed partial class HttpApiServer : IAsyncDisposable
 
             }
         }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException)
+        catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException or OperationCanceledException)
         {
             // The client went away or the server is stopping; the connection just ends.
         }
@@ -351,7 +375,40 @@ internal sealed partial class HttpApiServer : IAsyncDisposable
                 ArrayPool<byte>.Shared.Return(buffer);
             }
 
+            if (client is not null)
+            {
+                await client.DisposeAsync().ConfigureAwait(false);
+            }
+
             connection.Close();
+        }
+    }
+
+    /// <summary>
+    /// The connection's stream: the socket's, or TLS over it with the handshake bounded by the request timeout. Null
+    /// when the handshake failed or timed out (counted; the connection just ends).
+    /// </summary>
+    private async Task<Stream?> OpenStreamAsync(Socket socket, CancellationToken stop)
+    {
+        var plain = new NetworkStream(socket, ownsSocket: false);
+        if (_certificate is null)
+        {
+            return plain;
+        }
+
+        var tls = new SslStream(plain, leaveInnerStreamOpen: false);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        using ITimer timer = _time.CreateTimer(CancelDeadline, deadline, _limits.RequestTimeout, Timeout.InfiniteTimeSpan);
+        try
+        {
+            await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificate = _certificate }, deadline.Token).ConfigureAwait(false);
+            return tls;
+        }
+        catch (Exception e) when (e is AuthenticationException or IOException or OperationCanceledException)
+        {
+            Interlocked.Increment(ref _handshakeFailures);
+            await tls.DisposeAsync().ConfigureAwait(false);
+            return null;
         }
     }
 
@@ -412,7 +469,7 @@ internal sealed partial class HttpApiServer : IAsyncDisposable
     }
 
     /// <summary>A <c>Content-Length</c> body; <paramref name="buffer"/> starts with what followed the head.</summary>
-    private static async Task<BodyRead> ReadLengthAsync(Socket client, byte[] buffer, int filled, int length, CancellationTokenSource deadline)
+    private static async Task<BodyRead> ReadLengthAsync(Stream client, byte[] buffer, int filled, int length, CancellationTokenSource deadline)
     {
         while (filled < length)
         {
@@ -435,7 +492,7 @@ internal sealed partial class HttpApiServer : IAsyncDisposable
     /// followed by optional trailer lines (ignored) and an empty line. Each chunk is consumed from the front of
     /// <paramref name="buffer"/> as it completes.
     /// </summary>
-    private async Task<BodyRead> ReadChunkedAsync(Socket client, byte[] buffer, int filled, CancellationTokenSource deadline)
+    private async Task<BodyRead> ReadChunkedAsync(Stream client, byte[] buffer, int filled, CancellationTokenSource deadline)
     {
         const int MaxLine = 1024;
         using var body = new MemoryStream();
@@ -557,11 +614,11 @@ internal sealed partial class HttpApiServer : IAsyncDisposable
     }
 
     /// <summary>Bytes read; 0 when the peer closed; -1 when the deadline passed (or the server is stopping).</summary>
-    private static async ValueTask<int> ReceiveAsync(Socket client, Memory<byte> into, CancellationTokenSource deadline)
+    private static async ValueTask<int> ReceiveAsync(Stream client, Memory<byte> into, CancellationTokenSource deadline)
     {
         try
         {
-            return await client.ReceiveAsync(into, SocketFlags.None, deadline.Token).ConfigureAwait(false);
+            return await client.ReadAsync(into, deadline.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
@@ -569,8 +626,8 @@ internal sealed partial class HttpApiServer : IAsyncDisposable
         }
     }
 
-    private static async Task SendAsync(Socket client, ApiResponse response, bool keepAlive, bool includeBody) =>
-        await client.SendAsync(Serialize(response, keepAlive, includeBody)).ConfigureAwait(false);
+    private static async Task SendAsync(Stream client, ApiResponse response, bool keepAlive, bool includeBody) =>
+        await client.WriteAsync(Serialize(response, keepAlive, includeBody)).ConfigureAwait(false);
 
     internal static byte[] Serialize(ApiResponse response, bool keepAlive, bool includeBody)
     {
@@ -621,8 +678,8 @@ internal sealed partial class HttpApiServer : IAsyncDisposable
         _ => "Status",
     };
 
-    [LoggerMessage(EventId = EventIds.ApiListening, Level = LogLevel.Information, Message = "API listening on http://{Endpoint}")]
-    private static partial void LogListening(ILogger logger, string endpoint);
+    [LoggerMessage(EventId = EventIds.ApiListening, Level = LogLevel.Information, Message = "API listening on {Scheme}://{Endpoint}")]
+    private static partial void LogListening(ILogger logger, string scheme, string endpoint);
 
     [LoggerMessage(EventId = EventIds.ApiHandlerFailed, Level = LogLevel.Error, Message = "API {Method} {Path} failed")]
     private static partial void LogHandlerFailed(ILogger logger, string method, string path, Exception exception);
