@@ -7,7 +7,7 @@ set -euo pipefail
 # clang/llvm/libbpf/bpftool for the XDP program, iproute2 for namespaces and veth pairs in tests,
 # curl and jq for the demo and bench scripts, redis-server for the silos' membership, grain state and reminders
 # (tests and the demo start their own on a free port; the package's system service is never used).
-packages=(librdkafka1 librdkafka-dev kcat clang llvm libbpf-dev libbpf1 bpftool iproute2 procps curl jq redis-server)
+packages=(librdkafka1 librdkafka-dev kcat clang llvm libbpf-dev libbpf1 bpftool iproute2 procps curl jq redis-server chromium)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -23,3 +23,6 @@ internal sealed record ApiAccessView(string Mode, string? Warning, long Unauthor
 internal sealed record ErrorView(string Error);
 
 internal sealed record ItemsView<T>(IReadOnlyList<T> Items);
+
+/// <summary><c>/api/history</c>: samples every <c>interval_ms</c>, at most <c>capacity</c>, oldest first.</summary>
+internal sealed record HistoryView(int IntervalMs, int Capacity, IReadOnlyList<Klais.Grains.FleetHistorySample> Items);

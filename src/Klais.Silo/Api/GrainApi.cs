@@ -45,6 +45,28 @@ internal static class GrainApi
         app.MapGet("/api/trends", Trends);
         app.MapGet("/api/anomalies", (IGrainFactory grains) => Call(null, async () => Items(await grains.GetGrain<IAnomalyIndexGrain>(GrainKeys.Fleet).List())));
         app.MapGet("/api/events", (IGrainFactory grains) => Call(null, async () => Items(await grains.GetGrain<IEventLogGrain>(GrainKeys.Fleet).List(MaxEvents))));
+        app.MapGet("/api/history", History);
+        app.MapGet("/api/top-talkers", (IGrainFactory grains) => Call(null, async () => Items(await grains.GetGrain<IFleetHistoryGrain>(GrainKeys.Fleet).TopTalkers())));
+    }
+
+    /// <summary>The fleet history grain's samples, oldest first; <c>?since=</c> (Unix milliseconds) returns only newer ones.</summary>
+    private static Task<IResult> History(HttpContext context, IGrainFactory grains)
+    {
+        DateTimeOffset? since = null;
+        if (context.Request.Query["since"] is { Count: > 0 } given)
+        {
+            if (!long.TryParse(given.ToString(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long ms)
+                || ms > DateTimeOffset.MaxValue.ToUnixTimeMilliseconds())
+            {
+                return Task.FromResult(BadRequest($"since is \"{given}\"; it must be a time in Unix milliseconds."));
+            }
+
+            since = DateTimeOffset.FromUnixTimeMilliseconds(ms);
+        }
+
+        return Call(null, async () => Results.Json(new HistoryView(
+            (int)Klais.Grains.History.FleetHistoryGrain.Interval.TotalMilliseconds, Klais.Grains.History.FleetHistoryRing.Capacity,
+            await grains.GetGrain<IFleetHistoryGrain>(GrainKeys.Fleet).List(since)), Json));
     }
 
     /// <summary>The hand-written OpenAPI 3.0 description (Api/openapi.json, embedded).</summary>

@@ -6,6 +6,7 @@ using Klais.Grains.Swarm;
 using Klais.Kafka;
 using Klais.Silo.Api;
 using Klais.Silo.Configuration;
+using Klais.Silo.Dashboard;
 using Klais.Silo.Ingestion;
 using Orleans.Dashboard;
 using Orleans.Runtime;
@@ -87,6 +88,7 @@ internal sealed class KlaisSilo : IAsyncDisposable
         WebApplication app = builder.Build();
         app.UseApiRoles();
         GrainApi.Map(app);
+        DashboardPage.Map(app);
         app.MapOrleansDashboard("/dashboard");
         try
         {
@@ -97,6 +99,7 @@ internal sealed class KlaisSilo : IAsyncDisposable
             ILocalSiloDetails local = app.Services.GetRequiredService<ILocalSiloDetails>();
             await app.Services.GetRequiredService<IGrainFactory>().GetGrain<ISiloRegistryGrain>(GrainKeys.Fleet)
                 .Register(new SiloRegistration(config.SiloId, apiUrl, local.SiloAddress.ToString(), DateTimeOffset.UtcNow));
+            await app.Services.GetRequiredService<IGrainFactory>().GetGrain<IFleetHistoryGrain>(GrainKeys.Fleet).Start();
             return new KlaisSilo(app, embedded, apiUrl, bootstrap);
         }
         catch

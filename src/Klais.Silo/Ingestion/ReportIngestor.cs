@@ -368,6 +368,15 @@ internal sealed partial class ReportIngestor(
         {
             status.LastProblem = "swarm aggregate not delivered: " + ex.Message;
         }
+
+        try
+        {
+            await grains.GetGrain<IFleetHistoryGrain>(GrainKeys.Fleet).ContributeTalkers(silo.Name, DateTimeOffset.FromUnixTimeMilliseconds(now), _aggregator.Busiest);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            status.LastProblem = "top talkers not delivered: " + ex.Message;
+        }
     }
 
     [LoggerMessage(EventId = 201, Level = LogLevel.Information, Message = "Ingestion: klais.reports partitions [{Partitions}] assigned")]

@@ -19,18 +19,25 @@ internal sealed class SiloAggregator
         _current[(report.SourceId, deviceId)] = (report.Packets / seconds, report.Bytes / seconds);
     }
 
+    /// <summary>The busiest devices of the interval <see cref="Take"/> closed last, summed over edges (for the dashboard's top talkers).</summary>
+    public IReadOnlyList<DeviceRate> Busiest { get; private set; } = [];
+
     public SiloAggregate Take(string siloId, long nowUnixMs, long intervalMs)
     {
         double packets = 0, bytes = 0;
-        var devices = new HashSet<string>(StringComparer.Ordinal);
+        var devices = new Dictionary<string, (double Packets, double Bytes)>(StringComparer.Ordinal);
         foreach (((_, string device), (double p, double b)) in _current)
         {
             packets += p;
             bytes += b;
-            devices.Add(device);
+            (double Packets, double Bytes) sum = devices.GetValueOrDefault(device);
+            devices[device] = (sum.Packets + p, sum.Bytes + b);
         }
 
-        int fresh = devices.Count(d => !_previous.Contains(d));
+        Busiest = devices.OrderByDescending(d => d.Value.Packets).Take(Klais.Grains.History.BusiestDevices.Count)
+            .Select(d => new DeviceRate(d.Key, d.Value.Packets, d.Value.Bytes)).ToList();
+
+        int fresh = devices.Keys.Count(d => !_previous.Contains(d));
 
         var aggregate = new SiloAggregate
         {
@@ -41,7 +48,7 @@ internal sealed class SiloAggregator
             ActiveDevices = devices.Count,
             NewDevicesPerSecond = fresh * 1000.0 / Math.Max(intervalMs, 1),
         };
-        _previous = devices;
+        _previous = devices.Keys.ToHashSet(StringComparer.Ordinal);
         _current = new(_current.Count);
         return aggregate;
     }

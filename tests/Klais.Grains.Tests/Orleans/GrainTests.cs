@@ -163,4 +163,27 @@ public sealed class GrainTests(GrainClusterFixture fixture)
         Assert.Equal(limit.RatePerSecond, controlled.Rate, 6);
         Assert.Contains(fixture.Control.For(ControlKey.Burst), u => u.Burst.Level == 3);
     }
+
+    [Fact]
+    public async Task Fleet_history_samples_the_edges_every_second_oldest_first_and_keeps_them_across_deactivation()
+    {
+        string edge = NewId("edge");
+        await fixture.Grains.GetGrain<INodeGrain>(edge).Apply(new NodeObservation
+        {
+            SourceId = edge, Sequence = (ulong)Interlocked.Increment(ref _sequence), ReceivedPerSecond = 123, PassedPerSecond = 120,
+        });
+        IFleetHistoryGrain history = fixture.Grains.GetGrain<IFleetHistoryGrain>(NewId("history"));
+        await history.Start();
+
+        Assert.True(await Eventually.TrueAsync(async () =>
+            (await history.List(null)).Count(s => s.Nodes.Any(n => n.NodeId == edge && n.ReceivedPerSecond == 123 && n.PassedPerSecond == 120)) >= 3, Bound),
+            "the history grain did not sample the edge");
+        IReadOnlyList<FleetHistorySample> before = await history.List(null);
+        Assert.True(before.Zip(before.Skip(1)).All(p => p.Second.At > p.First.At), "samples out of order");
+        Assert.Equal(before.Skip(1).Select(s => s.At), (await history.List(before[0].At)).Take(before.Count - 1).Select(s => s.At));
+
+        await fixture.Cluster.DeactivateAsync(history);
+        IReadOnlyList<FleetHistorySample> after = await history.List(null);
+        Assert.Equal(before.Select(s => s.At), after.Take(before.Count).Select(s => s.At));
+    }
 }

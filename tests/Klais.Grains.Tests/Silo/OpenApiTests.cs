@@ -20,6 +20,8 @@ public sealed class OpenApiTests
         Assert.Equal(["get"], paths["/api/swarm"]);
         Assert.Equal(["get"], paths["/api/anomalies"]);
         Assert.Equal(["get"], paths["/api/events"]);
+        Assert.Equal(["get"], paths["/api/history"]);
+        Assert.Equal(["get"], paths["/api/top-talkers"]);
         Assert.Equal(["get"], paths["/api/trends"]);
     }
 

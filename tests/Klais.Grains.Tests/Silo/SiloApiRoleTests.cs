@@ -37,8 +37,13 @@ public sealed class SiloApiRoleTests
         ("GET", "/api/anomalies", "/api/anomalies", null, ApiRole.Read),
         ("GET", "/api/events", "/api/events", null, ApiRole.Read),
         ("GET", "/api/trends", "/api/trends", null, ApiRole.Read),
+        ("GET", "/api/history", "/api/history", null, ApiRole.Read),
+        ("GET", "/api/top-talkers", "/api/top-talkers", null, ApiRole.Read),
         ("GET", "/dashboard/*", "/dashboard/", null, ApiRole.Read),
     ];
+
+    /// <summary>Routes open without a token: <c>/health</c>, and the fleet dashboard's static files (no data; the page's calls need read).</summary>
+    private static readonly (string Route, string Path)[] OpenRoutes = [("/health", "/health"), ("/", "/"), ("/ui/{file}", "/ui/dashboard.js")];
 
     [Fact]
     public async Task Every_route_answers_401_without_a_token_403_with_a_role_too_low_and_succeeds_with_its_role()
@@ -52,10 +57,11 @@ public sealed class SiloApiRoleTests
 
         // Every endpoint the silo maps outside the dashboard is in the table above, so a new route cannot skip this test.
         var mapped = silo.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()
-            .Where(e => !e.RoutePattern.RawText!.StartsWith("/dashboard", StringComparison.Ordinal) && e.RoutePattern.RawText != "/health")
+            .Where(e => !e.RoutePattern.RawText!.StartsWith("/dashboard", StringComparison.Ordinal))
             .SelectMany(e => e.Metadata.GetMetadata<Microsoft.AspNetCore.Routing.HttpMethodMetadata>()!.HttpMethods.Select(m => $"{m} {e.RoutePattern.RawText}"))
             .Order().ToList();
-        Assert.Equal(Routes.Where(r => !r.Route.StartsWith("/dashboard", StringComparison.Ordinal)).Select(r => $"{r.Method} {r.Route}").Order(), mapped);
+        Assert.Equal(Routes.Where(r => !r.Route.StartsWith("/dashboard", StringComparison.Ordinal)).Select(r => $"{r.Method} {r.Route}")
+            .Concat(OpenRoutes.Select(r => $"GET {r.Route}")).Order(), mapped);
 
         // A node report for /api/nodes/{id}.
         using (var edge = new ReportPublisher(cluster.BootstrapServers, "edge-r"))
@@ -87,6 +93,12 @@ public sealed class SiloApiRoleTests
 
             using HttpResponseMessage allowed = await Send(http, method, path, body, role == ApiRole.Read ? Reader : Operator);
             Assert.True(allowed.IsSuccessStatusCode, $"{what} with {ApiTokens.Name(role)}: {(int)allowed.StatusCode} {await allowed.Content.ReadAsStringAsync()}");
+        }
+
+        foreach ((_, string path) in OpenRoutes)
+        {
+            using HttpResponseMessage open = await Send(http, "GET", path, null, null);
+            Assert.True(open.StatusCode == HttpStatusCode.OK, $"GET {path} without a token: {(int)open.StatusCode}");
         }
 
         // /health is open, says access needs tokens, and counts what was refused.
