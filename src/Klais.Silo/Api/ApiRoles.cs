@@ -19,6 +19,8 @@ internal sealed class ApiRoles(ApiTokens tokens)
 
     public long Forbidden => Interlocked.Read(ref _forbidden);
 
+    private ApiTokens Tokens => tokens;
+
     public async Task InvokeAsync(HttpContext context, RequestDelegate next)
     {
         Endpoint? endpoint = context.GetEndpoint();
@@ -29,7 +31,15 @@ internal sealed class ApiRoles(ApiTokens tokens)
         }
 
         ApiRole required = endpoint?.Metadata.GetMetadata<RequiredRole>()?.Role ?? ApiRole.Read;
-        ApiAccess access = tokens.Check(context.Request.Headers.Authorization.ToString() is { Length: > 0 } header ? header : null, required);
+        string? authorization = context.Request.Headers.Authorization.ToString() is { Length: > 0 } header ? header : null;
+        if (authorization is null && required == ApiRole.Read && (HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method))
+            && context.Request.Cookies.TryGetValue(SessionCookie, out string? session) && session.Length > 0)
+        {
+            // A browser's links (the Orleans dashboard) carry no header: the session cookie stands in for it, for reads only.
+            authorization = "Bearer " + session;
+        }
+
+        ApiAccess access = tokens.Check(authorization, required);
         if (access.IsAllowed)
         {
             await next(context);
@@ -43,6 +53,61 @@ internal sealed class ApiRoles(ApiTokens tokens)
         }
 
         await Results.Json(new ErrorView(access.Message!), GrainApi.Json, statusCode: access.Status).ExecuteAsync(context);
+    }
+
+    /// <summary>The cookie <c>POST /api/session</c> sets: a known token, honoured only for reads (GET, HEAD) without an Authorization header.</summary>
+    public const string SessionCookie = "klais_session";
+
+    /// <summary>
+    /// <c>POST /api/session</c> with <c>{"token": "..."}</c>: a known token (any role) gets an HttpOnly, SameSite=Strict cookie
+    /// that lets the browser follow links to reads such as the Orleans dashboard; changes still need the header, so a
+    /// cookie alone never blocks a device. 401 for an unknown token. <c>DELETE /api/session</c> forgets the cookie.
+    /// </summary>
+    public static void MapSession(WebApplication app)
+    {
+        app.MapPost("/api/session", async (HttpContext context, ApiRoles roles) =>
+        {
+            string? token = null;
+            try
+            {
+                using System.Text.Json.JsonDocument doc = await System.Text.Json.JsonDocument.ParseAsync(context.Request.Body);
+                token = doc.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object && doc.RootElement.TryGetProperty("token", out var t)
+                    && t.ValueKind == System.Text.Json.JsonValueKind.String ? t.GetString() : null;
+            }
+            catch (System.Text.Json.JsonException)
+            {
+            }
+
+            if (token is null)
+            {
+                return GrainApi.BadRequest("The body must be {\"token\": \"...\"}.");
+            }
+
+            if (!roles.Tokens.IsOpen)
+            {
+                ApiAccess access = roles.Tokens.Check("Bearer " + token, ApiRole.Read);
+                if (!access.IsAllowed)
+                {
+                    Interlocked.Increment(ref roles._unauthorized);
+                    return Results.Json(new ErrorView(access.Message!), GrainApi.Json, statusCode: access.Status);
+                }
+
+                context.Response.Cookies.Append(SessionCookie, token, new CookieOptions
+                {
+                    HttpOnly = true,
+                    SameSite = SameSiteMode.Strict,
+                    Secure = context.Request.IsHttps,
+                    Path = "/",
+                });
+            }
+
+            return Results.NoContent();
+        }).WithMetadata(Open);
+        app.MapDelete("/api/session", (HttpContext context) =>
+        {
+            context.Response.Cookies.Delete(SessionCookie, new CookieOptions { Path = "/" });
+            return Results.NoContent();
+        }).WithMetadata(Open);
     }
 
     private sealed class OpenAccess;

@@ -89,6 +89,7 @@ internal sealed class KlaisSilo : IAsyncDisposable
         app.UseApiRoles();
         GrainApi.Map(app);
         DashboardPage.Map(app);
+        ApiRoles.MapSession(app);
         app.MapOrleansDashboard("/dashboard");
         try
         {

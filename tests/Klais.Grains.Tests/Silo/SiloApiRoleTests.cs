@@ -61,7 +61,7 @@ public sealed class SiloApiRoleTests
             .SelectMany(e => e.Metadata.GetMetadata<Microsoft.AspNetCore.Routing.HttpMethodMetadata>()!.HttpMethods.Select(m => $"{m} {e.RoutePattern.RawText}"))
             .Order().ToList();
         Assert.Equal(Routes.Where(r => !r.Route.StartsWith("/dashboard", StringComparison.Ordinal)).Select(r => $"{r.Method} {r.Route}")
-            .Concat(OpenRoutes.Select(r => $"GET {r.Route}")).Order(), mapped);
+            .Concat(OpenRoutes.Select(r => $"GET {r.Route}")).Concat(["POST /api/session", "DELETE /api/session"]).Order(), mapped);
 
         // A node report for /api/nodes/{id}.
         using (var edge = new ReportPublisher(cluster.BootstrapServers, "edge-r"))
@@ -109,6 +109,43 @@ public sealed class SiloApiRoleTests
         Assert.Equal("tokens", access.GetProperty("mode").GetString());
         Assert.Equal(Routes.Length * 2, access.GetProperty("unauthorized").GetInt64());
         Assert.Equal(Routes.Count(r => r.Role > ApiRole.Read), access.GetProperty("forbidden").GetInt64());
+    }
+
+    [Fact]
+    public async Task A_session_cookie_from_a_known_token_opens_reads_to_a_browser_but_never_a_change()
+    {
+        string tokens = Path.GetTempFileName();
+        File.WriteAllLines(tokens, [$"{Reader} read", $"{Operator} operate"]);
+        using KafkaDevCluster cluster = KafkaDevCluster.Start(brokers: 1);
+        SiloTopics.CreateOnDevCluster(cluster, reportPartitions: 1);
+        await using KlaisSilo silo = await InProcessSilo.StartAsync(cluster, ("KLAIS_API_TOKENS_FILE", tokens));
+        File.Delete(tokens);
+        var cookies = new System.Net.CookieContainer();
+        using var browser = new HttpClient(new HttpClientHandler { CookieContainer = cookies }) { BaseAddress = new Uri(silo.ApiUrl), Timeout = TimeSpan.FromSeconds(30) };
+
+        using HttpResponseMessage unknown = await browser.PostAsync(new Uri("/api/session", UriKind.Relative), new StringContent("""{"token": "stranger-token-0123456789"}""", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.Unauthorized, unknown.StatusCode);
+        Assert.Empty(cookies.GetAllCookies());
+        Assert.Equal(HttpStatusCode.Unauthorized, (await browser.GetAsync(new Uri("/dashboard/", UriKind.Relative))).StatusCode);
+
+        using HttpResponseMessage session = await browser.PostAsync(new Uri("/api/session", UriKind.Relative), new StringContent($$"""{"token": "{{Operator}}"}""", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.NoContent, session.StatusCode);
+        string setCookie = session.Headers.GetValues("Set-Cookie").Single();
+        Assert.Contains("httponly", setCookie, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("samesite=strict", setCookie, StringComparison.OrdinalIgnoreCase);
+
+        // Reads follow links with the cookie alone: the Orleans dashboard and the API.
+        Assert.Equal(HttpStatusCode.OK, (await browser.GetAsync(new Uri("/dashboard/", UriKind.Relative))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await browser.GetAsync(new Uri("/api/anomalies", UriKind.Relative))).StatusCode);
+
+        // A change never rides on the cookie, even an operator's: it needs the header.
+        using HttpResponseMessage change = await browser.PostAsync(new Uri("/api/devices/dev-c/block", UriKind.Relative),
+            new StringContent("""{"ttl_seconds": 60, "reason": "cookie"}""", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.Unauthorized, change.StatusCode);
+
+        using HttpResponseMessage forget = await browser.DeleteAsync(new Uri("/api/session", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.NoContent, forget.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await browser.GetAsync(new Uri("/api/anomalies", UriKind.Relative))).StatusCode);
     }
 
     private static async Task<HttpResponseMessage> Send(HttpClient http, string method, string path, string? body, string? token)

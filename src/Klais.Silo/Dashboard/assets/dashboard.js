@@ -233,6 +233,9 @@ document.addEventListener('DOMContentLoaded', () => {
     e.preventDefault();
     token = $('token').value.trim();
     sessionStorage.setItem('klais-token', token);
+    // A session cookie for links the page cannot add a header to (the Orleans dashboard); reads only.
+    fetch('/api/session', { method: token ? 'POST' : 'DELETE', headers: { 'Content-Type': 'application/json' },
+      body: token ? JSON.stringify({ token }) : undefined, cache: 'no-store' }).catch(() => {});
     poll();
   });
   $('block-form').addEventListener('submit', e => {
