@@ -16,4 +16,9 @@ internal sealed record HealthView(string Status, string SiloId, string Mode, str
 
 internal sealed record ErrorView(string Error);
 
+/// <summary>A 400 for a body with several bad fields: all of them in <c>error</c>, and one by one in <c>problems</c>.</summary>
+internal sealed record ProblemsView(string Error, IReadOnlyList<string> Problems);
+
+internal sealed record PolicyCreatedView(long Version);
+
 internal sealed record ItemsView<T>(IReadOnlyList<T> Items);

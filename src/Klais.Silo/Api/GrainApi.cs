@@ -12,8 +12,8 @@ namespace Klais.Silo.Api;
 /// <summary>
 /// The grain API on every silo. Any silo answers for any grain: the call goes through Orleans, which routes it to
 /// the silo hosting the activation (or activates it). Listings come from the index grains, never from a scan of
-/// activations. Errors are JSON <c>{"error": "..."}</c>: 400 for a bad id or body, 404 for an unknown grain, 503
-/// when the cluster could not answer in time.
+/// activations. Errors are JSON <c>{"error": "..."}</c>: 400 for a bad id or body, 404 for an unknown grain, 409 for
+/// a policy transition its state does not allow, 503 when the cluster could not answer in time.
 /// </summary>
 internal static class GrainApi
 {
@@ -42,6 +42,7 @@ internal static class GrainApi
         app.MapGet("/api/swarm", (IGrainFactory grains) => Call(null, async () => Ok(await grains.GetGrain<ISwarmGrain>(GrainKeys.Fleet).Describe())));
         app.MapGet("/api/anomalies", (IGrainFactory grains) => Call(null, async () => Items(await grains.GetGrain<IAnomalyIndexGrain>(GrainKeys.Fleet).List())));
         app.MapGet("/api/events", (IGrainFactory grains) => Call(null, async () => Items(await grains.GetGrain<IEventLogGrain>(GrainKeys.Fleet).List(MaxEvents))));
+        PolicyApi.Map(app);
     }
 
     /// <summary>The hand-written OpenAPI 3.0 description (Api/openapi.json, embedded).</summary>
@@ -183,7 +184,7 @@ internal static class GrainApi
     /// Runs a grain call for a route: a bad id is 400, a call the cluster could not answer in time (a silo just died,
     /// storage away while activating) is 503 with Retry-After.
     /// </summary>
-    private static async Task<IResult> Call(string? id, Func<Task<IResult>> call)
+    internal static async Task<IResult> Call(string? id, Func<Task<IResult>> call)
     {
         if (id is not null && !GrainKeys.IsValidId(id))
         {
@@ -201,10 +202,10 @@ internal static class GrainApi
         }
     }
 
-    private static IResult Ok<T>(T value) => Results.Json(value, Json);
+    internal static IResult Ok<T>(T value) => Results.Json(value, Json);
 
     /// <summary>A listing: <c>{"items": [...]}</c>, so fields can be added beside the items later.</summary>
-    private static IResult Items<T>(IReadOnlyList<T> items) => Results.Json(new ItemsView<T>(items), Json);
+    internal static IResult Items<T>(IReadOnlyList<T> items) => Results.Json(new ItemsView<T>(items), Json);
 
     internal static IResult BadRequest(string message) => Results.Json(new ErrorView(message), Json, statusCode: StatusCodes.Status400BadRequest);
 
@@ -216,7 +217,7 @@ internal static class GrainApi
     private static string RedisEndpoints(string configuration) =>
         string.Join(",", StackExchange.Redis.ConfigurationOptions.Parse(configuration).EndPoints.Select(e => e.ToString()));
 
-    private static async Task<byte[]> ReadBody(HttpContext context)
+    internal static async Task<byte[]> ReadBody(HttpContext context)
     {
         using var buffer = new MemoryStream();
         await context.Request.Body.CopyToAsync(buffer);

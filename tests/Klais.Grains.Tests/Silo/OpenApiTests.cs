@@ -20,5 +20,11 @@ public sealed class OpenApiTests
         Assert.Equal(["get"], paths["/api/swarm"]);
         Assert.Equal(["get"], paths["/api/anomalies"]);
         Assert.Equal(["get"], paths["/api/events"]);
+        Assert.Equal(["get", "post"], paths["/api/policies"]);
+        Assert.Equal(["get"], paths["/api/policies/{version}"]);
+        foreach (string action in new[] { "rollout", "pause", "resume", "abort" })
+        {
+            Assert.Equal(["post"], paths[$"/api/policies/{{version}}/{action}"]);
+        }
     }
 }
