@@ -183,7 +183,7 @@ public sealed class PolicyRolloutProcessTests(ITestOutputHelper output)
         string[] problems = [.. body!.Value.GetProperty("problems").EnumerateArray().Select(p => p.GetString()!)];
         output.WriteLine(string.Join("\n", problems));
         Assert.Equal(7, problems.Length);
-        foreach (string field in new[] { "settings.dam_max_rate", "settings.dam_burst_size", "settings.suspect_sources", "settings.colour", "settings.report_interval_ms", "description", "owner" })
+        foreach (string field in new[] { "(settings.dam_max_rate)", "(settings.dam_burst_size)", "(settings.suspect_sources)", "settings.colour is", "settings.report_interval_ms is", "description must", "owner is" })
         {
             Assert.Single(problems, p => p.Contains(field, StringComparison.Ordinal));
             Assert.Contains(field, body.Value.GetProperty("error").GetString(), StringComparison.Ordinal);
@@ -200,9 +200,9 @@ public sealed class PolicyRolloutProcessTests(ITestOutputHelper output)
         Assert.Equal(400, status);
         problems = [.. body!.Value.GetProperty("problems").EnumerateArray().Select(p => p.GetString()!)];
         output.WriteLine(string.Join("\n", problems));
-        foreach (string field in new[] { "stages[1]", "stages[2]", "stages must end with 100", "bake_seconds", "max_drop_share_increase", "ack_timeout_seconds", "speed" })
+        foreach (string field in new[] { "stages[1] ", "stages[2] ", "stages must end with 100", "bake_seconds ", "max_drop_share_increase ", "ack_timeout_seconds ", "speed " })
         {
-            Assert.Single(problems, p => p.Contains(field, StringComparison.Ordinal));
+            Assert.Single(problems, p => p.StartsWith(field, StringComparison.Ordinal));
         }
 
         Assert.Equal(7, problems.Length);
