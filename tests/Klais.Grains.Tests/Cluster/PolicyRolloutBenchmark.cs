@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
 using Klais.Edge.Tests.EndToEnd;
-using Klais.Testing;
 using Xunit.Abstractions;
 
 namespace Klais.Grains.Tests.Cluster;
@@ -9,7 +8,7 @@ namespace Klais.Grains.Tests.Cluster;
 /// <summary>
 /// Seconds from a rollout stage's decision (its "started" entry in the grain's history) to the moment every edge the
 /// stage targets has the policy in force (each edge's <c>/stats</c> <c>control.policy.applied_unix_ms</c>; one host,
-/// one clock). Three silos, three edges under load, rollouts of stages ["canary", 100] with no bake, one after the
+/// one clock). The fleet of <see cref="PolicyRolloutProcessTests"/> (three silos, three edges under load), rollouts of stages ["canary", 100] with no bake, one after the
 /// other. It checks that every rollout completed on every edge; the seconds are printed, not asserted
 /// (docs/BENCHMARKS.md keeps them with the command).
 /// </summary>
@@ -21,35 +20,17 @@ public sealed class PolicyRolloutBenchmark(ITestOutputHelper output)
     public async Task Seconds_from_a_stage_decision_to_every_targeted_edge_applying_it()
     {
         int rollouts = int.TryParse(Environment.GetEnvironmentVariable("KLAIS_BENCH_POLICY_ROLLOUTS"), CultureInfo.InvariantCulture, out int n) ? n : 5;
-        await using FleetUnderTest fleet = await FleetUnderTest.StartAsync(edges: 3);
-        Assert.True(await Eventually.TrueAsync(() => fleet.FormedAsync(fleet.Silos), TimeSpan.FromSeconds(60)), "the cluster never formed:\n" + fleet.Describe());
-        fleet.StartLoad(perSecond: 300);
+        await using FleetUnderTest fleet = await PolicyRolloutProcessTests.StartFleetAsync();
         SiloProcess api = fleet.Silos[0];
-        Assert.True(await Eventually.TrueAsync(async () =>
-        {
-            await Task.Delay(200);
-            (int status, JsonElement? nodes) = await fleet.CallAsync(api, HttpMethod.Get, "/api/nodes");
-            return status == 200 && nodes!.Value.GetProperty("items").EnumerateArray().Count(x => x.GetProperty("health").GetString() == "ok") == 3;
-        }, TimeSpan.FromSeconds(120)), "the edges never all reported:\n" + fleet.Describe());
 
         var canary = new List<double>();
         var rest = new List<double>();
         var grainSeen = new List<double>();
         for (int i = 0; i < rollouts; i++)
         {
-            (int created, JsonElement? body) = await fleet.CallAsync(api, HttpMethod.Post, "/api/policies",
-                $$"""{"settings": {"dam_max_rate": {{20000 + i}}}, "description": "bench {{i}}"}""");
-            Assert.Equal(201, created);
-            long version = body!.Value.GetProperty("version").GetInt64();
+            long version = await PolicyRolloutProcessTests.CreateAsync(fleet, api, $$"""{"settings": {"dam_max_rate": {{20000 + i}}}, "description": "bench {{i}}"}""");
             Assert.Equal(200, (await fleet.CallAsync(api, HttpMethod.Post, $"/api/policies/{version}/rollout", """{"stages": ["canary", 100], "bake_seconds": 0}""")).Status);
-            JsonElement policy = default;
-            Assert.True(await Eventually.TrueAsync(async () =>
-            {
-                await Task.Delay(200);
-                (int status, JsonElement? p) = await fleet.CallAsync(api, HttpMethod.Get, $"/api/policies/{version}");
-                policy = p ?? default;
-                return status == 200 && p!.Value.GetProperty("state").GetString() == "complete";
-            }, TimeSpan.FromSeconds(120)), $"version {version} did not complete: {policy}");
+            JsonElement policy = await PolicyRolloutProcessTests.PolicyWhenAsync(fleet, api, version, p => p.GetProperty("state").GetString() == "complete");
 
             var started = policy.GetProperty("history").EnumerateArray().Where(h => h.GetProperty("outcome").GetString() == "started")
                 .Select(h => h.GetProperty("at").GetDateTimeOffset()).ToList();

@@ -22,7 +22,7 @@ public sealed class PolicyRolloutProcessTests(ITestOutputHelper output)
     /// <summary>The edges' overflow queue is small, so a Dam rate far below the load drops at once instead of queueing for minutes.</summary>
     private static readonly Dictionary<string, string> EdgeSettings = new() { ["KLAIS_DAM_QUEUE_MAX_MESSAGES"] = "200" };
 
-    private static async Task<FleetUnderTest> StartFleetAsync()
+    internal static async Task<FleetUnderTest> StartFleetAsync()
     {
         FleetUnderTest fleet = await FleetUnderTest.StartAsync(edges: 3, edgeSettings: EdgeSettings);
         Assert.True(await Eventually.TrueAsync(() => fleet.FormedAsync(fleet.Silos), TimeSpan.FromSeconds(60)), "the cluster never formed:\n" + fleet.Describe());
@@ -214,7 +214,7 @@ public sealed class PolicyRolloutProcessTests(ITestOutputHelper output)
         Assert.Equal("draft", (await PolicyAsync(fleet, api, version)).GetProperty("state").GetString());
     }
 
-    private static async Task<long> CreateAsync(FleetUnderTest fleet, SiloProcess api, string body)
+    internal static async Task<long> CreateAsync(FleetUnderTest fleet, SiloProcess api, string body)
     {
         (int status, JsonElement? created) = await fleet.CallAsync(api, HttpMethod.Post, "/api/policies", body);
         Assert.True(status == 201, $"POST /api/policies answered {status}: {created}");
@@ -229,7 +229,7 @@ public sealed class PolicyRolloutProcessTests(ITestOutputHelper output)
     }
 
     /// <summary>The policy once <paramref name="condition"/> holds (polled, <paramref name="each"/> run at every poll); fails with the last view at the deadline.</summary>
-    private static async Task<JsonElement> PolicyWhenAsync(FleetUnderTest fleet, SiloProcess api, long version, Func<JsonElement, bool> condition,
+    internal static async Task<JsonElement> PolicyWhenAsync(FleetUnderTest fleet, SiloProcess api, long version, Func<JsonElement, bool> condition,
         Func<Task>? each = null, TimeSpan? timeout = null)
     {
         JsonElement last = default;
