@@ -431,7 +431,7 @@ internal sealed class PolicyRollout(PolicyFleetState state)
         Decide(p, context, outcome, gate, nodeId, detail);
         int reached = p.Edges.Count(e => e.Published);
         context.Record(endState == Aborted ? "policy_abort" : "policy_rollback", Grain,
-            $"version {p.Version} {(endState == Aborted ? "aborted" : "rolled back")} at stage {stage}: gate {gate} failed: {detail}; {reached} edges return to version {p.PreviousVersion}");
+            $"version {p.Version} {(endState == Aborted ? "aborted" : "rolled back")} at stage {stage}: gate {gate} failed: {detail}; {reached} edge{(reached == 1 ? "" : "s")} return{(reached == 1 ? "s" : "")} to version {p.PreviousVersion}");
         Revert(p, context, onlyUnconfirmed: false);
     }
 
