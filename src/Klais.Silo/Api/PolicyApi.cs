@@ -39,7 +39,7 @@ internal static class PolicyApi
             return Invalid(problems);
         }
 
-        return await GrainApi.Call(null, async () =>
+        return await Stored(async () =>
         {
             PolicyResult result = await Fleet(grains).Create(draft);
             return result.Status == PolicyStatus.Ok
@@ -60,8 +60,24 @@ internal static class PolicyApi
 
     private static Task<IResult> WithVersion(string text, Func<long, Task<IResult>> call) =>
         long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out long version) && version > 0
-            ? GrainApi.Call(null, () => call(version))
+            ? Stored(() => call(version))
             : Task.FromResult(GrainApi.BadRequest($"\"{text}\" is not a policy version: versions are whole numbers from 1."));
+
+    /// <summary>
+    /// A policy call through <see cref="GrainApi.Call"/>; a decision the grain could not write (the store is away) is a
+    /// 503 too: nothing was changed and the call may be repeated.
+    /// </summary>
+    private static Task<IResult> Stored(Func<Task<IResult>> call) => GrainApi.Call(null, async () =>
+    {
+        try
+        {
+            return await call();
+        }
+        catch (InvalidOperationException ex)
+        {
+            return Results.Json(new ErrorView(ex.Message), GrainApi.Json, statusCode: StatusCodes.Status503ServiceUnavailable);
+        }
+    });
 
     private static IResult Answer(PolicyResult result) => result.Status switch
     {

@@ -86,7 +86,11 @@ public sealed class PolicyRolloutProcessTests(ITestOutputHelper output)
         Assert.Equal((version, 20000.0, 4000.0, 50000.0), (policy.GetProperty("version").GetInt64(), policy.GetProperty("settings").GetProperty("dam_max_rate").GetDouble(),
             policy.GetProperty("settings").GetProperty("suspect_rate").GetDouble(), policy.GetProperty("settings").GetProperty("dam_burst_size").GetDouble()));
         Assert.Equal(version, (await fleet.Edges[2].GetJsonAsync("/health")).GetProperty("policy_version").GetInt64());
-        Assert.Contains(await EventsAsync(fleet, api), e => e.Contains($"version {version} complete on 3 edges", StringComparison.Ordinal));
+        Assert.True(await Eventually.TrueAsync(async () =>
+        {
+            await Task.Delay(200);
+            return (await EventsAsync(fleet, api)).Any(e => e.Contains($"version {version} complete on 3 edges", StringComparison.Ordinal));
+        }, Deadline));
     }
 
     [Fact]
@@ -111,7 +115,15 @@ public sealed class PolicyRolloutProcessTests(ITestOutputHelper output)
         Assert.Contains(seen, s => s == ("edge-1", bad));
         Assert.DoesNotContain(seen, s => s.Item1 != "edge-1" && s.Item2 == bad);
 
-        string rollback = Assert.Single(await EventsAsync(fleet, api), e => e.Contains($"version {bad} rolled back", StringComparison.Ordinal));
+        // The event log takes the decision just after the grain wrote it (and after its records went to klais.control).
+        List<string> events = [];
+        Assert.True(await Eventually.TrueAsync(async () =>
+        {
+            await Task.Delay(200);
+            events = await EventsAsync(fleet, api);
+            return events.Any(e => e.Contains($"version {bad} rolled back", StringComparison.Ordinal));
+        }, Deadline), "no rollback event: " + string.Join("; ", events));
+        string rollback = Assert.Single(events, e => e.Contains($"version {bad} rolled back", StringComparison.Ordinal));
         Assert.Contains("gate drop_share failed", rollback, StringComparison.Ordinal);
         Assert.Matches(@"drop share 0\.[5-9]\d\d \(\d+(\.\d)?/s dropped of \d+(\.\d)?/s received\) against baseline 0\.0\d\d", rollback);
 
