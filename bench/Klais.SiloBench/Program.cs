@@ -12,7 +12,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Klais.SiloBench;
 
 /// <summary>
-/// <c>klais-silobench throughput [reports] [devices] [batch] [wait_ms]</c>, <c>memory [grains]</c>, <c>redis-writes [devices] [seconds]</c>.
+/// <c>klais-silobench throughput [reports] [devices] [batch] [wait_ms] [batch_devices]</c>, <c>memory [grains]</c>, <c>redis-writes [devices] [seconds]</c>.
 /// One in-process klais-silo on a redis-server of its own and the Kafka dev cluster. Each prints its result lines;
 /// docs/BENCHMARKS.md keeps them with the command.
 /// </summary>
@@ -25,8 +25,13 @@ internal static class Program
         switch (mode)
         {
             case "throughput":
-                await Throughput((int)Arg(1, 1_000_000), (int)Arg(2, 10_000), (int)Arg(3, new IngestionOptions().MaxBatch),
-                    (int)Arg(4, (long)new IngestionOptions().MaxWait.TotalMilliseconds));
+                var defaults = new IngestionOptions();
+                await Throughput((int)Arg(1, 1_000_000), (int)Arg(2, 10_000), defaults with
+                {
+                    MaxBatch = (int)Arg(3, defaults.MaxBatch),
+                    MaxWait = TimeSpan.FromMilliseconds(Arg(4, (long)defaults.MaxWait.TotalMilliseconds)),
+                    MaxBatchDevices = (int)Arg(5, defaults.MaxBatchDevices),
+                });
                 return 0;
             case "memory":
                 await Memory((int)Arg(1, 1_000_000));
@@ -34,13 +39,15 @@ internal static class Program
             case "redis-writes":
                 await RedisWrites((int)Arg(1, 100_000), (int)Arg(2, 10));
                 return 0;
+            case "operator-block":
+                return await OperatorBlock.RunAsync((int)Arg(1, 100), args.Length > 2 ? args[2] : "out/bin/klais-edge.dll");
             default:
-                Console.Error.WriteLine("usage: klais-silobench throughput [reports] [devices] [batch] [wait_ms] | memory [grains] | redis-writes [devices] [seconds]");
+                Console.Error.WriteLine("usage: klais-silobench throughput [reports] [devices] [batch] [wait_ms] [batch_devices] | memory [grains] | redis-writes [devices] [seconds] | operator-block [blocks] [klais-edge.dll]");
                 return 2;
         }
     }
 
-    private static SiloConfig Config(string bootstrap, RedisServer redis) => new()
+    internal static SiloConfig Config(string bootstrap, RedisServer redis) => new()
     {
         SiloId = "bench",
         Redis = redis.Configuration,
@@ -52,7 +59,7 @@ internal static class Program
     };
 
     /// <summary>Reports written first (as two edges would), then one silo started: reports ingested per second, durable and committed.</summary>
-    private static async Task Throughput(int reports, int devices, int batch, int waitMs)
+    private static async Task Throughput(int reports, int devices, IngestionOptions ingestion)
     {
         using var redis = new RedisServer();
         using KafkaDevCluster cluster = KafkaDevCluster.Start(brokers: 1);
@@ -74,7 +81,7 @@ internal static class Program
         Console.WriteLine($"produced {reports} reports for {devices} devices in {produce.Elapsed.TotalSeconds:0.0} s");
         long writesBefore = EvalCalls(redis);
         SiloConfig config = Config(cluster.BootstrapServers, redis);
-        await using KlaisSilo silo = await KlaisSilo.StartAsync(config with { Ingestion = config.Ingestion with { MaxBatch = batch, MaxWait = TimeSpan.FromMilliseconds(waitMs) } });
+        await using KlaisSilo silo = await KlaisSilo.StartAsync(config with { Ingestion = ingestion });
         IngestionStatus status = silo.Services.GetRequiredService<IngestionStatus>();
         var run = Stopwatch.StartNew();
         TimeSpan? first = null;
@@ -96,7 +103,8 @@ internal static class Program
 
         TimeSpan elapsed = run.Elapsed - (first ?? TimeSpan.Zero);
         long writes = EvalCalls(redis) - writesBefore;
-        Console.WriteLine($"throughput: {reports} reports ({devices} devices, batches of up to {batch} records or {waitMs} ms) ingested, state durable and offsets committed in {elapsed.TotalSeconds:0.00} s "
+        Console.WriteLine($"throughput: {reports} reports ({devices} devices; batches of up to {ingestion.MaxBatch} records, {ingestion.MaxBatchDevices} devices "
+            + $"or {ingestion.MaxWait.TotalMilliseconds} ms) ingested, state durable and offsets committed in {elapsed.TotalSeconds:0.00} s "
             + $"(from the first record consumed): {reports / elapsed.TotalSeconds:0} reports/s; {status.BatchesHandled} batches, "
             + $"{writes} Redis script calls ({writes / elapsed.TotalSeconds:0}/s)");
     }

@@ -1,3 +1,4 @@
+using Klais.Contracts.Security;
 using Klais.Silo.Configuration;
 using Klais.Silo.Hosting;
 
@@ -34,6 +35,11 @@ internal static class Program
         {
             await Console.Error.WriteLineAsync("klais-silo: development mode (KLAIS_REDIS is not set): one silo, localhost clustering, "
                 + "grain state and reminders in memory; nothing survives a restart.");
+        }
+
+        if (config.ApiTokens.IsOpen)
+        {
+            await Console.Error.WriteLineAsync("klais-silo: warning: " + ApiTokens.OpenWarning);
         }
 
         KlaisSilo silo;

@@ -3,6 +3,7 @@ using System.Reflection;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Klais.Contracts.Security;
 using Klais.Edge.Api.Http;
 using Klais.Edge.Devices;
 using Klais.Edge.Hosting;
@@ -33,10 +34,43 @@ internal sealed partial class EdgeApi
     public static string Version { get; } =
         typeof(EdgeApi).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
 
-    /// <summary>Routes one request. Unknown paths get 404 naming the endpoints; known paths with another method get 405.</summary>
-    public ApiResponse Handle(ApiRequest request) => request.Path switch
+    private long _unauthorized;
+    private long _forbidden;
+
+    /// <summary>
+    /// Checks the caller's role, then routes. <c>/health</c> is open to everyone (load balancers, orchestrators); reads
+    /// need <c>read</c>; every change (<c>POST /config</c>, blocks, limits) needs <c>operate</c>. Unknown paths need
+    /// <c>read</c> too, so that the API's shape is not told to strangers.
+    /// </summary>
+    public ApiResponse Handle(ApiRequest request)
     {
-        "/health" => Get(request, () => ApiResponse.Json(200, w => EdgeStatsWriter.WriteHealth(w, _node))),
+        if (request.Path != "/health")
+        {
+            ApiRole required = request.Method is "GET" or "HEAD" ? ApiRole.Read : ApiRole.Operate;
+            ApiAccess access = _node.Config.ApiTokens.Check(request.Authorization, required);
+            if (!access.IsAllowed)
+            {
+                Interlocked.Increment(ref access.Status == 401 ? ref _unauthorized : ref _forbidden);
+                ApiResponse denied = ApiResponse.Error(access.Status, access.Message!);
+                return access.Status == 401 ? denied.WithHeader("WWW-Authenticate", "Bearer") : denied;
+            }
+        }
+
+        return Route(request);
+    }
+
+    /// <summary>Routes one request. Unknown paths get 404 naming the endpoints; known paths with another method get 405.</summary>
+    private ApiResponse Route(ApiRequest request) => request.Path switch
+    {
+        "/health" => Get(request, () => ApiResponse.Json(200, w =>
+        {
+            EdgeStatsWriter.WriteHealth(w, _node);
+            w.WriteStartObject("api_access");
+            w.WriteString("mode", _node.Config.ApiTokens.Mode);
+            w.WriteNumber("unauthorized", Interlocked.Read(ref _unauthorized));
+            w.WriteNumber("forbidden", Interlocked.Read(ref _forbidden));
+            w.WriteEndObject();
+        })),
         "/stats" => Get(request, () => ApiResponse.Json(200, w => EdgeStatsWriter.WriteStats(w, _node))),
         "/metrics" => Get(request, () => ApiResponse.Text(200, PrometheusType, PrometheusText.Write(_node))),
         "/config" => request.Method == "POST" ? Mutating(request, PostConfig) : MethodNotAllowed("POST"),
@@ -79,15 +113,9 @@ internal sealed partial class EdgeApi
         return true;
     }
 
-    /// <summary>Every changing endpoint needs the bearer token when <c>KLAIS_API_TOKEN</c> is set.</summary>
-    private ApiResponse Mutating(ApiRequest request, Func<ApiRequest, ApiResponse> change)
+    /// <summary>A changing endpoint (its caller's role is checked in <see cref="Handle"/>): the body is bounded.</summary>
+    private static ApiResponse Mutating(ApiRequest request, Func<ApiRequest, ApiResponse> change)
     {
-        if (!Authorized(request, _node.Config.ApiToken))
-        {
-            return ApiResponse.Error(401, "This endpoint needs 'Authorization: Bearer <token>' (KLAIS_API_TOKEN is set).")
-                .WithHeader("WWW-Authenticate", "Bearer");
-        }
-
         if (request.Body.Length > MaxConfigBodyBytes)
         {
             return ApiResponse.Error(413, $"The body is larger than {MaxConfigBodyBytes} bytes.");
@@ -242,19 +270,6 @@ internal sealed partial class EdgeApi
             w.WriteNumber("rate_limit", rate);
             w.WriteNumber("burst_size", burst);
         });
-    }
-
-    private static bool Authorized(ApiRequest request, string? token)
-    {
-        if (token is null)
-        {
-            return true;
-        }
-
-        const string prefix = "Bearer ";
-        string header = request.Authorization ?? "";
-        return header.StartsWith(prefix, StringComparison.Ordinal)
-            && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(header[prefix.Length..]), Encoding.UTF8.GetBytes(token));
     }
 
     [LoggerMessage(EventId = EventIds.ConfigChanged, Level = LogLevel.Information, Message = "POST /config: Dam rate {Rate}/s, burst {Burst}")]

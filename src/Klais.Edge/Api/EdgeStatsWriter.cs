@@ -1,3 +1,4 @@
+using Klais.Contracts.Security;
 using System.Diagnostics;
 using System.Text.Json;
 using Klais.Contracts.Wire;
@@ -36,6 +37,11 @@ internal static class EdgeStatsWriter
         else if (!node.Xdp.Attached)
         {
             warnings.Add("XDP is off (KLAIS_XDP_IFACE is unset): every datagram is filtered in user space.");
+        }
+
+        if (node.Config.ApiTokens.IsOpen)
+        {
+            warnings.Add(ApiTokens.OpenWarning);
         }
 
         w.WriteString("status", degradation.Level == EdgeDegradation.Normal ? "ok" : "degraded");

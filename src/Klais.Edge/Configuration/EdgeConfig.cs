@@ -1,6 +1,8 @@
 using System.Net;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using Klais.Contracts.Configuration;
+using Klais.Contracts.Security;
 using Klais.Edge.Spill;
 using Klais.Kafka;
 using Microsoft.Extensions.Logging;
@@ -26,7 +28,11 @@ internal sealed record EdgeConfig
     public required bool ValidateJson { get; init; }
     public required int KafkaLingerMs { get; init; }
     public required int KafkaMaxInFlight { get; init; }
-    public required string? ApiToken { get; init; }
+    /// <summary>Who may call the API and with what role; <see cref="ApiTokens.Open"/> without KLAIS_API_TOKENS_FILE.</summary>
+    public required ApiTokens ApiTokens { get; init; }
+
+    /// <summary>HTTPS for the API (<c>KLAIS_API_TLS_CERT</c>); null for plain HTTP.</summary>
+    public X509Certificate2? ApiCertificate { get; init; }
     public required TimeSpan ShutdownTimeout { get; init; }
 
     /// <summary>Null: a temporary directory (the backlog does not survive a restart).</summary>
@@ -187,7 +193,13 @@ internal static class EdgeConfigLoader
         var read = new SettingReader(Lookup);
         string bootstrap = read.Text(EdgeSettings.KafkaBootstrap).Trim();
         string nodeId = read.Matching(EdgeSettings.NodeId, IsNodeId, "It must be at most 64 characters with no control characters.").Trim();
-        string token = read.Text(EdgeSettings.ApiToken);
+        if (read.Text(EdgeSettings.ApiToken).Length > 0)
+        {
+            read.Fail(EdgeSettings.ApiToken, "(hidden)", "It is replaced by KLAIS_API_TOKENS_FILE: a file of '<token> <role>' lines, roles read, operate and admin.");
+        }
+
+        ApiTokens tokens = ApiTokens.Read(read);
+        X509Certificate2? certificate = ApiTls.Read(read);
         string xdpInterface = read.Matching(EdgeSettings.XdpInterface, IsInterfaceName, "It must be a network interface name: 1 to 15 characters, no '/', ':' or whitespace.").Trim();
         string xdpModeText = read.Text(EdgeSettings.XdpMode).Trim();
         EdgeXdpMode xdpMode = xdpModeText.Length == 0
@@ -220,7 +232,8 @@ internal static class EdgeConfigLoader
             ValidateJson = read.Boolean(EdgeSettings.ValidateJson),
             KafkaLingerMs = (int)read.WholeNumber(EdgeSettings.KafkaLingerMs, 0, 60_000),
             KafkaMaxInFlight = (int)read.WholeNumber(EdgeSettings.KafkaMaxInFlight, 1, 10_000_000),
-            ApiToken = token.Length == 0 ? null : token,
+            ApiTokens = tokens,
+            ApiCertificate = certificate,
             ShutdownTimeout = TimeSpan.FromSeconds(read.WholeNumber(EdgeSettings.ShutdownSeconds, 1, 3600)),
             XdpInterface = xdpMode == EdgeXdpMode.Off || xdpInterface.Length == 0 ? null : xdpInterface,
             XdpMode = xdpInterface.Length == 0 ? EdgeXdpMode.Off : xdpMode,

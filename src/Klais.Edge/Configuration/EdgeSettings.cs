@@ -1,4 +1,5 @@
 using Klais.Contracts.Configuration;
+using Klais.Contracts.Security;
 
 namespace Klais.Edge.Configuration;
 
@@ -26,7 +27,10 @@ internal static class EdgeSettings
     public static readonly Setting ValidateJson = new("KLAIS_VALIDATE_JSON", "true", "Reject payloads that are not one JSON value.");
     public static readonly Setting KafkaLingerMs = new("KLAIS_KAFKA_LINGER_MS", "5", "librdkafka linger.ms: how long a batch may wait to fill.");
     public static readonly Setting KafkaMaxInFlight = new("KLAIS_KAFKA_MAX_IN_FLIGHT", "200000", "Records handed to librdkafka and not yet acknowledged before the Dam holds back.");
-    public static readonly Setting ApiToken = new("KLAIS_API_TOKEN", "", "Bearer token required by mutating endpoints; unset means none is required.");
+    public static readonly Setting ApiTokensFile = ApiTokens.File;
+
+    /// <summary>The single token of earlier releases; refused with a pointer to <see cref="ApiTokensFile"/>.</summary>
+    public static readonly Setting ApiToken = new("KLAIS_API_TOKEN", "", "Replaced by KLAIS_API_TOKENS_FILE; setting it is an error.");
     public static readonly Setting XdpInterface = new("KLAIS_XDP_IFACE", "", "Network interface the XDP filter attaches to; unset runs without XDP.");
     public static readonly Setting XdpMode = new("KLAIS_XDP_MODE", "", "auto (native where the driver supports it, else generic; without privileges: no XDP, said in /health), native, generic or off. Default: auto when KLAIS_XDP_IFACE is set.");
     public static readonly Setting ShutdownSeconds = new("KLAIS_SHUTDOWN_TIMEOUT_SECONDS", "10", "Time SIGTERM allows to drain the Dam and flush Kafka.");
@@ -52,7 +56,7 @@ internal static class EdgeSettings
     [
         UdpBind, ApiBind, KafkaBootstrap, KafkaTopic, DamMaxRate, DamBurstSize, DamQueueMaxMessages, DamQueueMaxBytes,
         LogLevel, NodeId, ReceiveThreads, ReceiveBufferBytes, MaxPayloadBytes, ValidateJson, KafkaLingerMs, KafkaMaxInFlight,
-        ApiToken, XdpInterface, XdpMode, ShutdownSeconds, SpillDir, SpillMaxBytes, SpillFsync, SpillFullPolicy, BreakerWindowMs,
+        ApiTokensFile, ApiToken, ApiTls.Cert, ApiTls.Key, ApiTls.Password, XdpInterface, XdpMode, ShutdownSeconds, SpillDir, SpillMaxBytes, SpillFsync, SpillFullPolicy, BreakerWindowMs,
         BreakerBreakMs, BreakerStallMs, DedupeMaxDevices, DedupeIdleSeconds, Control, ControlStartTimeoutMs, ReportIntervalMs,
         DeviceReportWindowMs, ReportMaxDevices, SuspectRate, SuspectSources, HeavyHitterShare,
     ];

@@ -23,6 +23,7 @@ internal static class EventIds
     public const int ConfigRejected = 501;
     public const int ApiListening = 502;
     public const int ApiHandlerFailed = 503;
+    public const int ApiOpen = 509;
     public const int DeviceBlocked = 504;
     public const int DeviceUnblocked = 505;
     public const int DeviceLimitSet = 506;

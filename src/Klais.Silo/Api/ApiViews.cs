@@ -12,7 +12,10 @@ internal sealed record IngestionView(int Partitions, long Consumed, long Applied
     long OffsetCommits, long OffsetCommitFailures, long GrainCallFailures, string? LastProblem);
 
 internal sealed record HealthView(string Status, string SiloId, string Mode, string? Warning, string? Redis, StateWritesView StateWrites,
-    IngestionView Ingestion, long ControlUpdates);
+    IngestionView Ingestion, long ControlUpdates, ApiAccessView ApiAccess);
+
+/// <summary><c>/health</c>'s account of API access: <c>tokens</c> or <c>open</c> (with the warning), and the requests refused.</summary>
+internal sealed record ApiAccessView(string Mode, string? Warning, long Unauthorized, long Forbidden);
 
 internal sealed record ErrorView(string Error);
 

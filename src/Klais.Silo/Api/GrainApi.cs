@@ -1,3 +1,4 @@
+using Klais.Contracts.Security;
 using System.Text.Json;
 using Klais.Contracts.Proto;
 using Klais.Grains;
@@ -29,13 +30,13 @@ internal static class GrainApi
 
     public static void Map(WebApplication app)
     {
-        app.MapGet("/health", Health);
+        app.MapGet("/health", Health).WithMetadata(ApiRoles.Open);
         app.MapGet("/openapi.json", OpenApi);
         app.MapGet("/api/silos", Silos);
         app.MapGet("/api/devices/{id}", (string id, IGrainFactory grains) => Call(id, async () =>
             await grains.GetGrain<IDeviceGrain>(id).Describe() is { } device ? Ok(device) : NotFound($"Device {id} has no state: no edge has reported it.")));
-        app.MapPost("/api/devices/{id}/block", Block);
-        app.MapDelete("/api/devices/{id}/block", Unblock);
+        app.MapPost("/api/devices/{id}/block", Block).RequireRole(ApiRole.Operate);
+        app.MapDelete("/api/devices/{id}/block", Unblock).RequireRole(ApiRole.Operate);
         app.MapGet("/api/nodes", (IGrainFactory grains) => Call(null, async () => Items(await grains.GetGrain<INodeIndexGrain>(GrainKeys.Fleet).List())));
         app.MapGet("/api/nodes/{id}", (string id, IGrainFactory grains) => Call(id, async () =>
             await grains.GetGrain<INodeGrain>(id).Describe() is { } node ? Ok(node) : NotFound($"Node {id} has never reported.")));
@@ -53,7 +54,7 @@ internal static class GrainApi
         return Results.Text(reader.ReadToEnd(), "application/json");
     }
 
-    private static IResult Health(SiloConfig config, StateWriteHealth writes, IngestionStatus ingestion, IControlPublisher control)
+    private static IResult Health(SiloConfig config, StateWriteHealth writes, IngestionStatus ingestion, IControlPublisher control, ApiRoles roles)
     {
         bool failing = writes.Failing;
         return Results.Json(new HealthView(
@@ -66,7 +67,9 @@ internal static class GrainApi
             new IngestionView(ingestion.Partitions, ingestion.ConsumedRecords, ingestion.AppliedReports, ingestion.RejectedRecords,
                 ingestion.BatchesHandled, ingestion.UncommittedBatches, ingestion.OffsetCommits, ingestion.OffsetCommitFailures,
                 ingestion.GrainCallFailures, ingestion.LastProblem),
-            control.Published), Json, statusCode: StatusCodes.Status200OK);
+            control.Published,
+            new ApiAccessView(config.ApiTokens.Mode, config.ApiTokens.IsOpen ? ApiTokens.OpenWarning : null, roles.Unauthorized, roles.Forbidden)),
+            Json, statusCode: StatusCodes.Status200OK);
     }
 
     private static Task<IResult> Silos(IGrainFactory grains) => Call(null, async () =>

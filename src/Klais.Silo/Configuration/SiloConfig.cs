@@ -1,3 +1,4 @@
+using Klais.Contracts.Security;
 using System.Globalization;
 using System.Net;
 using Klais.Contracts.Configuration;
@@ -43,6 +44,12 @@ internal sealed record SiloConfig
 
     public LogLevel LogLevel { get; init; } = LogLevel.Information;
 
+    /// <summary>Who may call the API and with what role; open without <c>KLAIS_API_TOKENS_FILE</c>.</summary>
+    public ApiTokens ApiTokens { get; init; } = ApiTokens.Open;
+
+    /// <summary>HTTPS for the API (<c>KLAIS_API_TLS_CERT</c>); null for plain HTTP.</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? ApiCertificate { get; init; }
+
     public bool DevelopmentMode => Redis is null;
 }
 
@@ -66,6 +73,12 @@ internal sealed record IngestionOptions
     public bool StaticMembership { get; init; }
 
     public int MaxBatch { get; init; } = 200_000;
+
+    /// <summary>
+    /// Most distinct device keys in one batch. A batch is one call and one state write per device, awaited together
+    /// under <c>ReportIngestor.CallTimeout</c>; records alone do not bound that when every report is a different device.
+    /// </summary>
+    public int MaxBatchDevices { get; init; } = 20_000;
 
     public TimeSpan MaxWait { get; init; } = TimeSpan.FromMilliseconds(200);
 
@@ -160,6 +173,7 @@ internal static class SiloConfigLoader
                 HeartbeatInterval = TimeSpan.FromMilliseconds(heartbeat),
                 StaticMembership = r.Boolean(SiloSettings.StaticMembership),
                 MaxBatch = (int)r.WholeNumber(SiloSettings.IngestBatch, 1, 1_000_000),
+                MaxBatchDevices = (int)r.WholeNumber(SiloSettings.IngestDevices, 1, 1_000_000),
                 MaxWait = TimeSpan.FromMilliseconds(r.WholeNumber(SiloSettings.IngestWaitMs, 1, 60_000)),
             },
             IdleEviction = TimeSpan.FromSeconds(r.WholeNumber(SiloSettings.IdleEvictionSeconds, 60, 86_400)),
@@ -184,6 +198,8 @@ internal static class SiloConfigLoader
                 Kd = r.Number(SiloSettings.Kd, -1e-12, 100),
             },
             LogLevel = (LogLevel)r.OneOf(SiloSettings.LogLevel, LogLevelNames.Levels),
+            ApiTokens = ApiTokens.Read(r),
+            ApiCertificate = ApiTls.Read(r),
         };
         errors.AddRange(r.Errors);
         return errors.Count > 0 ? new SiloConfigResult(null, errors, false) : new SiloConfigResult(config, [], false);

@@ -1,3 +1,4 @@
+using Klais.Contracts.Security;
 using Klais.Contracts.Configuration;
 
 namespace Klais.Silo.Configuration;
@@ -22,6 +23,7 @@ internal static class SiloSettings
     public static readonly Setting HeartbeatMs = new("KLAIS_SILO_HEARTBEAT_MS", "1500", "Kafka group heartbeat interval; below the session timeout.");
     public static readonly Setting StaticMembership = new("KLAIS_SILO_STATIC_MEMBERSHIP", "false", "Use group.instance.id = silo id (restarts keep partitions on real brokers; the mock ignores it).");
     public static readonly Setting IngestBatch = new("KLAIS_SILO_INGEST_BATCH", "200000", "Most klais.reports records handled as one batch (one grain call and one state write per device, one offset commit); batches grow to it under a backlog.");
+    public static readonly Setting IngestDevices = new("KLAIS_SILO_INGEST_DEVICES", "20000", "Most distinct devices in one batch: each is one grain call and one state write, all of which must answer within the batch's 10 s call bound.");
     public static readonly Setting IngestWaitMs = new("KLAIS_SILO_INGEST_WAIT_MS", "200", "Longest ingestion waits for a first record before it looks at retries and aggregates again.");
     public static readonly Setting IdleEvictionSeconds = new("KLAIS_SILO_IDLE_EVICTION_SECONDS", "300", "Grains idle this long leave memory (at least 60).");
     public static readonly Setting Partitions = new("KLAIS_SILO_PARTITIONS", "12", "Partitions of klais.reports when the silo creates it (embedded dev cluster, or a real cluster without the topic).");
@@ -43,8 +45,8 @@ internal static class SiloSettings
     public static IReadOnlyList<Setting> All { get; } =
     [
         Redis, KafkaBootstrap, SiloId, ClusterId, ServiceId, SiloPort, GatewayPort, AdvertisedAddress, ApiBind, AdvertisedUrl,
-        ProbeTimeoutMs, MissedProbes, DeathVotes, SessionTimeoutMs, HeartbeatMs, StaticMembership, IngestBatch, IngestWaitMs,
+        ProbeTimeoutMs, MissedProbes, DeathVotes, SessionTimeoutMs, HeartbeatMs, StaticMembership, IngestBatch, IngestDevices, IngestWaitMs,
         IdleEvictionSeconds, Partitions, ControlIntervalMs, Quorum, WindowSeconds, BlockTtlSeconds, AnomalyZ, FloodEdges, FloodRate,
-        SourceThreshold, TargetLag, TargetCpu, Kp, Ki, Kd, LogLevel,
+        SourceThreshold, TargetLag, TargetCpu, Kp, Ki, Kd, LogLevel, ApiTokens.File, ApiTls.Cert, ApiTls.Key, ApiTls.Password,
     ];
 }

@@ -66,8 +66,15 @@ internal sealed class KlaisSilo : IAsyncDisposable
             .AddFilter("Microsoft", LogLevel.Warning)
             .AddFilter("Polly", LogLevel.Warning)
             .AddFilter("Orleans", config.LogLevel > LogLevel.Warning ? config.LogLevel : LogLevel.Warning);
-        builder.WebHost.ConfigureKestrel(k => k.Listen(config.ApiBind));
+        builder.WebHost.ConfigureKestrel(k => k.Listen(config.ApiBind, listen =>
+        {
+            if (config.ApiCertificate is { } certificate)
+            {
+                listen.UseHttps(certificate);
+            }
+        }));
         builder.Services.AddSingleton(config);
+        builder.Services.AddSingleton(new ApiRoles(config.ApiTokens));
         configureServices?.Invoke(builder.Services);
         builder.UseOrleans(silo => silo
             .UseKlaisCluster(config, siloPort, gatewayPort)
@@ -77,6 +84,7 @@ internal sealed class KlaisSilo : IAsyncDisposable
             .AddDashboard());
 
         WebApplication app = builder.Build();
+        app.UseApiRoles();
         GrainApi.Map(app);
         app.MapOrleansDashboard("/dashboard");
         try

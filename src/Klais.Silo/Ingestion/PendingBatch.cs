@@ -3,11 +3,15 @@ using Confluent.Kafka;
 
 namespace Klais.Silo.Ingestion;
 
-/// <summary>One handled batch: the offsets it covers, and the grain calls still to make durable before they may be committed.</summary>
+/// <summary>
+/// One handled batch: the offsets it covers, and the grain calls still to make durable before they may be committed.
+/// Those are flushes of grains that took their reports but could not write them (the store failed), and whole calls
+/// that failed and must be made again.
+/// </summary>
 internal sealed class PendingBatch
 {
     private readonly Dictionary<TopicPartition, Offset> _next = [];
-    private readonly ConcurrentQueue<Func<Task<bool>>> _retries = new();
+    private readonly ConcurrentQueue<(string? Grain, Func<Task<bool>> Call)> _retries = new();
 
     public IReadOnlyDictionary<TopicPartition, Offset> NextOffsets => _next;
 
@@ -22,23 +26,41 @@ internal sealed class PendingBatch
         }
     }
 
-    public void Retry(Func<Task<bool>> call) => _retries.Enqueue(call);
+    /// <summary>A grain holding changes of this batch unwritten: one successful flush of it makes them durable.</summary>
+    public void Flush(string grain, Func<Task<bool>> flush) => _retries.Enqueue((grain, flush));
 
-    /// <summary>Runs every retry once; those still not durable stay. True when the batch is durable now.</summary>
-    public async Task<bool> RetryAsync()
+    /// <summary>A call that failed outright: made again whole.</summary>
+    public void Retry(Func<Task<bool>> call) => _retries.Enqueue((null, call));
+
+    /// <summary>
+    /// Runs every retry once; those still not durable stay. True when the batch is durable now. A grain already
+    /// flushed in this <paramref name="round"/> (over batches all dispatched before the round began) is not flushed
+    /// again: that write covered this batch's changes too.
+    /// </summary>
+    public async Task<bool> RetryAsync(Dictionary<string, Task<bool>> round)
     {
         int count = _retries.Count;
-        var results = new List<(Func<Task<bool>> Call, Task<bool> Outcome)>(count);
-        for (int i = 0; i < count && _retries.TryDequeue(out Func<Task<bool>>? call); i++)
+        var results = new List<((string? Grain, Func<Task<bool>> Call) Retry, Task<bool> Outcome)>(count);
+        for (int i = 0; i < count && _retries.TryDequeue(out (string? Grain, Func<Task<bool>> Call) retry); i++)
         {
-            results.Add((call, Safe(call)));
+            Task<bool> outcome;
+            if (retry.Grain is null)
+            {
+                outcome = Safe(retry.Call);
+            }
+            else if (!round.TryGetValue(retry.Grain, out outcome!))
+            {
+                round[retry.Grain] = outcome = Safe(retry.Call);
+            }
+
+            results.Add((retry, outcome));
         }
 
-        foreach ((Func<Task<bool>> call, Task<bool> outcome) in results)
+        foreach (((string? Grain, Func<Task<bool>> Call) retry, Task<bool> outcome) in results)
         {
             if (!await outcome)
             {
-                _retries.Enqueue(call);
+                _retries.Enqueue(retry);
             }
         }
 

@@ -39,6 +39,12 @@ internal sealed partial class ReportIngestor(
     private long _nextRetryMs;
     private Task? _retrying;
 
+    /// <summary>The distinct record keys (device or node) of the batch being polled.</summary>
+    private readonly HashSet<byte[]> _batchKeys = new(KeyComparer.Instance);
+
+    /// <summary>A record consumed past the device bound of the last batch: the first of the next.</summary>
+    private ConsumeResult<byte[], byte[]>? _carried;
+
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         Task.Factory.StartNew(() => RunAsync(stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
 
@@ -128,14 +134,24 @@ internal sealed partial class ReportIngestor(
 
     /// <summary>
     /// A batch: waits up to <see cref="IngestionOptions.MaxWait"/> for the first record, then takes what librdkafka
-    /// has fetched already (a 5 ms wait at most per record) up to <see cref="IngestionOptions.MaxBatch"/>. At low load a
-    /// report (a vote) is dispatched at once; under a backlog batches grow, and with them the reports each grain
-    /// write covers.
+    /// has fetched already (a 5 ms wait at most per record) up to <see cref="IngestionOptions.MaxBatch"/> records and
+    /// <see cref="IngestionOptions.MaxBatchDevices"/> distinct keys (the record that would pass the second bound opens the
+    /// next batch). At low load a report (a vote) is dispatched at once; under a backlog batches grow, and with them the
+    /// reports each grain write covers.
     /// </summary>
     private List<ConsumeResult<byte[], byte[]>> Poll(IConsumer<byte[], byte[]> consumer, CancellationToken stop)
     {
         var records = new List<ConsumeResult<byte[], byte[]>>();
+        _batchKeys.Clear();
         TimeSpan wait = _options.MaxWait;
+        if (_carried is not null)
+        {
+            records.Add(_carried);
+            _batchKeys.Add(_carried.Message.Key ?? []);
+            _carried = null;
+            wait = Linger;
+        }
+
         while (records.Count < _options.MaxBatch && !stop.IsCancellationRequested)
         {
             ConsumeResult<byte[], byte[]>? result = consumer.Consume(wait);
@@ -144,11 +160,19 @@ internal sealed partial class ReportIngestor(
                 break;
             }
 
-            if (!result.IsPartitionEOF)
+            if (result.IsPartitionEOF)
             {
-                records.Add(result);
-                wait = Linger;
+                continue;
             }
+
+            if (_batchKeys.Add(result.Message.Key ?? []) && _batchKeys.Count > _options.MaxBatchDevices)
+            {
+                _carried = result;
+                break;
+            }
+
+            records.Add(result);
+            wait = Linger;
         }
 
         Interlocked.Add(ref status.Consumed, records.Count);
@@ -213,23 +237,27 @@ internal sealed partial class ReportIngestor(
 
         await Task.WhenAll(calls);
         Interlocked.Increment(ref status.Batches);
+
         return batch;
     }
 
     /// <summary>
     /// Runs one grain call of a batch. A call that returned but is not durable is retried with <paramref name="flush"/>;
-    /// one that failed outright (silo unreachable, timeout) is retried whole, since it may not have been applied.
+    /// one that failed outright (silo unreachable) is retried whole, since it may not have been applied. A call past
+    /// <see cref="CallTimeout"/> may still be queued at a busy grain or silo: its first retry waits for that call
+    /// instead of sending the same reports again (re-sending is what turns an overloaded silo into a stuck one).
     /// </summary>
     private async Task Track(PendingBatch batch, string grain, Func<Task<ApplyResult>> apply, Func<Task<bool>> flush)
     {
+        Task<ApplyResult> call = apply();
         try
         {
             // Bounded: one grain that does not answer must not hold up the batch, and with it the whole partition.
-            ApplyResult result = await apply().WaitAsync(CallTimeout);
+            ApplyResult result = await call.WaitAsync(CallTimeout);
             Interlocked.Add(ref status.Applied, result.Applied);
             if (!result.Durable)
             {
-                batch.Retry(flush);
+                batch.Flush(grain, flush);
             }
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
@@ -237,7 +265,15 @@ internal sealed partial class ReportIngestor(
             Interlocked.Increment(ref status.CallFailures);
             status.LastProblem = $"{grain}: {ex.GetType().Name}: {ex.Message}";
             LogCallFailed(logger, grain, ex);
-            batch.Retry(async () => (await apply()).Durable);
+            Task<ApplyResult>? outstanding = ex is TimeoutException ? call : null;
+            batch.Retry(async () =>
+            {
+                Task<ApplyResult> attempt = outstanding ?? apply();
+                outstanding = null;
+                ApplyResult result = await attempt;
+                Interlocked.Add(ref status.Applied, result.Applied);
+                return result.Durable;
+            });
         }
     }
 
@@ -269,9 +305,10 @@ internal sealed partial class ReportIngestor(
     /// <summary>Retries the not-yet-durable calls of the oldest batches, in order, until one still fails.</summary>
     private static async Task RetryHeadAsync(PendingBatch[] pending)
     {
+        var round = new Dictionary<string, Task<bool>>(StringComparer.Ordinal);
         foreach (PendingBatch batch in pending)
         {
-            if (!await batch.RetryAsync())
+            if (!await batch.RetryAsync(round))
             {
                 return;
             }
@@ -353,4 +390,19 @@ internal sealed partial class ReportIngestor(
 
     [LoggerMessage(EventId = 206, Level = LogLevel.Critical, Message = "Ingestion failed")]
     private static partial void LogFailed(ILogger logger, Exception ex);
+
+    /// <summary>Record keys compared by content, hashed without copying.</summary>
+    private sealed class KeyComparer : IEqualityComparer<byte[]>
+    {
+        public static readonly KeyComparer Instance = new();
+
+        public bool Equals(byte[]? x, byte[]? y) => x.AsSpan().SequenceEqual(y);
+
+        public int GetHashCode(byte[] key)
+        {
+            var hash = default(HashCode);
+            hash.AddBytes(key);
+            return hash.ToHashCode();
+        }
+    }
 }

@@ -30,10 +30,25 @@ public sealed class HttpApiServerTests : IAsyncLifetime
         return Task.CompletedTask;
     }
 
-    public async Task DisposeAsync() => await _server.DisposeAsync();
+    public async Task DisposeAsync()
+    {
+        _release.Set();
+        await _server.DisposeAsync();
+        _release.Dispose();
+    }
+
+    private readonly ManualResetEventSlim _release = new();
+    private int _holding;
 
     private ApiResponse Echo(ApiRequest request)
     {
+        if (request.Path == "/hold")
+        {
+            // Answering: the handler runs until the test releases it.
+            Interlocked.Increment(ref _holding);
+            _release.Wait(TimeSpan.FromSeconds(30));
+        }
+
         lock (_seen)
         {
             _seen.Add($"{request.Method} {request.Path} ?{request.Query} auth={request.Authorization} body={Encoding.UTF8.GetString(request.Body.Span)}");
@@ -250,24 +265,55 @@ public sealed class HttpApiServerTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Connections_beyond_the_limit_get_503_with_retry_after()
+    public async Task At_the_limit_a_new_connection_takes_the_place_of_the_one_waiting_longest()
+    {
+        var open = new List<Socket>();
+        for (int i = 0; i < Limits.MaxConnections; i++)
+        {
+            Socket s = await ConnectAsync();
+            await SendAsync(s, $"GET /kept-{i} HTTP/1.1\r\nHost: h\r\n\r\n");
+            Assert.StartsWith("HTTP/1.1 200", await ReadAsync(s, responses: 1), StringComparison.Ordinal);
+            open.Add(s);
+            _time.Advance(TimeSpan.FromSeconds(1)); // each waits a second longer than the next
+        }
+
+        using Socket late = await ConnectAsync();
+        await SendAsync(late, "GET /late HTTP/1.1\r\nHost: h\r\n\r\n");
+
+        Assert.StartsWith("HTTP/1.1 200", await ReadAsync(late, responses: 1), StringComparison.Ordinal);
+        Assert.Equal("", await ReadAsync(open[0])); // the longest waiting was closed: end of stream, no answer
+        Assert.Equal(1, _server.Evicted);
+        Assert.Equal(0, _server.Refused);
+        await SendAsync(open[1], "GET /still HTTP/1.1\r\nHost: h\r\n\r\n");
+        Assert.StartsWith("HTTP/1.1 200", await ReadAsync(open[1], responses: 1), StringComparison.Ordinal);
+        open.ForEach(s => s.Dispose());
+    }
+
+    [Fact]
+    public async Task Only_when_every_connection_is_answering_is_a_new_one_refused_with_503_and_retry_after()
     {
         var open = new List<Socket>();
         for (int i = 0; i < Limits.MaxConnections; i++)
         {
             Socket s = await ConnectAsync();
             await SendAsync(s, "GET /hold HTTP/1.1\r\nHost: h\r\n\r\n");
-            Assert.StartsWith("HTTP/1.1 200", await ReadAsync(s, responses: 1), StringComparison.Ordinal);
             open.Add(s);
         }
 
+        await WaitUntilAsync(() => Volatile.Read(ref _holding) == Limits.MaxConnections);
         using Socket extra = await ConnectAsync();
         string reply = await ReadAsync(extra);
+        _release.Set();
 
         Assert.StartsWith("HTTP/1.1 503 Service Unavailable", reply, StringComparison.Ordinal);
         Assert.Contains("Retry-After: 1", reply, StringComparison.Ordinal);
         Assert.Equal(1, _server.Refused);
-        open.ForEach(s => s.Dispose());
+        Assert.Equal(0, _server.Evicted);
+        foreach (Socket s in open)
+        {
+            Assert.StartsWith("HTTP/1.1 200", await ReadAsync(s, responses: 1), StringComparison.Ordinal);
+            s.Dispose();
+        }
     }
 
     private static int CountOf(string text, string part)

@@ -11,6 +11,43 @@ public sealed class EdgeConfigLoaderTests
     private static EdgeConfigResult Load(Dictionary<string, string>? env = null, params string[] args) =>
         EdgeConfigLoader.Load(args, name => env is not null && env.TryGetValue(name, out string? v) ? v : null);
 
+    [Fact]
+    public void The_api_tokens_file_is_read_and_every_bad_line_and_the_retired_single_token_are_listed()
+    {
+        string file = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllLines(file, ["good-token-0123456789 operate", "short admin", "other-token-0123456789 root"]);
+            EdgeConfigResult result = Load(new() { ["KLAIS_API_TOKENS_FILE"] = file, ["KLAIS_API_TOKEN"] = "s3cret" });
+
+            Assert.Null(result.Config);
+            Assert.Equal(
+                [
+                    "KLAIS_API_TOKEN is \"(hidden)\" (from the environment). It is replaced by KLAIS_API_TOKENS_FILE: a file of '<token> <role>' lines, roles read, operate and admin.",
+                    $"KLAIS_API_TOKENS_FILE is \"{file}\" (from the environment). Line 2: the token has 5 characters; at least 16 are required.",
+                    $"KLAIS_API_TOKENS_FILE is \"{file}\" (from the environment). Line 3: role 'root' is none of read, operate, admin.",
+                ],
+                result.Errors);
+
+            File.WriteAllLines(file, ["good-token-0123456789 operate"]);
+            Assert.Equal(1, Load(new() { ["KLAIS_API_TOKENS_FILE"] = file }).Config!.ApiTokens.Count);
+            Assert.True(Load().Config!.ApiTokens.IsOpen);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public void A_missing_tokens_file_is_a_configuration_error_not_an_open_api()
+    {
+        EdgeConfigResult result = Load(new() { ["KLAIS_API_TOKENS_FILE"] = "/nonexistent/klais-tokens" });
+
+        Assert.Null(result.Config);
+        Assert.Single(result.Errors, e => e.StartsWith("KLAIS_API_TOKENS_FILE is \"/nonexistent/klais-tokens\" (from the environment). It cannot be read:", StringComparison.Ordinal));
+    }
+
     [Theory]
     [InlineData("warn", LogLevel.Warning)]
     [InlineData("warning", LogLevel.Warning)]

@@ -123,23 +123,6 @@ public sealed class EdgeEndToEndTests : IDisposable
     }
 
     [Fact]
-    public async Task Config_endpoint_requires_the_bearer_token_when_one_is_set()
-    {
-        await using EdgeHarness edge = await EdgeHarness.StartAsync(
-            EdgeHarness.Config(_cluster.BootstrapServers, "auth", ("KLAIS_API_TOKEN", "s3cret")));
-        var body = new StringContent("""{"new_rate":5}""", Encoding.UTF8, "application/json");
-
-        using HttpResponseMessage anonymous = await edge.Http.PostAsync(new Uri("/config", UriKind.Relative), body);
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/config") { Content = new StringContent("""{"new_rate":5}""") };
-        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", "s3cret");
-        using HttpResponseMessage authorized = await edge.Http.SendAsync(request);
-
-        Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
-        Assert.Equal(HttpStatusCode.OK, authorized.StatusCode);
-        Assert.Equal(5, edge.Node.Dam.CurrentRate);
-    }
-
-    [Fact]
     public async Task Health_and_metrics_describe_the_running_edge()
     {
         await using EdgeHarness edge = await EdgeHarness.StartAsync(EdgeHarness.Config(_cluster.BootstrapServers, "hm"));

@@ -1,6 +1,10 @@
+using System.Buffers;
 using System.Globalization;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Klais.Edge.Hosting;
 using Microsoft.Extensions.Logging;
@@ -16,8 +20,12 @@ internal sealed record HttpApiLimits
     /// <summary>Request body; more gets 413.</summary>
     public int MaxBodyBytes { get; init; } = 64 * 1024;
 
-    /// <summary>Open connections; one more is answered 503 and closed.</summary>
-    public int MaxConnections { get; init; } = 64;
+    /// <summary>
+    /// Open connections. At the limit a new connection takes the place of the one waiting longest for a request (idle,
+    /// or sending its head or body slowly); only when every connection is in the middle of an answer is it refused
+    /// with 503. Idle connections hold no buffer, so the limit costs little memory.
+    /// </summary>
+    public int MaxConnections { get; init; } = 4096;
 
     /// <summary>Time to receive one whole request once its first byte arrived; slower gets 408.</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(10);
@@ -44,15 +52,20 @@ internal sealed partial class HttpApiServer : IAsyncDisposable
     private readonly HttpApiLimits _limits;
     private readonly TimeProvider _time;
     private readonly ILogger _log;
+    private readonly X509Certificate2? _certificate;
     private readonly CancellationTokenSource _stopping = new();
-    private readonly HashSet<Task> _connections = [];
+    private readonly Dictionary<Connection, Task> _connections = [];
     private Socket? _listener;
     private Task? _acceptLoop;
     private long _requests;
     private long _refused;
+    private long _evicted;
+    private long _handshakeFailures;
 
-    public HttpApiServer(IPEndPoint bind, Func<ApiRequest, ApiResponse> handler, HttpApiLimits limits, TimeProvider time, ILogger log)
+    /// <param name="certificate">When given, every connection speaks TLS (HTTPS) with it.</param>
+    public HttpApiServer(IPEndPoint bind, Func<ApiRequest, ApiResponse> handler, HttpApiLimits limits, TimeProvider time, ILogger log, X509Certificate2? certificate = null)
     {
+        _certificate = certificate;
         _bind = bind;
         _handler = handler;
         _limits = limits;
@@ -65,8 +78,14 @@ internal sealed partial class HttpApiServer : IAsyncDisposable
 
     public long Requests => Interlocked.Read(ref _requests);
 
-    /// <summary>Connections refused because <see cref="HttpApiLimits.MaxConnections"/> were open.</summary>
+    /// <summary>Connections refused because <see cref="HttpApiLimits.MaxConnections"/> were open, all of them busy answering.</summary>
     public long Refused => Interlocked.Read(ref _refused);
+
+    /// <summary>TLS connections that failed or did not finish their handshake in time.</summary>
+    public long HandshakeFailures => Interlocked.Read(ref _handshakeFailures);
+
+    /// <summary>Connections closed at the limit to make room for a new one: the one waiting longest for a request went.</summary>
+    public long Evicted => Interlocked.Read(ref _evicted);
 
     public void Start()
     {
@@ -85,7 +104,7 @@ internal sealed partial class HttpApiServer : IAsyncDisposable
 
         _listener = listener;
         _acceptLoop = AcceptLoopAsync(listener, _stopping.Token);
-        LogListening(_log, LocalEndPoint.ToString());
+        LogListening(_log, _certificate is null ? "http" : "https", LocalEndPoint.ToString());
     }
 
     public async Task StopAsync()
@@ -105,7 +124,7 @@ internal sealed partial class HttpApiServer : IAsyncDisposable
         Task[] open;
         lock (_connections)
         {
-            open = [.. _connections];
+            open = [.. _connections.Values];
         }
 
         await Task.WhenAll(open).ConfigureAwait(false);
@@ -139,21 +158,30 @@ internal sealed partial class HttpApiServer : IAsyncDisposable
             client.NoDelay = true;
             lock (_connections)
             {
-                if (_connections.Count >= _limits.MaxConnections)
+                if (_connections.Count >= _limits.MaxConnections && !EvictLongestWaiting())
                 {
                     Interlocked.Increment(ref _refused);
-                    _ = RefuseAsync(client);
+                    if (_certificate is null)
+                    {
+                        _ = RefuseAsync(client);
+                    }
+                    else
+                    {
+                        client.Dispose(); // over TLS a 503 would need a handshake first
+                    }
+
                     continue;
                 }
 
-                Task connection = ServeAsync(client, stop);
-                _connections.Add(connection);
-                _ = connection.ContinueWith(
-                    t =>
+                var connection = new Connection(client, _time.GetTimestamp());
+                Task serving = ServeAsync(connection, stop);
+                _connections[connection] = serving;
+                _ = serving.ContinueWith(
+                    _ =>
                     {
                         lock (_connections)
                         {
-                            _connections.Remove(t);
+                            _connections.Remove(connection);
                         }
                     },
                     CancellationToken.None,
@@ -161,6 +189,28 @@ internal sealed partial class HttpApiServer : IAsyncDisposable
                     TaskScheduler.Default);
             }
         }
+    }
+
+    /// <summary>Under the lock: ends the connection waiting longest for a request; false when every one is answering.</summary>
+    private bool EvictLongestWaiting()
+    {
+        Connection? longest = null;
+        foreach (Connection c in _connections.Keys)
+        {
+            if (!c.Answering && !c.Evicted && (longest is null || c.WaitingSince < longest.WaitingSince))
+            {
+                longest = c;
+            }
+        }
+
+        if (longest is null)
+        {
+            return false;
+        }
+
+        Interlocked.Increment(ref _evicted);
+        longest.Evict();
+        return true;
     }
 
     private static async Task RefuseAsync(Socket client)
@@ -179,18 +229,36 @@ internal sealed partial class HttpApiServer : IAsyncDisposable
         }
     }
 
-    private async Task ServeAsync(Socket client, CancellationToken stop)
+    private async Task ServeAsync(Connection connection, CancellationToken stop)
     {
         // Yield at once so the accept loop never runs a connection's first read inline.
         await Task.Yield();
-        byte[] buffer = new byte[_limits.MaxHeaderBytes + _limits.MaxBodyBytes];
+        byte[]? buffer = null;
         int filled = 0;
+        Stream? client = null;
         try
         {
-            while (!stop.IsCancellationRequested)
+            client = await OpenStreamAsync(connection.Socket, stop).ConfigureAwait(false);
+            if (client is null)
             {
+                return;
+            }
+
+            while (!stop.IsCancellationRequested && !connection.Evicted)
+            {
+                connection.Waiting(_time.GetTimestamp());
                 using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stop);
                 using ITimer timer = _time.CreateTimer(CancelDeadline, deadline, filled == 0 ? _limits.IdleTimeout : _limits.RequestTimeout, Timeout.InfiniteTimeSpan);
+                if (buffer is null)
+                {
+                    // Idle: wait for the first byte without a buffer (a zero-byte read), so idle connections cost no memory.
+                    if (await ReceiveAsync(client, Memory<byte>.Empty, deadline).ConfigureAwait(false) < 0)
+                    {
+                        return;
+                    }
+
+                    buffer = ArrayPool<byte>.Shared.Rent(_limits.MaxHeaderBytes + _limits.MaxBodyBytes);
+                }
 
                 // The head: request line and headers, up to the blank line.
                 int headLength;
@@ -241,7 +309,7 @@ internal sealed partial class HttpApiServer : IAsyncDisposable
 
                 if (head.ExpectContinue && filled == 0 && (head.Chunked || head.ContentLength > 0))
                 {
-                    await client.SendAsync(Continue, deadline.Token).ConfigureAwait(false);
+                    await client.WriteAsync(Continue, deadline.Token).ConfigureAwait(false);
                 }
 
                 BodyRead body = head.Chunked
@@ -267,6 +335,7 @@ internal sealed partial class HttpApiServer : IAsyncDisposable
                     Body = body.Body,
                 };
                 Interlocked.Increment(ref _requests);
+                connection.Answering = true;
                 ApiResponse response;
                 try
                 {
@@ -281,29 +350,112 @@ internal sealed partial class HttpApiServer : IAsyncDisposable
                 }
 
                 await SendAsync(client, response, head.KeepAlive, head.Method != "HEAD").ConfigureAwait(false);
+                connection.Answering = false;
                 if (!head.KeepAlive)
                 {
                     return;
                 }
 
+                if (filled == 0)
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = null;
+                }
+
             }
         }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException)
+        catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException or OperationCanceledException)
         {
             // The client went away or the server is stopping; the connection just ends.
         }
         finally
         {
-            try
+            if (buffer is not null)
             {
-                client.Shutdown(SocketShutdown.Both);
-            }
-            catch (SocketException)
-            {
-                // Already closed by the peer.
+                ArrayPool<byte>.Shared.Return(buffer);
             }
 
-            client.Dispose();
+            if (client is not null)
+            {
+                await client.DisposeAsync().ConfigureAwait(false);
+            }
+
+            connection.Close();
+        }
+    }
+
+    /// <summary>
+    /// The connection's stream: the socket's, or TLS over it with the handshake bounded by the request timeout. Null
+    /// when the handshake failed or timed out (counted; the connection just ends).
+    /// </summary>
+    private async Task<Stream?> OpenStreamAsync(Socket socket, CancellationToken stop)
+    {
+        var plain = new NetworkStream(socket, ownsSocket: false);
+        if (_certificate is null)
+        {
+            return plain;
+        }
+
+        var tls = new SslStream(plain, leaveInnerStreamOpen: false);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        using ITimer timer = _time.CreateTimer(CancelDeadline, deadline, _limits.RequestTimeout, Timeout.InfiniteTimeSpan);
+        try
+        {
+            await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificate = _certificate }, deadline.Token).ConfigureAwait(false);
+            return tls;
+        }
+        catch (Exception e) when (e is AuthenticationException or IOException or OperationCanceledException)
+        {
+            Interlocked.Increment(ref _handshakeFailures);
+            await tls.DisposeAsync().ConfigureAwait(false);
+            return null;
+        }
+    }
+
+    /// <summary>One open connection: whether it is answering a request, or since when it waits for one.</summary>
+    private sealed class Connection(Socket socket, long openedAt)
+    {
+        private long _waitingSince = openedAt;
+        private volatile bool _answering;
+        private volatile bool _evicted;
+
+        public Socket Socket { get; } = socket;
+
+        public long WaitingSince => Interlocked.Read(ref _waitingSince);
+
+        public bool Answering
+        {
+            get => _answering;
+            set => _answering = value;
+        }
+
+        public bool Evicted => _evicted;
+
+        public void Waiting(long now) => Interlocked.Exchange(ref _waitingSince, now);
+
+        /// <summary>Ends the connection from the accept loop: its pending read returns, and its loop closes it.</summary>
+        public void Evict()
+        {
+            _evicted = true;
+            Shutdown();
+        }
+
+        public void Close()
+        {
+            Shutdown();
+            Socket.Dispose();
+        }
+
+        private void Shutdown()
+        {
+            try
+            {
+                Socket.Shutdown(SocketShutdown.Both);
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                // Already closed by the peer, or by the other side of this race.
+            }
         }
     }
 
@@ -317,7 +469,7 @@ internal sealed partial class HttpApiServer : IAsyncDisposable
     }
 
     /// <summary>A <c>Content-Length</c> body; <paramref name="buffer"/> starts with what followed the head.</summary>
-    private static async Task<BodyRead> ReadLengthAsync(Socket client, byte[] buffer, int filled, int length, CancellationTokenSource deadline)
+    private static async Task<BodyRead> ReadLengthAsync(Stream client, byte[] buffer, int filled, int length, CancellationTokenSource deadline)
     {
         while (filled < length)
         {
@@ -340,7 +492,7 @@ internal sealed partial class HttpApiServer : IAsyncDisposable
     /// followed by optional trailer lines (ignored) and an empty line. Each chunk is consumed from the front of
     /// <paramref name="buffer"/> as it completes.
     /// </summary>
-    private async Task<BodyRead> ReadChunkedAsync(Socket client, byte[] buffer, int filled, CancellationTokenSource deadline)
+    private async Task<BodyRead> ReadChunkedAsync(Stream client, byte[] buffer, int filled, CancellationTokenSource deadline)
     {
         const int MaxLine = 1024;
         using var body = new MemoryStream();
@@ -462,11 +614,11 @@ internal sealed partial class HttpApiServer : IAsyncDisposable
     }
 
     /// <summary>Bytes read; 0 when the peer closed; -1 when the deadline passed (or the server is stopping).</summary>
-    private static async ValueTask<int> ReceiveAsync(Socket client, Memory<byte> into, CancellationTokenSource deadline)
+    private static async ValueTask<int> ReceiveAsync(Stream client, Memory<byte> into, CancellationTokenSource deadline)
     {
         try
         {
-            return await client.ReceiveAsync(into, SocketFlags.None, deadline.Token).ConfigureAwait(false);
+            return await client.ReadAsync(into, deadline.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
@@ -474,8 +626,8 @@ internal sealed partial class HttpApiServer : IAsyncDisposable
         }
     }
 
-    private static async Task SendAsync(Socket client, ApiResponse response, bool keepAlive, bool includeBody) =>
-        await client.SendAsync(Serialize(response, keepAlive, includeBody)).ConfigureAwait(false);
+    private static async Task SendAsync(Stream client, ApiResponse response, bool keepAlive, bool includeBody) =>
+        await client.WriteAsync(Serialize(response, keepAlive, includeBody)).ConfigureAwait(false);
 
     internal static byte[] Serialize(ApiResponse response, bool keepAlive, bool includeBody)
     {
@@ -526,8 +678,8 @@ internal sealed partial class HttpApiServer : IAsyncDisposable
         _ => "Status",
     };
 
-    [LoggerMessage(EventId = EventIds.ApiListening, Level = LogLevel.Information, Message = "API listening on http://{Endpoint}")]
-    private static partial void LogListening(ILogger logger, string endpoint);
+    [LoggerMessage(EventId = EventIds.ApiListening, Level = LogLevel.Information, Message = "API listening on {Scheme}://{Endpoint}")]
+    private static partial void LogListening(ILogger logger, string scheme, string endpoint);
 
     [LoggerMessage(EventId = EventIds.ApiHandlerFailed, Level = LogLevel.Error, Message = "API {Method} {Path} failed")]
     private static partial void LogHandlerFailed(ILogger logger, string method, string path, Exception exception);

@@ -1,0 +1,120 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Klais.Contracts.Proto;
+using Klais.Contracts.Security;
+using Klais.Kafka;
+using Klais.Silo.Hosting;
+using Klais.Silo.Ingestion;
+using Klais.Testing;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Klais.Grains.Tests.Silo;
+
+/// <summary>
+/// Roles on every route of the silo (grain API, OpenAPI, the Orleans dashboard) with tokens configured: 401 without a
+/// known token, 403 with a role too low, 2xx with the right one; <c>/health</c> open. One in-process silo.
+/// </summary>
+public sealed class SiloApiRoleTests
+{
+    private const string Reader = "reader-token-0123456789";
+    private const string Operator = "operator-token-0123456789";
+    private const string Admin = "admin-token-0123456789";
+
+    /// <summary>Every route of the silo, the role it needs, and a request that succeeds with it (in this order).</summary>
+    private static readonly (string Method, string Route, string Path, string? Body, ApiRole Role)[] Routes =
+    [
+        ("GET", "/openapi.json", "/openapi.json", null, ApiRole.Read),
+        ("GET", "/api/silos", "/api/silos", null, ApiRole.Read),
+        ("POST", "/api/devices/{id}/block", "/api/devices/dev-r/block", """{"ttl_seconds": 60, "reason": "role test"}""", ApiRole.Operate),
+        ("GET", "/api/devices/{id}", "/api/devices/dev-r", null, ApiRole.Read),
+        ("DELETE", "/api/devices/{id}/block", "/api/devices/dev-r/block", null, ApiRole.Operate),
+        ("GET", "/api/nodes", "/api/nodes", null, ApiRole.Read),
+        ("GET", "/api/nodes/{id}", "/api/nodes/edge-r", null, ApiRole.Read),
+        ("GET", "/api/swarm", "/api/swarm", null, ApiRole.Read),
+        ("GET", "/api/anomalies", "/api/anomalies", null, ApiRole.Read),
+        ("GET", "/api/events", "/api/events", null, ApiRole.Read),
+        ("GET", "/dashboard/*", "/dashboard/", null, ApiRole.Read),
+    ];
+
+    [Fact]
+    public async Task Every_route_answers_401_without_a_token_403_with_a_role_too_low_and_succeeds_with_its_role()
+    {
+        string tokens = Path.GetTempFileName();
+        File.WriteAllLines(tokens, [$"{Reader} read", $"{Operator} operate", $"{Admin} admin"]);
+        using KafkaDevCluster cluster = KafkaDevCluster.Start(brokers: 1);
+        SiloTopics.CreateOnDevCluster(cluster, reportPartitions: 1);
+        await using KlaisSilo silo = await InProcessSilo.StartAsync(cluster, ("KLAIS_API_TOKENS_FILE", tokens));
+        File.Delete(tokens);
+
+        // Every endpoint the silo maps outside the dashboard is in the table above, so a new route cannot skip this test.
+        var mapped = silo.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()
+            .Where(e => !e.RoutePattern.RawText!.StartsWith("/dashboard", StringComparison.Ordinal) && e.RoutePattern.RawText != "/health")
+            .SelectMany(e => e.Metadata.GetMetadata<Microsoft.AspNetCore.Routing.HttpMethodMetadata>()!.HttpMethods.Select(m => $"{m} {e.RoutePattern.RawText}"))
+            .Order().ToList();
+        Assert.Equal(Routes.Where(r => !r.Route.StartsWith("/dashboard", StringComparison.Ordinal)).Select(r => $"{r.Method} {r.Route}").Order(), mapped);
+
+        // A node report for /api/nodes/{id}.
+        using (var edge = new ReportPublisher(cluster.BootstrapServers, "edge-r"))
+        {
+            edge.PublishNode(new NodeReport { NodeId = "edge-r", ReceivedPerSecond = 10 });
+            edge.Flush(TimeSpan.FromSeconds(10));
+        }
+
+        using var http = new HttpClient { BaseAddress = new Uri(silo.ApiUrl), Timeout = TimeSpan.FromSeconds(30) };
+        Assert.True(await Eventually.TrueAsync(async () => (await Send(http, "GET", "/api/nodes/edge-r", null, Reader)).StatusCode == HttpStatusCode.OK,
+            TimeSpan.FromSeconds(30)), "the node report was not ingested");
+        foreach ((string method, _, string path, string? body, ApiRole role) in Routes)
+        {
+            string what = $"{method} {path}";
+            using HttpResponseMessage anonymous = await Send(http, method, path, body, null);
+            Assert.True(anonymous.StatusCode == HttpStatusCode.Unauthorized, $"{what} without a token: {(int)anonymous.StatusCode}");
+            Assert.Equal("Bearer", anonymous.Headers.WwwAuthenticate.Single().Scheme);
+            Assert.Contains("Authorization: Bearer <token>", await Error(anonymous), StringComparison.Ordinal);
+
+            using HttpResponseMessage unknown = await Send(http, method, path, body, "stranger-token-0123456789");
+            Assert.True(unknown.StatusCode == HttpStatusCode.Unauthorized, $"{what} with an unknown token: {(int)unknown.StatusCode}");
+
+            if (role > ApiRole.Read)
+            {
+                using HttpResponseMessage low = await Send(http, method, path, body, Reader);
+                Assert.True(low.StatusCode == HttpStatusCode.Forbidden, $"{what} with read: {(int)low.StatusCode}");
+                Assert.Equal($"This endpoint needs the role {ApiTokens.Name(role)}; the token has read.", await Error(low));
+            }
+
+            using HttpResponseMessage allowed = await Send(http, method, path, body, role == ApiRole.Read ? Reader : Operator);
+            Assert.True(allowed.IsSuccessStatusCode, $"{what} with {ApiTokens.Name(role)}: {(int)allowed.StatusCode} {await allowed.Content.ReadAsStringAsync()}");
+        }
+
+        // /health is open, says access needs tokens, and counts what was refused.
+        using HttpResponseMessage health = await Send(http, "GET", "/health", null, null);
+        Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+        using JsonDocument doc = JsonDocument.Parse(await health.Content.ReadAsStringAsync());
+        JsonElement access = doc.RootElement.GetProperty("api_access");
+        Assert.Equal("tokens", access.GetProperty("mode").GetString());
+        Assert.Equal(Routes.Length * 2, access.GetProperty("unauthorized").GetInt64());
+        Assert.Equal(Routes.Count(r => r.Role > ApiRole.Read), access.GetProperty("forbidden").GetInt64());
+    }
+
+    private static async Task<HttpResponseMessage> Send(HttpClient http, string method, string path, string? body, string? token)
+    {
+        using var request = new HttpRequestMessage(new HttpMethod(method), new Uri(path, UriKind.Relative))
+        {
+            Content = body is null ? null : new StringContent(body, Encoding.UTF8, "application/json"),
+        };
+        if (token is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+
+        return await http.SendAsync(request);
+    }
+
+    private static async Task<string> Error(HttpResponseMessage response)
+    {
+        using JsonDocument doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        return doc.RootElement.GetProperty("error").GetString()!;
+    }
+}
