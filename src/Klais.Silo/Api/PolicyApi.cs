@@ -1,13 +1,14 @@
 using System.Globalization;
 using System.Text.Json;
 using Klais.Contracts.Configuration;
+using Klais.Contracts.Security;
 using Klais.Grains;
 
 namespace Klais.Silo.Api;
 
 /// <summary>
 /// The policy routes of the grain API, over PolicyGrain("fleet"): create a version, roll it out, pause, resume,
-/// abort, list and describe. Bodies are checked completely: a 400 names every bad field at once. 404 for an unknown
+/// abort (role admin), list and describe (role read). Bodies are checked completely: a 400 names every bad field at once. 404 for an unknown
 /// version, 409 for a transition the version's state does not allow.
 /// </summary>
 internal static class PolicyApi
@@ -19,14 +20,14 @@ internal static class PolicyApi
 
     public static void Map(WebApplication app)
     {
-        app.MapPost("/api/policies", Create);
+        app.MapPost("/api/policies", Create).RequireRole(ApiRole.Admin);
         app.MapGet("/api/policies", (IGrainFactory grains) => GrainApi.Call(null, async () => GrainApi.Items(await Fleet(grains).List())));
         app.MapGet("/api/policies/{version}", (string version, IGrainFactory grains) => WithVersion(version, async v =>
             await Fleet(grains).Describe(v) is { } policy ? GrainApi.Ok(policy) : GrainApi.NotFound($"Policy version {v} does not exist.")));
-        app.MapPost("/api/policies/{version}/rollout", Rollout);
-        app.MapPost("/api/policies/{version}/pause", (string version, IGrainFactory grains) => WithVersion(version, async v => Answer(await Fleet(grains).Pause(v))));
-        app.MapPost("/api/policies/{version}/resume", (string version, IGrainFactory grains) => WithVersion(version, async v => Answer(await Fleet(grains).ResumeRollout(v))));
-        app.MapPost("/api/policies/{version}/abort", (string version, IGrainFactory grains) => WithVersion(version, async v => Answer(await Fleet(grains).Abort(v))));
+        app.MapPost("/api/policies/{version}/rollout", Rollout).RequireRole(ApiRole.Admin);
+        app.MapPost("/api/policies/{version}/pause", (string version, IGrainFactory grains) => WithVersion(version, async v => Answer(await Fleet(grains).Pause(v)))).RequireRole(ApiRole.Admin);
+        app.MapPost("/api/policies/{version}/resume", (string version, IGrainFactory grains) => WithVersion(version, async v => Answer(await Fleet(grains).ResumeRollout(v)))).RequireRole(ApiRole.Admin);
+        app.MapPost("/api/policies/{version}/abort", (string version, IGrainFactory grains) => WithVersion(version, async v => Answer(await Fleet(grains).Abort(v)))).RequireRole(ApiRole.Admin);
     }
 
     private static IPolicyGrain Fleet(IGrainFactory grains) => grains.GetGrain<IPolicyGrain>(GrainKeys.Fleet);
