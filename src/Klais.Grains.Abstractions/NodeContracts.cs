@@ -48,6 +48,11 @@ public sealed record NodeObservation
     [Id(11)] public long AppliedPolicyVersion { get; init; }
 
     [Id(12)] public int ActiveDevices { get; init; }
+
+    /// <summary>The newest policy version the edge refused (0: none), and its problems.</summary>
+    [Id(13)] public long RejectedPolicyVersion { get; init; }
+
+    [Id(14)] public string PolicyRejection { get; init; } = "";
 }
 
 /// <summary>An edge as its node grain knows it. <see cref="Health"/> is "ok", "degraded", "critical" or "stale".</summary>
@@ -85,4 +90,8 @@ public sealed record NodeSnapshot
     [Id(14)] public long AppliedPolicyVersion { get; init; }
 
     [Id(15)] public int ActiveDevices { get; init; }
+
+    [Id(16)] public long RejectedPolicyVersion { get; init; }
+
+    [Id(17)] public string PolicyRejection { get; init; } = "";
 }

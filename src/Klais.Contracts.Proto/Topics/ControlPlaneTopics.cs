@@ -42,5 +42,9 @@ public static class ControlKey
 
     public static string Burst => $"{ControlPlaneTopics.AllEdges}/burst";
 
+    /// <summary>The fleet's policy: the version a completed rollout put in force, for every edge without a record of its own.</summary>
     public static string Policy => $"{ControlPlaneTopics.AllEdges}/policy";
+
+    /// <summary>One edge's policy, as a rollout stage reaches it or a rollback returns it; it wins over <see cref="Policy"/>.</summary>
+    public static string NodePolicy(string nodeId) => $"{nodeId}/policy";
 }

@@ -57,6 +57,7 @@ internal static class EdgeStatsWriter
         w.WriteNumber("queue_depth", node.Dam.QueueDepth);
         w.WriteNumber("rate_limit", node.Dam.CurrentRate);
         w.WriteNumber("burst_size", node.Dam.CurrentBurst);
+        w.WriteNumber("policy_version", node.Control?.Applier.PolicyVersion ?? 0);
         w.WriteString("version", EdgeApi.Version);
         w.WriteString("node_id", node.Config.NodeId);
         w.WriteNumber("uptime_seconds", Math.Round(Stopwatch.GetElapsedTime(node.StartedAt).TotalSeconds, 1));
@@ -212,7 +213,7 @@ internal static class EdgeStatsWriter
         w.WriteStartObject("control");
         w.WriteBoolean("enabled", control is not null);
         w.WriteNumber("current_rate", node.Dam.CurrentRate);
-        w.WriteNumber("base_rate", node.Config.DamMaxRate);
+        w.WriteNumber("base_rate", control?.Applier.Policy.DamMaxRate ?? node.Config.DamMaxRate);
         WriteNumberOrNull(w, "burst_probability", control?.Applier.BurstProbability);
         w.WriteNumber("burst_level", control?.Applier.BurstLevel ?? 0);
         if (control?.Applier.BurstModel is { } model)
@@ -234,6 +235,7 @@ internal static class EdgeStatsWriter
         w.WriteNumber("linger_advice_ms", control?.Applier.LingerMs ?? 0);
         w.WriteNumber("applied_version", control?.Applier.AppliedVersion ?? 0);
         w.WriteNumber("applied_policy_version", control?.Applier.PolicyVersion ?? 0);
+        WritePolicy(w, node, control);
         w.WriteNumber("applied_updates", control?.Applier.Applied ?? 0);
         w.WriteNumber("ignored_updates", control?.Applier.Ignored ?? 0);
         w.WriteBoolean("caught_up", control?.CaughtUp.IsCompletedSuccessfully ?? false);
@@ -242,6 +244,37 @@ internal static class EdgeStatsWriter
         w.WriteNumber("device_reports", control?.DeviceReports ?? 0);
         w.WriteNumber("votes", control?.Votes ?? 0);
         w.WriteNumber("interim_reports", control?.InterimReports ?? 0);
+        w.WriteEndObject();
+    }
+
+    /// <summary>
+    /// <c>control.policy</c>: the fleet policy in force (version 0: the configured settings), when it was applied, the
+    /// value of every policy setting in force, and the newest version refused with its problems.
+    /// </summary>
+    private static void WritePolicy(Utf8JsonWriter w, EdgeNode node, Control.EdgeControl? control)
+    {
+        Control.EdgePolicy policy = control?.Applier.Policy ?? Control.EdgePolicy.Configured(node.Config);
+        w.WriteStartObject("policy");
+        w.WriteNumber("version", policy.Version);
+        w.WriteNumber("applied_unix_ms", policy.AppliedUnixMs);
+        w.WriteStartObject("settings");
+        foreach ((string name, string value) in policy.Settings())
+        {
+            w.WriteNumber(name, double.Parse(value, System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        w.WriteEndObject();
+        w.WriteNumber("rejected_version", control?.Applier.RejectedPolicyVersion ?? 0);
+        string rejection = control?.Applier.PolicyRejection ?? "";
+        if (rejection.Length == 0)
+        {
+            w.WriteNull("rejection");
+        }
+        else
+        {
+            w.WriteString("rejection", rejection);
+        }
+
         w.WriteEndObject();
     }
 

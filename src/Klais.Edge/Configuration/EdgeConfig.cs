@@ -220,8 +220,8 @@ internal static class EdgeConfigLoader
             ApiBind = read.EndPoint(EdgeSettings.ApiBind),
             KafkaBootstrap = bootstrap.Length == 0 ? null : bootstrap,
             KafkaTopic = read.Matching(EdgeSettings.KafkaTopic, KafkaTopicName.IsValid, KafkaTopicName.Rule),
-            DamMaxRate = read.Number(EdgeSettings.DamMaxRate, 0, 100_000_000),
-            DamBurstSize = read.WholeNumber(EdgeSettings.DamBurstSize, 1, 1_000_000_000),
+            DamMaxRate = PolicySettings.DamMaxRate.Read(read),
+            DamBurstSize = (long)PolicySettings.DamBurstSize.Read(read),
             DamQueueMaxMessages = (int)read.WholeNumber(EdgeSettings.DamQueueMaxMessages, 1, 50_000_000),
             DamQueueMaxBytes = (int)read.WholeNumber(EdgeSettings.DamQueueMaxBytes, 1024, 1L << 30),
             LogLevel = (LogLevel)read.OneOf(EdgeSettings.LogLevel, LogLevelNames.Levels),
@@ -249,12 +249,12 @@ internal static class EdgeConfigLoader
             DedupeIdle = TimeSpan.FromSeconds(read.WholeNumber(EdgeSettings.DedupeIdleSeconds, 1, 30L * 86_400)),
             ControlEnabled = read.OneOf(EdgeSettings.Control, OnOff) && bootstrap.Length > 0,
             ControlStartTimeout = TimeSpan.FromMilliseconds(read.WholeNumber(EdgeSettings.ControlStartTimeoutMs, 1000, 600_000)),
-            ReportInterval = TimeSpan.FromMilliseconds(read.WholeNumber(EdgeSettings.ReportIntervalMs, 100, 60_000)),
+            ReportInterval = TimeSpan.FromMilliseconds(PolicySettings.ReportIntervalMs.Read(read)),
             DeviceReportWindow = TimeSpan.FromMilliseconds(read.WholeNumber(EdgeSettings.DeviceReportWindowMs, 100, 60_000)),
             ReportMaxDevices = (int)read.WholeNumber(EdgeSettings.ReportMaxDevices, 1, 100_000),
-            SuspectRate = read.Number(EdgeSettings.SuspectRate, 0, 100_000_000),
-            HeavyHitterShare = read.Number(EdgeSettings.HeavyHitterShare, 0, 1),
-            SuspectSources = (int)read.WholeNumber(EdgeSettings.SuspectSources, 2, Control.DeviceActivity.MaxDistinctEstimate),
+            SuspectRate = PolicySettings.SuspectRate.Read(read),
+            HeavyHitterShare = PolicySettings.HeavyHitterShare.Read(read),
+            SuspectSources = (int)PolicySettings.SuspectSources.Read(read),
         };
 
         errors.AddRange(read.Errors);

@@ -6,7 +6,8 @@ namespace Klais.Edge.Configuration;
 /// <summary>
 /// Every setting of klais-edge in one table: its environment variable (the name operators use everywhere),
 /// the command-line flag derived from it, the default, and the rule a value must meet. The same names are the
-/// keys of an optional JSON settings file, so one vocabulary serves env, file and flags.
+/// keys of an optional JSON settings file, so one vocabulary serves env, file and flags. The settings a fleet policy
+/// may change are defined, with their bounds, in <see cref="PolicySettings"/>.
 /// </summary>
 internal static class EdgeSettings
 {
@@ -14,8 +15,8 @@ internal static class EdgeSettings
     public static readonly Setting ApiBind = new("KLAIS_API_BIND", "127.0.0.1:8080", "HTTP endpoint of /health, /stats, /config, /metrics.");
     public static readonly Setting KafkaBootstrap = new("KLAIS_KAFKA_BOOTSTRAP", "", "Kafka bootstrap servers; unset starts an embedded in-memory dev cluster (not durable).");
     public static readonly Setting KafkaTopic = new("KLAIS_KAFKA_TOPIC", "iot_telemetry", "Topic the telemetry is written to.");
-    public static readonly Setting DamMaxRate = new("KLAIS_DAM_MAX_RATE", "10000", "Dam token refill rate, datagrams per second.");
-    public static readonly Setting DamBurstSize = new("KLAIS_DAM_BURST_SIZE", "50000", "Dam bucket size: datagrams that may pass at once after a quiet spell.");
+    public static readonly Setting DamMaxRate = PolicySettings.DamMaxRate.Setting;
+    public static readonly Setting DamBurstSize = PolicySettings.DamBurstSize.Setting;
     public static readonly Setting DamQueueMaxMessages = new("KLAIS_DAM_QUEUE_MAX_MESSAGES", "100000", "Overflow queue bound in datagrams.");
     public static readonly Setting DamQueueMaxBytes = new("KLAIS_DAM_QUEUE_MAX_BYTES", "67108864", "Overflow queue bound in bytes.");
     public static readonly Setting LogLevel = new("KLAIS_LOG_LEVEL", "info", LogLevelNames.Description);
@@ -44,12 +45,12 @@ internal static class EdgeSettings
     public static readonly Setting DedupeIdleSeconds = new("KLAIS_DEDUPE_IDLE_SECONDS", "3600", "A device unseen this long is forgotten first when room is needed.");
     public static readonly Setting Control = new("KLAIS_CONTROL", "on", "on: report to klais.reports and follow klais.control (replayed before receiving starts); off: neither. Only with KLAIS_KAFKA_BOOTSTRAP (the embedded dev cluster has no control plane).");
     public static readonly Setting ControlStartTimeoutMs = new("KLAIS_CONTROL_START_TIMEOUT_MS", "10000", "How long start-up waits for klais.control to be replayed; after it, receiving starts anyway (Kafka outage) and the follower catches up later.");
-    public static readonly Setting ReportIntervalMs = new("KLAIS_REPORT_INTERVAL_MS", "1000", "Node report interval (klais.reports).");
+    public static readonly Setting ReportIntervalMs = PolicySettings.ReportIntervalMs.Setting;
     public static readonly Setting DeviceReportWindowMs = new("KLAIS_DEVICE_REPORT_WINDOW_MS", "1000", "Window of the per-device summaries.");
     public static readonly Setting ReportMaxDevices = new("KLAIS_REPORT_MAX_DEVICES", "1000", "Device summaries per window at most (busiest first); the counting table holds four times as many devices.");
-    public static readonly Setting HeavyHitterShare = new("KLAIS_HEAVY_HITTER_SHARE", "0.05", "Share of this edge's admitted datagrams in a report window (0 to 1) that makes one device a heavy hitter, reported at once (from 64 datagrams in the window on).");
-    public static readonly Setting SuspectSources = new("KLAIS_SUSPECT_SOURCES", "16", "Distinct source addresses of one device id in a report window at which this edge suspects it and votes at once (reason \"sources\"; estimated, exact enough up to a few dozen).");
-    public static readonly Setting SuspectRate = new("KLAIS_SUSPECT_RATE", "5000", "Datagrams/s of one device at which this edge suspects it and votes at once (reason \"rate\").");
+    public static readonly Setting HeavyHitterShare = PolicySettings.HeavyHitterShare.Setting;
+    public static readonly Setting SuspectSources = PolicySettings.SuspectSources.Setting;
+    public static readonly Setting SuspectRate = PolicySettings.SuspectRate.Setting;
 
     public static IReadOnlyList<Setting> All { get; } =
     [

@@ -10,17 +10,24 @@ namespace Klais.Edge.Control;
 /// scale → <see cref="Dam.Dam.Rescale"/>; block, unblock and device limits → <see cref="DevicePolicy"/> (source
 /// <see cref="BlockSource.ControlPlane"/>; it mirrors into the XDP maps by itself); burst advice → its linger to
 /// <paramref name="adviseLinger"/> (the producer's hold, <see cref="Kafka.TelemetryProducer.AdviseLinger"/>); burst
-/// advice (with the fleet's burst model: an error there is DEGRADED_ML) and policy versions → the state <c>/stats</c> and the node report show.
+/// advice (with the fleet's burst model: an error there is DEGRADED_ML) → the state <c>/stats</c> and the node report show; a fleet policy (<c>&lt;node&gt;/policy</c>, or
+/// <c>*/policy</c> when this edge has no record of its own) → every setting it names, or none of them: a policy the
+/// edge cannot apply is reported as rejected (<see cref="RejectedPolicyVersion"/>) and the one in force stays.
 /// Idempotent: the last record per key wins, so replaying the topic from the beginning rebuilds the same state.
 /// Called on the follower's thread only; readers on other threads see the fields through volatile reads.
 /// </summary>
-internal sealed partial class ControlApplier(EdgeConfig config, Dam.Dam dam, DevicePolicy devices, TimeProvider time, ILogger log, Action<int>? adviseLinger = null)
+internal sealed partial class ControlApplier(EdgeConfig config, Dam.Dam dam, DevicePolicy devices, TimeProvider time, ILogger log, Action<int>? adviseLinger = null,
+    Action<EdgePolicy>? retune = null)
 {
     /// <summary>Longest linger advice applied; the same bound as <c>KLAIS_KAFKA_LINGER_MS</c>.</summary>
     internal const int MaxLingerMs = 60_000;
 
     private long _appliedVersion;
-    private long _policyVersion;
+    private EdgePolicy _policy = EdgePolicy.Configured(config);
+    private PolicyVersion? _ownPolicy;
+    private PolicyVersion? _fleetPolicy;
+    private long _rejectedPolicyVersion;
+    private string _policyRejection = "";
     private long _applied;
     private long _ignored;
     private double _burstProbability = double.NaN;
@@ -32,7 +39,16 @@ internal sealed partial class ControlApplier(EdgeConfig config, Dam.Dam dam, Dev
     /// <summary>The highest <see cref="ControlUpdate.Version"/> applied.</summary>
     public long AppliedVersion => Volatile.Read(ref _appliedVersion);
 
-    public long PolicyVersion => Volatile.Read(ref _policyVersion);
+    /// <summary>The fleet policy in force (version 0: the configured settings).</summary>
+    public EdgePolicy Policy => Volatile.Read(ref _policy);
+
+    /// <summary>The version of the policy in force; it goes down when a rollout is rolled back.</summary>
+    public long PolicyVersion => Policy.Version;
+
+    /// <summary>The newest policy version refused (0: none), and every setting it could not take.</summary>
+    public long RejectedPolicyVersion => Volatile.Read(ref _rejectedPolicyVersion);
+
+    public string PolicyRejection => Volatile.Read(ref _policyRejection);
 
     /// <summary>Updates and removals applied.</summary>
     public long Applied => Volatile.Read(ref _applied);
@@ -72,7 +88,7 @@ internal sealed partial class ControlApplier(EdgeConfig config, Dam.Dam dam, Dev
             ControlUpdate.BodyOneofCase.Block => ApplyBlock(update.Block),
             ControlUpdate.BodyOneofCase.Unblock => Valid(update.Unblock.DeviceId) && Unblock(update.Unblock.DeviceId),
             ControlUpdate.BodyOneofCase.DeviceLimit => ApplyLimit(update.DeviceLimit),
-            ControlUpdate.BodyOneofCase.Policy => Raise(ref _policyVersion, update.Policy.Version),
+            ControlUpdate.BodyOneofCase.Policy => ApplyPolicy(e.Key, update.Policy),
             ControlUpdate.BodyOneofCase.Burst => ApplyBurst(update.Burst),
             _ => false,
         };
@@ -89,7 +105,7 @@ internal sealed partial class ControlApplier(EdgeConfig config, Dam.Dam dam, Dev
 
     private bool ApplyRate(RateLimit rate)
     {
-        long burst = rate.BurstSize > 0 ? rate.BurstSize : config.DamBurstSize;
+        long burst = rate.BurstSize > 0 ? rate.BurstSize : Policy.DamBurstSize;
         double scale = rate.QueueScale == 0 ? 1 : rate.QueueScale;   // proto3: 0 is "unset"
         if (!double.IsFinite(rate.RatePerSecond) || rate.RatePerSecond <= 0 || Dam.DamOptions.ValidateRate(rate.RatePerSecond, burst).Any()
             || Dam.DamOptions.ValidateQueueScale(scale).Any())
@@ -191,11 +207,83 @@ internal sealed partial class ControlApplier(EdgeConfig config, Dam.Dam dam, Dev
                 Volatile.Write(ref _model, null);
                 break;
             case [_, "rate"]:
-                dam.Reconfigure(config.DamMaxRate, config.DamBurstSize);
+                dam.Reconfigure(Policy.DamMaxRate, Policy.DamBurstSize);
                 dam.Rescale(1);
                 Volatile.Write(ref _pidOutput, double.NaN);
                 break;
+            case [string target, "policy"]:
+                if (target == "*")
+                {
+                    _fleetPolicy = null;
+                }
+                else
+                {
+                    _ownPolicy = null;
+                }
+
+                InForce(_ownPolicy ?? _fleetPolicy, out _);
+                break;
         }
+    }
+
+    /// <summary>
+    /// Takes a policy record into its slot (this edge's own, or the fleet's) and puts the policy the slots now select
+    /// in force: all of it, or, when any setting cannot be applied, none of it (the slots stay as they were).
+    /// </summary>
+    private bool ApplyPolicy(string key, PolicyVersion policy)
+    {
+        bool fleet = key.StartsWith("*/", StringComparison.Ordinal);
+        PolicyVersion? selected = fleet ? _ownPolicy ?? policy : policy;
+        if (!InForce(selected, out IReadOnlyList<string> problems))
+        {
+            Volatile.Write(ref _policyRejection, string.Join(" ", problems));
+            Volatile.Write(ref _rejectedPolicyVersion, policy.Version);
+            LogPolicyRejected(log, policy.Version, string.Join(" ", problems));
+            return false;
+        }
+
+        if (fleet)
+        {
+            _fleetPolicy = policy;
+        }
+        else
+        {
+            _ownPolicy = policy;
+        }
+
+        return true;
+    }
+
+    /// <summary>Puts <paramref name="policy"/> in force (null: the configured settings); false and the problems when it cannot be.</summary>
+    private bool InForce(PolicyVersion? policy, out IReadOnlyList<string> problems)
+    {
+        long now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        problems = [];
+        EdgePolicy? next = policy is null || policy.Version == 0 && policy.Settings.Count == 0
+            ? EdgePolicy.Configured(config, now)
+            : EdgePolicy.TryRead(policy.Version, policy.Settings, config, now, out problems);
+        if (next is null)
+        {
+            return false;
+        }
+
+        EdgePolicy current = Policy;
+        if (current.Version == next.Version && current with { AppliedUnixMs = 0 } == next with { AppliedUnixMs = 0 })
+        {
+            return true; // a replayed record: the same policy is in force already
+        }
+
+        if (next.DamMaxRate != current.DamMaxRate || next.DamBurstSize != current.DamBurstSize)
+        {
+            // The policy's rate becomes the Dam's base; the controller's next rate follows from it (node reports carry it).
+            dam.Reconfigure(next.DamMaxRate, next.DamBurstSize);
+            Volatile.Write(ref _pidOutput, double.NaN);
+        }
+
+        retune?.Invoke(next);
+        Volatile.Write(ref _policy, next);
+        LogPolicyApplied(log, next.Version, string.Join(", ", next.Settings().Select(s => s.Name + "=" + s.Value)));
+        return true;
     }
 
     private static bool Valid(string deviceId) => DevicePolicy.ValidateDeviceId(deviceId) is null;
@@ -209,6 +297,12 @@ internal sealed partial class ControlApplier(EdgeConfig config, Dam.Dam dam, Dev
 
         return true;
     }
+
+    [LoggerMessage(EventId = Hosting.EventIds.PolicyApplied, Level = LogLevel.Information, Message = "Fleet policy version {Version} in force: {Settings}")]
+    private static partial void LogPolicyApplied(ILogger logger, long version, string settings);
+
+    [LoggerMessage(EventId = Hosting.EventIds.PolicyRejected, Level = LogLevel.Warning, Message = "Fleet policy version {Version} rejected, nothing of it applied: {Problems}")]
+    private static partial void LogPolicyRejected(ILogger logger, long version, string problems);
 
     [LoggerMessage(EventId = Hosting.EventIds.ControlIgnored, Level = LogLevel.Warning, Message = "klais.control: {Key} ({Body}) could not be applied and is ignored")]
     private static partial void LogIgnored(ILogger logger, string key, string body);

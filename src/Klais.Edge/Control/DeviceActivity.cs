@@ -47,7 +47,7 @@ internal sealed class DeviceActivity : IDisposable
     public const int MaxSourceSamples = 2;
 
     /// <summary>What <see cref="EstimateDistinct"/> says once all 64 bits are set: 64 × ln 64.</summary>
-    public const int MaxDistinctEstimate = 266;
+    public const int MaxDistinctEstimate = Klais.Contracts.Configuration.PolicySettings.MaxDistinctEstimate;
 
     /// <summary>Packets in a window below which no device counts as a heavy hitter, whatever its share.</summary>
     public const long MinHeavyPackets = 64;
@@ -57,9 +57,11 @@ internal sealed class DeviceActivity : IDisposable
 
     private readonly Slot[][] _tables;
     private readonly int _mask;
-    private readonly long _suspectPackets;
-    private readonly int _suspectSourceBits;
-    private readonly double _heavyShare;
+    // Thresholds a fleet policy may change (Retune): read on the hot path without a lock. Accepted race: a datagram
+    // counted while they change may be judged by old and new thresholds mixed; the next one sees the new ones.
+    private long _suspectPackets;
+    private int _suspectSourceBits;
+    private double _heavyShare;
     private readonly Func<long>? _admitted;
     private readonly SemaphoreSlim _suspectSignal = new(0);
     private long _windowStartAdmitted;
@@ -86,15 +88,26 @@ internal sealed class DeviceActivity : IDisposable
         int size = (int)BitOperations.RoundUpToPowerOf2((uint)capacity);
         _tables = [new Slot[size], new Slot[size]];
         _mask = size - 1;
-        _suspectPackets = suspectPackets;
-        _heavyShare = heavyShare;
         _admitted = admitted;
-        _suspectSourceBits = 1;
-        while (EstimateDistinct((1UL << _suspectSourceBits) - 1) < suspectSources)
-        {
-            _suspectSourceBits++;   // the fewest set bits whose estimate reaches the threshold (16 sources: 15 bits)
-        }
+        Retune(suspectPackets, suspectSources, heavyShare);
         _windowStartAdmitted = admitted?.Invoke() ?? 0;
+    }
+
+    /// <summary>
+    /// New thresholds (a fleet policy): packets per window, distinct sources and heavy-hitter share. A device already
+    /// past a lowered packet threshold in the current window is judged again in the next one.
+    /// </summary>
+    public void Retune(long suspectPackets, int suspectSources, double heavyShare)
+    {
+        int bits = 1;
+        while (EstimateDistinct((1UL << bits) - 1) < suspectSources)
+        {
+            bits++;   // the fewest set bits whose estimate reaches the threshold (16 sources: 15 bits)
+        }
+
+        Volatile.Write(ref _suspectPackets, suspectPackets);
+        Volatile.Write(ref _suspectSourceBits, bits);
+        Volatile.Write(ref _heavyShare, heavyShare);
     }
 
     public int Capacity => _mask + 1;

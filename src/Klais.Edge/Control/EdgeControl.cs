@@ -35,7 +35,8 @@ internal sealed partial class EdgeControl : IDisposable
         _node = node;
         _log = log;
         Activity = activity;
-        Applier = new ControlApplier(node.Config, node.Dam, node.Devices, node.Time, log, node.Producer.AdviseLinger);
+        Applier = new ControlApplier(node.Config, node.Dam, node.Devices, node.Time, log, node.Producer.AdviseLinger,
+            policy => activity.Retune(SuspectPackets(policy.SuspectRate, node.Config.DeviceReportWindow), policy.SuspectSources, policy.HeavyHitterShare));
         _follower = new ControlFollower(node.KafkaBootstrap, node.Config.NodeId, Applier.Apply, e => LogFollowerProblem(_log, e));
     }
 
@@ -47,13 +48,16 @@ internal sealed partial class EdgeControl : IDisposable
             return null;
         }
 
-        long suspectPackets = (long)Math.Max(1, Math.Ceiling(node.Config.SuspectRate * node.Config.DeviceReportWindow.TotalSeconds));
+        long suspectPackets = SuspectPackets(node.Config.SuspectRate, node.Config.DeviceReportWindow);
         var activity = new DeviceActivity(Math.Min(1 << 20, Math.Max(1024, 4 * node.Config.ReportMaxDevices)), suspectPackets,
             node.Config.SuspectSources, node.Config.HeavyHitterShare, () => node.Dam.Received);
         return new EdgeControl(node, activity, loggers.CreateLogger<EdgeControl>());
     }
 
     public ControlApplier Applier { get; }
+
+    /// <summary>Packets in one device window at which a device is suspect: the suspicion rate over the window.</summary>
+    private static long SuspectPackets(double suspectRate, TimeSpan window) => (long)Math.Max(1, Math.Ceiling(suspectRate * window.TotalSeconds));
 
     public DeviceActivity Activity { get; }
 
@@ -140,10 +144,9 @@ internal sealed partial class EdgeControl : IDisposable
 
     private async Task ReportLoopAsync(CancellationToken stop)
     {
-        TimeSpan nodeInterval = _node.Config.ReportInterval;
         TimeSpan window = _node.Config.DeviceReportWindow;
         long start = Stopwatch.GetTimestamp();
-        long nextNode = start + (long)(nodeInterval.TotalSeconds * Stopwatch.Frequency); // the first report covers one interval
+        long nextNode = start + (long)(Applier.Policy.ReportInterval.TotalSeconds * Stopwatch.Frequency); // the first report covers one interval
         long nextWindow = start + (long)(window.TotalSeconds * Stopwatch.Frequency);
         long windowStartMs = _node.Time.GetUtcNow().ToUnixTimeMilliseconds();
         var rates = new RateSampler(_node);
@@ -163,7 +166,7 @@ internal sealed partial class EdgeControl : IDisposable
                 if (now >= nextNode)
                 {
                     PublishNode(rates);
-                    nextNode = now + (long)(nodeInterval.TotalSeconds * Stopwatch.Frequency);
+                    nextNode = now + (long)(Applier.Policy.ReportInterval.TotalSeconds * Stopwatch.Frequency); // a policy may change it
                 }
 
                 long wake = Math.Min(nextNode, nextWindow) - Stopwatch.GetTimestamp();
@@ -247,10 +250,12 @@ internal sealed partial class EdgeControl : IDisposable
             KafkaLag = LagOverride?.Invoke() ?? KafkaLag,
             Cpu = CpuOverride?.Invoke() ?? cpu,
             DegradationLevel = _node.Degradation.Level,
-            BaseRate = _node.Config.DamMaxRate,
+            BaseRate = Applier.Policy.DamMaxRate,
             CurrentRate = _node.Dam.CurrentRate,
             AppliedControlVersion = Applier.AppliedVersion,
             AppliedPolicyVersion = Applier.PolicyVersion,
+            RejectedPolicyVersion = Applier.RejectedPolicyVersion,
+            PolicyRejection = Applier.PolicyRejection,
             ActiveDevices = Volatile.Read(ref _activeDevices),
         });
         Interlocked.Increment(ref _nodeReports);

@@ -51,4 +51,6 @@ internal static class EventIds
     public const int ReporterFailed = 902;
     public const int ControlIgnored = 903;
     public const int ControlStartedWithoutReplay = 904;
+    public const int PolicyApplied = 905;
+    public const int PolicyRejected = 906;
 }

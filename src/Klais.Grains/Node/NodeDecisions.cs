@@ -33,6 +33,8 @@ internal sealed class NodeDecisions(NodeState state)
             AppliedControlVersion = report.AppliedControlVersion,
             AppliedPolicyVersion = report.AppliedPolicyVersion,
             ActiveDevices = report.ActiveDevices,
+            RejectedPolicyVersion = report.RejectedPolicyVersion,
+            PolicyRejection = report.PolicyRejection,
         };
         State.LastReportUnixMs = context.Now.ToUnixTimeMilliseconds();
         State.Reports++;
@@ -70,6 +72,8 @@ internal sealed class NodeDecisions(NodeState state)
             AppliedControlVersion = r.AppliedControlVersion,
             AppliedPolicyVersion = r.AppliedPolicyVersion,
             ActiveDevices = r.ActiveDevices,
+            RejectedPolicyVersion = r.RejectedPolicyVersion,
+            PolicyRejection = r.PolicyRejection,
         };
     }
 }

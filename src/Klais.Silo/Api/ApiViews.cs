@@ -22,6 +22,11 @@ internal sealed record ApiAccessView(string Mode, string? Warning, long Unauthor
 
 internal sealed record ErrorView(string Error);
 
+/// <summary>A 400 for a body with several bad fields: all of them in <c>error</c>, and one by one in <c>problems</c>.</summary>
+internal sealed record ProblemsView(string Error, IReadOnlyList<string> Problems);
+
+internal sealed record PolicyCreatedView(long Version);
+
 internal sealed record ItemsView<T>(IReadOnlyList<T> Items);
 
 /// <summary><c>/api/history</c>: samples every <c>interval_ms</c>, at most <c>capacity</c>, oldest first.</summary>

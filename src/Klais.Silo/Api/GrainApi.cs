@@ -14,8 +14,8 @@ namespace Klais.Silo.Api;
 /// <summary>
 /// The grain API on every silo. Any silo answers for any grain: the call goes through Orleans, which routes it to
 /// the silo hosting the activation (or activates it). Listings come from the index grains, never from a scan of
-/// activations. Errors are JSON <c>{"error": "..."}</c>: 400 for a bad id or body, 404 for an unknown grain, 503
-/// when the cluster could not answer in time.
+/// activations. Errors are JSON <c>{"error": "..."}</c>: 400 for a bad id or body, 404 for an unknown grain, 409 for
+/// a policy transition its state does not allow, 503 when the cluster could not answer in time.
 /// </summary>
 internal static class GrainApi
 {
@@ -47,6 +47,7 @@ internal static class GrainApi
         app.MapGet("/api/events", (IGrainFactory grains) => Call(null, async () => Items(await grains.GetGrain<IEventLogGrain>(GrainKeys.Fleet).List(MaxEvents))));
         app.MapGet("/api/history", History);
         app.MapGet("/api/top-talkers", (IGrainFactory grains) => Call(null, async () => Items(await grains.GetGrain<IFleetHistoryGrain>(GrainKeys.Fleet).TopTalkers())));
+        PolicyApi.Map(app);
     }
 
     /// <summary>The fleet history grain's samples, oldest first; <c>?since=</c> (Unix milliseconds) returns only newer ones.</summary>
@@ -248,7 +249,7 @@ internal static class GrainApi
     /// Runs a grain call for a route: a bad id is 400, a call the cluster could not answer in time (a silo just died,
     /// storage away while activating) is 503 with Retry-After.
     /// </summary>
-    private static async Task<IResult> Call(string? id, Func<Task<IResult>> call)
+    internal static async Task<IResult> Call(string? id, Func<Task<IResult>> call)
     {
         if (id is not null && !GrainKeys.IsValidId(id))
         {
@@ -266,10 +267,10 @@ internal static class GrainApi
         }
     }
 
-    private static IResult Ok<T>(T value) => Results.Json(value, Json);
+    internal static IResult Ok<T>(T value) => Results.Json(value, Json);
 
     /// <summary>A listing: <c>{"items": [...]}</c>, so fields can be added beside the items later.</summary>
-    private static IResult Items<T>(IReadOnlyList<T> items) => Results.Json(new ItemsView<T>(items), Json);
+    internal static IResult Items<T>(IReadOnlyList<T> items) => Results.Json(new ItemsView<T>(items), Json);
 
     internal static IResult BadRequest(string message) => Results.Json(new ErrorView(message), Json, statusCode: StatusCodes.Status400BadRequest);
 
@@ -281,7 +282,7 @@ internal static class GrainApi
     private static string RedisEndpoints(string configuration) =>
         string.Join(",", StackExchange.Redis.ConfigurationOptions.Parse(configuration).EndPoints.Select(e => e.ToString()));
 
-    private static async Task<byte[]> ReadBody(HttpContext context)
+    internal static async Task<byte[]> ReadBody(HttpContext context)
     {
         using var buffer = new MemoryStream();
         await context.Request.Body.CopyToAsync(buffer);

@@ -52,6 +52,9 @@ internal static class SiloBuilderExtensions
             // what makes failover take tens of seconds under load; the probe timeout above is already generous.
             o.ExtendProbeTimeoutDuringDegradation = false;
         });
+        // Reminders bring a grain back on a survivor after its silo died (a block's expiry, a policy rollout): how soon
+        // depends on the period, and Orleans' default minimum (a minute) would leave a rollout standing that long.
+        silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = ReminderPeriod);
         silo.Configure<GrainCollectionOptions>(o =>
         {
             o.CollectionAge = config.IdleEviction;
@@ -59,6 +62,9 @@ internal static class SiloBuilderExtensions
         });
         return silo;
     }
+
+    /// <summary>Smallest reminder period: a reminder costs one Redis read per period, and a failover waits at most one.</summary>
+    public static readonly TimeSpan ReminderPeriod = TimeSpan.FromSeconds(5);
 
     /// <summary>The hosted consumer of klais.reports (group klais-silos).</summary>
     public static ISiloBuilder AddKlaisIngestion(this ISiloBuilder silo, SiloConfig config, string bootstrapServers)

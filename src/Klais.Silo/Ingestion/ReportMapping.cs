@@ -81,5 +81,7 @@ internal static class ReportMapping
         AppliedControlVersion = r.AppliedControlVersion,
         AppliedPolicyVersion = r.AppliedPolicyVersion,
         ActiveDevices = r.ActiveDevices,
+        RejectedPolicyVersion = r.RejectedPolicyVersion,
+        PolicyRejection = r.PolicyRejection,
     };
 }

@@ -98,6 +98,79 @@ public sealed class ControlApplierTests : IDisposable
     }
 
     [Fact]
+    public void A_policy_is_applied_whole_and_version_0_returns_the_configured_settings()
+    {
+        var retuned = new List<EdgePolicy>();
+        var applier = new ControlApplier(_config, _dam, _devices, _clock, NullLogger.Instance, retune: retuned.Add);
+        Policy(applier, ControlKey.NodePolicy("edge-test"), 50, 4, ("dam_max_rate", "2500"), ("dam_burst_size", "800"), ("suspect_rate", "90"), ("report_interval_ms", "300"));
+
+        Assert.Equal((4L, 2500.0, 800L), (applier.PolicyVersion, _dam.CurrentRate, _dam.CurrentBurst));
+        EdgePolicy inForce = Assert.Single(retuned);
+        Assert.Equal((90.0, TimeSpan.FromMilliseconds(300), _config.SuspectSources), (inForce.SuspectRate, inForce.ReportInterval, inForce.SuspectSources));
+        Assert.Equal(_clock.GetUtcNow().ToUnixTimeMilliseconds(), inForce.AppliedUnixMs);
+        Assert.Contains(("dam_max_rate", "2500"), inForce.Settings());
+
+        Policy(applier, ControlKey.NodePolicy("edge-test"), 51, 0);
+        Assert.Equal((0L, 1000.0, 500L), (applier.PolicyVersion, _dam.CurrentRate, _dam.CurrentBurst));
+        Assert.Equal(TimeSpan.FromMilliseconds(_config.ReportInterval.TotalMilliseconds), applier.Policy.ReportInterval);
+        Assert.Equal(0, applier.Ignored);
+    }
+
+    [Fact]
+    public void A_policy_the_edge_cannot_apply_changes_nothing_and_is_reported_with_every_bad_setting()
+    {
+        var retuned = new List<EdgePolicy>();
+        var applier = new ControlApplier(_config, _dam, _devices, _clock, NullLogger.Instance, retune: retuned.Add);
+        Policy(applier, ControlKey.NodePolicy("edge-test"), 60, 2, ("dam_max_rate", "3000"));
+        Policy(applier, ControlKey.NodePolicy("edge-test"), 61, 3, ("dam_max_rate", "4000"), ("suspect_sources", "1"), ("heavy_hitter_share", "2"));
+
+        Assert.Equal((2L, 3000.0), (applier.PolicyVersion, _dam.CurrentRate)); // the good setting of version 3 was not applied either
+        Assert.Single(retuned);
+        Assert.Equal(3, applier.RejectedPolicyVersion);
+        Assert.Contains("(settings.suspect_sources)", applier.PolicyRejection, StringComparison.Ordinal);
+        Assert.Contains("(settings.heavy_hitter_share)", applier.PolicyRejection, StringComparison.Ordinal);
+        Assert.Equal(1, applier.Ignored);
+        Assert.Equal(60, applier.AppliedVersion);
+
+        Policy(applier, ControlKey.NodePolicy("edge-test"), 62, 4, ("colour", "red"));
+        Assert.Equal((2L, 4L), (applier.PolicyVersion, applier.RejectedPolicyVersion));
+    }
+
+    [Fact]
+    public void The_edges_own_policy_record_wins_over_the_fleets_and_its_removal_falls_back_to_it()
+    {
+        Policy(_applier, ControlKey.Policy, 70, 5, ("dam_max_rate", "1500"));
+        Assert.Equal((5L, 1500.0), (_applier.PolicyVersion, _dam.CurrentRate));
+        Policy(_applier, ControlKey.NodePolicy("edge-test"), 71, 6, ("dam_max_rate", "1600"));
+        Policy(_applier, ControlKey.Policy, 72, 7, ("dam_max_rate", "1700"));
+        Assert.Equal((6L, 1600.0), (_applier.PolicyVersion, _dam.CurrentRate));
+
+        _applier.Apply(new ControlEvent(ControlKey.NodePolicy("edge-test"), null, 0, 73));
+        Assert.Equal((7L, 1700.0), (_applier.PolicyVersion, _dam.CurrentRate));
+
+        // The controller's rate without a burst of its own takes the policy's bucket, and its removal the policy's rate.
+        Policy(_applier, ControlKey.Policy, 74, 8, ("dam_max_rate", "1800"), ("dam_burst_size", "900"));
+        Apply(ControlKey.Rate("edge-test"), 75, u => u.GlobalRate = new RateLimit { RatePerSecond = 2500 });
+        Assert.Equal((2500.0, 900L), (_dam.CurrentRate, _dam.CurrentBurst));
+        _applier.Apply(new ControlEvent(ControlKey.Rate("edge-test"), null, 0, 76));
+        Assert.Equal((1800.0, 900L), (_dam.CurrentRate, _dam.CurrentBurst));
+    }
+
+    private static void Policy(ControlApplier applier, string key, long updateVersion, long version, params (string Name, string Value)[] settings)
+    {
+        var policy = new PolicyVersion { Version = version };
+        foreach ((string name, string value) in settings)
+        {
+            policy.Settings[name] = value;
+        }
+
+        applier.Apply(new ControlEvent(key, new ControlUpdate
+        {
+            SchemaVersion = Schema.Current, Version = updateVersion, Target = key[..key.IndexOf('/', StringComparison.Ordinal)], Policy = policy,
+        }, 0, updateVersion));
+    }
+
+    [Fact]
     public void Queue_scale_widens_the_dam_queue_and_the_rate_tombstone_restores_the_configured_bound()
     {
         Apply(ControlKey.Rate("edge-test"), 40, u => u.GlobalRate = new RateLimit { RatePerSecond = 500, QueueScale = 2 });

@@ -140,6 +140,21 @@ public sealed class DeviceActivityTests
     }
 
     [Fact]
+    public void Retuned_thresholds_judge_the_next_window()
+    {
+        using var activity = new DeviceActivity(capacity: 64, suspectPackets: 1_000);
+        Send(activity, "steady", 60);
+        Assert.Empty(activity.TakeUrgent());
+
+        activity.Retune(suspectPackets: 50, suspectSources: 4, heavyShare: 1);
+        activity.EndWindow();
+        Send(activity, "steady", 60);
+        Assert.Equal("steady", Assert.Single(activity.TakeUrgent()).DeviceId);
+        Assert.Equal(4, activity.SuspectSourceBits); // 4 set bits read as 4.1 distinct sources, 3 as 3.1
+        Assert.Equal(50, activity.SuspectPackets);
+    }
+
+    [Fact]
     public void Devices_beyond_the_table_are_counted_in_aggregate()
     {
         using var activity = new DeviceActivity(capacity: 16, suspectPackets: 1_000);

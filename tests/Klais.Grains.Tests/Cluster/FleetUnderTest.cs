@@ -12,9 +12,10 @@ namespace Klais.Grains.Tests.Cluster;
 
 /// <summary>
 /// A fleet of real processes: a redis-server, the Kafka dev cluster (librdkafka's mock, in this process), three
-/// klais-silo processes on Redis clustering and Redis state, and two klais-edge processes reporting to them. Devices
-/// send datagrams to both edges in rounds; every round adds exactly <see cref="PerRound"/> packets per edge to each
-/// device's counters, so the expected counters are known at every moment.
+/// klais-silo processes on Redis clustering and Redis state, and klais-edge processes (two unless asked) reporting to
+/// them. Devices send datagrams to every edge in rounds; every round adds exactly <see cref="PerRound"/> packets per
+/// edge to each device's counters, so the expected counters are known at every moment. <see cref="StartLoad"/> adds a
+/// steady stream of other devices' datagrams to every edge, for tests that need traffic to judge.
 /// </summary>
 internal sealed class FleetUnderTest : IAsyncDisposable
 {
@@ -29,6 +30,8 @@ internal sealed class FleetUnderTest : IAsyncDisposable
     private readonly Socket _sender = new(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
     private readonly string _scratch = Directory.CreateTempSubdirectory("klais-fleet-").FullName;
     private uint _sequence;
+    private readonly CancellationTokenSource _stopLoad = new();
+    private Task? _load;
 
     private FleetUnderTest(RedisServer redis, KafkaDevCluster kafka, IReadOnlyList<SiloProcess> silos)
     {
@@ -47,10 +50,16 @@ internal sealed class FleetUnderTest : IAsyncDisposable
 
     public int Rounds { get; private set; }
 
-    /// <summary>What every device's packet counter must read once the rounds sent so far are ingested.</summary>
-    public ulong Expected => (ulong)(Rounds * PerRound * 2);
+    /// <summary>The edges, in order: edge-1, edge-2, ...</summary>
+    public IReadOnlyList<EdgeProcess> Edges => _edges;
 
-    public static async Task<FleetUnderTest> StartAsync(int silos = 3, Dictionary<string, string>? siloSettings = null)
+    public string KafkaBootstrap => _kafka.BootstrapServers;
+
+    /// <summary>What every device's packet counter must read once the rounds sent so far are ingested.</summary>
+    public ulong Expected => (ulong)(Rounds * PerRound * _edges.Count);
+
+    public static async Task<FleetUnderTest> StartAsync(int silos = 3, Dictionary<string, string>? siloSettings = null, int edges = 2,
+        Dictionary<string, string>? edgeSettings = null)
     {
         var redis = new RedisServer();
         KafkaDevCluster kafka = KafkaDevCluster.Start(brokers: 1);
@@ -84,10 +93,10 @@ internal sealed class FleetUnderTest : IAsyncDisposable
             await silo.WaitListening(TimeSpan.FromSeconds(90));
         }
 
-        for (int e = 1; e <= 2; e++)
+        for (int e = 1; e <= edges; e++)
         {
             int udp = EdgeProcess.FreePort(SocketType.Dgram);
-            EdgeProcess edge = EdgeProcess.Start(new Dictionary<string, string>
+            var environment = new Dictionary<string, string>
             {
                 ["KLAIS_KAFKA_BOOTSTRAP"] = kafka.BootstrapServers,
                 ["KLAIS_CONTROL"] = "on",
@@ -98,7 +107,13 @@ internal sealed class FleetUnderTest : IAsyncDisposable
                 ["KLAIS_DEVICE_REPORT_WINDOW_MS"] = "500",
                 ["KLAIS_SPILL_DIR"] = Path.Combine(fleet._scratch, "edge-" + e),
                 ["KLAIS_LOG_LEVEL"] = "warning",
-            });
+            };
+            foreach ((string name, string value) in edgeSettings ?? [])
+            {
+                environment[name] = value;
+            }
+
+            EdgeProcess edge = EdgeProcess.Start(environment);
             fleet._edges.Add(edge);
             fleet._udpPorts.Add(udp);
             Assert.True(await edge.WaitUntilServingAsync(TimeSpan.FromSeconds(60)) && !edge.Process.HasExited, edge.OutputText);
@@ -146,6 +161,80 @@ internal sealed class FleetUnderTest : IAsyncDisposable
         }
 
         Rounds++;
+    }
+
+    /// <summary>
+    /// Sends <paramref name="perSecond"/> datagrams a second to every edge until disposal, spread over ten devices of
+    /// their own ("load-0" to "load-9", sequences increasing), in bursts every 50 ms.
+    /// </summary>
+    public void StartLoad(int perSecond)
+    {
+        CancellationToken stop = _stopLoad.Token;
+        _load = Task.Run(async () =>
+        {
+            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+            byte[] buffer = new byte[64];
+            byte[][] ids = [.. Enumerable.Range(0, 10).Select(i => Encoding.UTF8.GetBytes($"load-{i}"))];
+            uint sequence = 0;
+            int perTick = Math.Max(1, perSecond / 20 / ids.Length);
+            using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(50));
+            while (await timer.WaitForNextTickAsync(stop).ConfigureAwait(false))
+            {
+                for (int i = 0; i < perTick; i++)
+                {
+                    sequence++;
+                    foreach (byte[] id in ids)
+                    {
+                        int length = Datagram.Write(buffer, id, sequence, "{\"t\":1}"u8);
+                        foreach (int port in _udpPorts)
+                        {
+                            socket.SendTo(buffer.AsSpan(0, length), new IPEndPoint(IPAddress.Loopback, port));
+                        }
+                    }
+                }
+            }
+        }, stop);
+    }
+
+    /// <summary>A silo's API answer as JSON and its status code; (0, null) when it did not answer.</summary>
+    public async Task<(int Status, JsonElement? Body)> CallAsync(SiloProcess silo, HttpMethod method, string path, string? body = null)
+    {
+        try
+        {
+            using var request = new HttpRequestMessage(method, silo.Url + path);
+            if (body is not null)
+            {
+                request.Content = new StringContent(body, Encoding.UTF8, "application/json");
+            }
+
+            using HttpResponseMessage response = await Http.SendAsync(request);
+            string text = await response.Content.ReadAsStringAsync();
+            return ((int)response.StatusCode, text.Length == 0 ? null : JsonDocument.Parse(text).RootElement.Clone());
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+        {
+            return (0, null);
+        }
+    }
+
+    /// <summary>The policy version each edge's <c>/stats</c> says is in force, by node id (-1: it did not answer).</summary>
+    public async Task<Dictionary<string, long>> EdgePolicyVersionsAsync()
+    {
+        var versions = new Dictionary<string, long>(StringComparer.Ordinal);
+        for (int i = 0; i < _edges.Count; i++)
+        {
+            try
+            {
+                JsonElement stats = await _edges[i].GetJsonAsync("/stats");
+                versions["edge-" + (i + 1)] = stats.GetProperty("control").GetProperty("applied_policy_version").GetInt64();
+            }
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or KeyNotFoundException)
+            {
+                versions["edge-" + (i + 1)] = -1;
+            }
+        }
+
+        return versions;
     }
 
     /// <summary>The device as <paramref name="silo"/>'s API answers it: (packets, owner silo), or null when it did not answer 200.</summary>
@@ -222,6 +311,19 @@ internal sealed class FleetUnderTest : IAsyncDisposable
             }
         }
 
+        await _stopLoad.CancelAsync();
+        if (_load is not null)
+        {
+            try
+            {
+                await _load;
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+
+        _stopLoad.Dispose();
         foreach (EdgeProcess edge in _edges)
         {
             edge.Dispose();
@@ -237,6 +339,5 @@ internal sealed class FleetUnderTest : IAsyncDisposable
         _kafka.Dispose();
         Redis.Dispose();
         Directory.Delete(_scratch, recursive: true);
-        await Task.CompletedTask;
     }
 }

@@ -23,6 +23,12 @@ public sealed class OpenApiTests
         Assert.Equal(["get"], paths["/api/history"]);
         Assert.Equal(["get"], paths["/api/top-talkers"]);
         Assert.Equal(["get"], paths["/api/trends"]);
+        Assert.Equal(["get", "post"], paths["/api/policies"]);
+        Assert.Equal(["get"], paths["/api/policies/{version}"]);
+        foreach (string action in new[] { "rollout", "pause", "resume", "abort" })
+        {
+            Assert.Equal(["post"], paths[$"/api/policies/{{version}}/{action}"]);
+        }
     }
 
     [Fact]

@@ -39,6 +39,13 @@ public sealed class SiloApiRoleTests
         ("GET", "/api/trends", "/api/trends", null, ApiRole.Read),
         ("GET", "/api/history", "/api/history", null, ApiRole.Read),
         ("GET", "/api/top-talkers", "/api/top-talkers", null, ApiRole.Read),
+        ("POST", "/api/policies", "/api/policies", """{"settings": {"dam_max_rate": 2000}}""", ApiRole.Admin),
+        ("GET", "/api/policies", "/api/policies", null, ApiRole.Read),
+        ("GET", "/api/policies/{version}", "/api/policies/1", null, ApiRole.Read),
+        ("POST", "/api/policies/{version}/rollout", "/api/policies/1/rollout", """{"stages": ["canary", 100]}""", ApiRole.Admin),
+        ("POST", "/api/policies/{version}/pause", "/api/policies/1/pause", null, ApiRole.Admin),
+        ("POST", "/api/policies/{version}/resume", "/api/policies/1/resume", null, ApiRole.Admin),
+        ("POST", "/api/policies/{version}/abort", "/api/policies/1/abort", null, ApiRole.Admin),
         ("GET", "/dashboard/*", "/dashboard/", null, ApiRole.Read),
     ];
 
@@ -91,7 +98,7 @@ public sealed class SiloApiRoleTests
                 Assert.Equal($"This endpoint needs the role {ApiTokens.Name(role)}; the token has read.", await Error(low));
             }
 
-            using HttpResponseMessage allowed = await Send(http, method, path, body, role == ApiRole.Read ? Reader : Operator);
+            using HttpResponseMessage allowed = await Send(http, method, path, body, role switch { ApiRole.Read => Reader, ApiRole.Operate => Operator, _ => Admin });
             Assert.True(allowed.IsSuccessStatusCode, $"{what} with {ApiTokens.Name(role)}: {(int)allowed.StatusCode} {await allowed.Content.ReadAsStringAsync()}");
         }
 
