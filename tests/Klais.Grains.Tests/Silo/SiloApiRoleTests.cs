@@ -70,6 +70,19 @@ public sealed class SiloApiRoleTests
         Assert.Equal(Routes.Where(r => !r.Route.StartsWith("/dashboard", StringComparison.Ordinal)).Select(r => $"{r.Method} {r.Route}")
             .Concat(OpenRoutes.Select(r => $"GET {r.Route}")).Concat(["POST /api/session", "DELETE /api/session"]).Order(), mapped);
 
+        // The OpenAPI description names the role each route needs, and the refusals it may answer.
+        using (Stream stream = typeof(Klais.Silo.Api.GrainApi).Assembly.GetManifestResourceStream("openapi.json")!)
+        using (JsonDocument description = JsonDocument.Parse(stream))
+        {
+            foreach ((string method, string route, _, _, ApiRole role) in Routes.Where(r => !r.Route.StartsWith("/dashboard", StringComparison.Ordinal)))
+            {
+                JsonElement operation = description.RootElement.GetProperty("paths").GetProperty(route).GetProperty(method.ToLowerInvariant());
+                Assert.Equal(ApiTokens.Name(role), operation.GetProperty("x-klais-role").GetString());
+                Assert.True(operation.GetProperty("responses").TryGetProperty("401", out _), $"{method} {route} documents no 401");
+                Assert.Equal(role > ApiRole.Read, operation.GetProperty("responses").TryGetProperty("403", out _));
+            }
+        }
+
         // A node report for /api/nodes/{id}.
         using (var edge = new ReportPublisher(cluster.BootstrapServers, "edge-r"))
         {
