@@ -46,7 +46,8 @@ for u in http://127.0.0.1:8091/health http://127.0.0.1:8092/health http://127.0.
   wait_http "$u" 60 || { tail -n 20 "$logs"/*.log; exit 1; }
 done
 echo "demo: silos  http://127.0.0.1:8091 and http://127.0.0.1:8092: grain API (/api/silos, /api/nodes, /api/anomalies, /api/swarm, /openapi.json),"
-echo "             Orleans dashboard http://127.0.0.1:8091/dashboard/, health /health"
+echo "             fleet dashboard http://127.0.0.1:8091/, Orleans dashboard http://127.0.0.1:8091/dashboard/, health /health;"
+echo "             in a terminal: out/bin/klais top --silo http://127.0.0.1:8091"
 echo "demo: edges  udp 127.0.0.1:5001 -> http://127.0.0.1:8081, udp 127.0.0.1:5002 -> http://127.0.0.1:8082 (/health, /stats, /blocklist)"
 
 gen() { "$bin/klais-loadgen" "$@" >>"$logs/loadgen.json" 2>>"$logs/loadgen.log" & pids+=($!); }

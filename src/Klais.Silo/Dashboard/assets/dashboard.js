@@ -127,6 +127,24 @@ async function showEvidence(device) {
   }
 }
 
+// Rollout progress: each version's state and stage, how many edges acknowledged it, and the last gate decision.
+function renderPolicies(policies) {
+  const rows = $('policy-rows');
+  rows.replaceChildren();
+  for (const p of policies.slice(0, 10)) {
+    const row = rows.insertRow();
+    const edges = Object.values(p.edges || {});
+    const on = edges.filter(e => e.applied_version === p.version).length;
+    const last = (p.history || []).at(-1);
+    cell(row, String(p.version));
+    cell(row, p.description || '');
+    cell(row, p.state, p.state === 'rolled_back' || p.state === 'aborted' ? 'critical' : p.state === 'complete' ? 'ok' : '');
+    cell(row, p.stage >= 0 && p.stages && p.stages[p.stage] ? p.stages[p.stage] + ' (' + (p.stage + 1) + '/' + p.stages.length + ')' : '');
+    cell(row, on + ' of ' + edges.length + (edges.some(e => e.healthy === false) ? ', unhealthy' : ''));
+    cell(row, last ? last.outcome + (last.gate ? ' ' + last.gate : '') + (last.detail ? ': ' + last.detail : '') : '');
+  }
+}
+
 function renderEvents(events) {
   const list = $('event-rows');
   list.replaceChildren();
@@ -198,14 +216,15 @@ async function pollHistory() {
 async function poll() {
   if (document.hidden) return; // nobody watching: no requests, no work on the silo
   try {
-    const [fleet, nodes, anomalies, events, talkers] = await Promise.all([
+    const [fleet, nodes, anomalies, events, talkers, , policies] = await Promise.all([
       api('GET', '/api/swarm'), api('GET', '/api/nodes'), api('GET', '/api/anomalies'), api('GET', '/api/events'),
-      api('GET', '/api/top-talkers'), pollHistory()]);
+      api('GET', '/api/top-talkers'), pollHistory(), api('GET', '/api/policies').catch(() => ({ items: [] }))]);
     renderSwarm(fleet);
     renderNodes(nodes.items);
     renderTalkers(talkers.items, new Set(anomalies.items.filter(e => e.blocked).map(e => e.device_id)));
     renderAnomalies(anomalies.items);
     renderEvents(events.items);
+    renderPolicies(policies.items);
     $('status').textContent = 'updated ' + new Date().toLocaleTimeString();
     $('status').className = '';
   } catch (error) {
