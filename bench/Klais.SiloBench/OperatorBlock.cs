@@ -118,7 +118,7 @@ internal static class OperatorBlock
 
     private static (Process Process, HttpClient Api) StartEdge(string edgeDll, string bootstrap, string nodeId, string spill)
     {
-        int apiPort = FreePort(SocketType.Stream, ProtocolType.Tcp);
+        int apiPort = FreePorts.Next();
         var info = new ProcessStartInfo("dotnet", edgeDll) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (string name in info.Environment.Keys.Where(k => k.StartsWith("KLAIS_", StringComparison.Ordinal)).ToList())
         {
@@ -128,7 +128,7 @@ internal static class OperatorBlock
         info.Environment["KLAIS_KAFKA_BOOTSTRAP"] = bootstrap;
         info.Environment["KLAIS_CONTROL"] = "on";
         info.Environment["KLAIS_NODE_ID"] = nodeId;
-        info.Environment["KLAIS_UDP_BIND"] = "127.0.0.1:" + FreePort(SocketType.Dgram, ProtocolType.Udp).ToString(CultureInfo.InvariantCulture);
+        info.Environment["KLAIS_UDP_BIND"] = "127.0.0.1:" + FreePorts.Next(SocketType.Dgram).ToString(CultureInfo.InvariantCulture);
         info.Environment["KLAIS_API_BIND"] = "127.0.0.1:" + apiPort.ToString(CultureInfo.InvariantCulture);
         info.Environment["KLAIS_SPILL_DIR"] = spill;
         info.Environment["KLAIS_LOG_LEVEL"] = "warning";
@@ -175,11 +175,4 @@ internal static class OperatorBlock
 
     private static Task<HttpResponseMessage> Post(HttpClient api, string deviceId) =>
         api.PostAsJsonAsync(new Uri($"/api/devices/{deviceId}/block", UriKind.Relative), new { ttl_seconds = 600, reason = "operator-block benchmark" });
-
-    private static int FreePort(SocketType type, ProtocolType protocol)
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, type, protocol);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
-    }
 }

@@ -19,7 +19,7 @@ internal sealed class RedisServer : IDisposable
     {
         _dir = Path.Combine(Path.GetTempPath(), $"klais-redis-{Environment.ProcessId}-{Guid.NewGuid():N}");
         Directory.CreateDirectory(_dir);
-        Port = FreePort();
+        Port = FreePorts.Next();
         Start();
     }
 
@@ -164,12 +164,5 @@ internal sealed class RedisServer : IDisposable
         catch (IOException)
         {
         }
-    }
-
-    private static int FreePort()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
     }
 }

@@ -1,9 +1,8 @@
 using System.Net;
-using System.Net.Http.Headers;
-using System.Text;
 using System.Text.Json;
 using Klais.Edge.Tests.EndToEnd;
 using Klais.Kafka;
+using Klais.Testing;
 
 namespace Klais.Edge.Tests.Api;
 
@@ -56,24 +55,24 @@ public sealed class ApiRoleTests : IDisposable
             (string method, string path, string? body, string role) = ((string)route[0]!, (string)route[1]!, (string?)route[2], (string)route[3]!);
             string what = $"{method} {path}";
 
-            using HttpResponseMessage anonymous = await Send(edge, method, path, body, token: null);
+            using HttpResponseMessage anonymous = await ApiCalls.SendAsync(edge.Http, method, path, body, token: null);
             Assert.True(anonymous.StatusCode == HttpStatusCode.Unauthorized, $"{what} without a token: {(int)anonymous.StatusCode}");
             Assert.Equal("Bearer", anonymous.Headers.WwwAuthenticate.Single().Scheme);
-            Assert.Contains("Authorization: Bearer <token>", await Error(anonymous), StringComparison.Ordinal);
+            Assert.Contains("Authorization: Bearer <token>", await ApiCalls.ErrorAsync(anonymous), StringComparison.Ordinal);
 
-            using HttpResponseMessage unknown = await Send(edge, method, path, body, token: "stranger-token-0123456789");
+            using HttpResponseMessage unknown = await ApiCalls.SendAsync(edge.Http, method, path, body, token: "stranger-token-0123456789");
             Assert.True(unknown.StatusCode == HttpStatusCode.Unauthorized, $"{what} with an unknown token: {(int)unknown.StatusCode}");
 
             if (role == "operate")
             {
-                using HttpResponseMessage low = await Send(edge, method, path, body, Reader);
+                using HttpResponseMessage low = await ApiCalls.SendAsync(edge.Http, method, path, body, Reader);
                 Assert.True(low.StatusCode == HttpStatusCode.Forbidden, $"{what} with read: {(int)low.StatusCode}");
-                Assert.Equal("This endpoint needs the role operate; the token has read.", await Error(low));
+                Assert.Equal("This endpoint needs the role operate; the token has read.", await ApiCalls.ErrorAsync(low));
             }
 
-            using HttpResponseMessage allowed = await Send(edge, method, path, body, role == "read" ? Reader : Operator);
+            using HttpResponseMessage allowed = await ApiCalls.SendAsync(edge.Http, method, path, body, role == "read" ? Reader : Operator);
             Assert.True(allowed.IsSuccessStatusCode, $"{what} with {role}: {(int)allowed.StatusCode} {await allowed.Content.ReadAsStringAsync()}");
-            using HttpResponseMessage byAdmin = await Send(edge, "GET", "/stats", null, Admin);
+            using HttpResponseMessage byAdmin = await ApiCalls.SendAsync(edge.Http, "GET", "/stats", null, Admin);
             Assert.Equal(HttpStatusCode.OK, byAdmin.StatusCode);
         }
 
@@ -93,7 +92,7 @@ public sealed class ApiRoleTests : IDisposable
     public async Task Health_stays_open_and_says_the_api_needs_tokens_while_an_open_api_warns()
     {
         await using EdgeHarness closed = await EdgeHarness.StartAsync(EdgeHarness.Config(_cluster.BootstrapServers, "roles-h", ("KLAIS_API_TOKENS_FILE", _tokens)));
-        using HttpResponseMessage health = await Send(closed, "GET", "/health", null, token: null);
+        using HttpResponseMessage health = await ApiCalls.SendAsync(closed.Http, "GET", "/health", null, token: null);
         Assert.Equal(HttpStatusCode.OK, health.StatusCode);
         using JsonDocument doc = JsonDocument.Parse(await health.Content.ReadAsStringAsync());
         Assert.DoesNotContain(doc.RootElement.GetProperty("warnings").EnumerateArray(), w => w.GetString()!.Contains("KLAIS_API_TOKENS_FILE", StringComparison.Ordinal));
@@ -101,27 +100,7 @@ public sealed class ApiRoleTests : IDisposable
         await using EdgeHarness open = await EdgeHarness.StartAsync(EdgeHarness.Config(_cluster.BootstrapServers, "roles-o"));
         JsonElement openHealth = await open.GetJsonAsync("/health");
         Assert.Contains(openHealth.GetProperty("warnings").EnumerateArray(), w => w.GetString()!.StartsWith("KLAIS_API_TOKENS_FILE is not set", StringComparison.Ordinal));
-        using HttpResponseMessage anyone = await Send(open, "POST", "/config", """{"new_rate": 7000}""", token: null);
+        using HttpResponseMessage anyone = await ApiCalls.SendAsync(open.Http, "POST", "/config", """{"new_rate": 7000}""", token: null);
         Assert.Equal(HttpStatusCode.OK, anyone.StatusCode);
-    }
-
-    private static async Task<HttpResponseMessage> Send(EdgeHarness edge, string method, string path, string? body, string? token)
-    {
-        using var request = new HttpRequestMessage(new HttpMethod(method), new Uri(path, UriKind.Relative))
-        {
-            Content = body is null ? null : new StringContent(body, Encoding.UTF8, "application/json"),
-        };
-        if (token is not null)
-        {
-            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        }
-
-        return await edge.Http.SendAsync(request);
-    }
-
-    private static async Task<string> Error(HttpResponseMessage response)
-    {
-        using JsonDocument doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-        return doc.RootElement.GetProperty("error").GetString()!;
     }
 }

@@ -131,9 +131,9 @@ public sealed class HttpApiServerTests : IAsyncLifetime
             "HEAD /c HTTP/1.1\r\nHost: h\r\n\r\n");
 
         // The HEAD answer has a Content-Length but no body, so read until its blank line.
-        string reply = await ReadUntilAsync(socket, text => CountOf(text, "HTTP/1.1 200 OK") == 3 && text.EndsWith("\r\n\r\n", StringComparison.Ordinal));
+        string reply = await ReadUntilAsync(socket, text => ApiCalls.CountOf(text, "HTTP/1.1 200 OK") == 3 && text.EndsWith("\r\n\r\n", StringComparison.Ordinal));
 
-        Assert.Equal(3, CountOf(reply, "HTTP/1.1 200 OK"));
+        Assert.Equal(3, ApiCalls.CountOf(reply, "HTTP/1.1 200 OK"));
         Assert.True(reply.IndexOf("GET /a", StringComparison.Ordinal) < reply.IndexOf("POST /b", StringComparison.Ordinal));
         Assert.DoesNotContain("Connection: close", reply, StringComparison.Ordinal);
         Assert.Equal(["GET /a ?x=1 auth= body=", "POST /b ? auth=Bearer t body=hello", "GET /c ? auth= body="], _seen);
@@ -179,7 +179,7 @@ public sealed class HttpApiServerTests : IAsyncLifetime
 
         string reply = await ReadAsync(socket, responses: 2);
 
-        Assert.Equal(2, CountOf(reply, "HTTP/1.1 200 OK"));
+        Assert.Equal(2, ApiCalls.CountOf(reply, "HTTP/1.1 200 OK"));
         Assert.Equal(["POST /c ? auth= body=body123", "GET /next ? auth= body="], _seen);
     }
 
@@ -249,7 +249,7 @@ public sealed class HttpApiServerTests : IAsyncLifetime
 
         using Socket kept = await ConnectAsync();
         await SendAsync(kept, "GET /old HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /again HTTP/1.0\r\n\r\n");
-        Assert.Equal(2, CountOf(await ReadAsync(kept), "200 OK"));
+        Assert.Equal(2, ApiCalls.CountOf(await ReadAsync(kept), "200 OK"));
     }
 
     [Fact]
@@ -314,17 +314,6 @@ public sealed class HttpApiServerTests : IAsyncLifetime
             Assert.StartsWith("HTTP/1.1 200", await ReadAsync(s, responses: 1), StringComparison.Ordinal);
             s.Dispose();
         }
-    }
-
-    private static int CountOf(string text, string part)
-    {
-        int count = 0;
-        for (int at = text.IndexOf(part, StringComparison.Ordinal); at >= 0; at = text.IndexOf(part, at + part.Length, StringComparison.Ordinal))
-        {
-            count++;
-        }
-
-        return count;
     }
 
     private static async Task WaitUntilAsync(Func<bool> condition)

@@ -64,12 +64,7 @@ internal sealed class EdgeProcess : IDisposable
         return new EdgeProcess(process, output, int.Parse(api[(api.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture));
     }
 
-    public static int FreePort(SocketType type)
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, type, type == SocketType.Dgram ? ProtocolType.Udp : ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
-    }
+    public static int FreePort(SocketType type) => FreePorts.Next(type);
 
     public async Task<JsonElement> GetJsonAsync(string path)
     {

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using Klais.Contracts.Proto;
@@ -91,38 +90,38 @@ public sealed class SiloApiRoleTests
         }
 
         using var http = new HttpClient { BaseAddress = new Uri(silo.ApiUrl), Timeout = TimeSpan.FromSeconds(30) };
-        Assert.True(await Eventually.TrueAsync(async () => (await Send(http, "GET", "/api/nodes/edge-r", null, Reader)).StatusCode == HttpStatusCode.OK,
+        Assert.True(await Eventually.TrueAsync(async () => (await ApiCalls.SendAsync(http, "GET", "/api/nodes/edge-r", null, Reader)).StatusCode == HttpStatusCode.OK,
             TimeSpan.FromSeconds(30)), "the node report was not ingested");
         foreach ((string method, _, string path, string? body, ApiRole role) in Routes)
         {
             string what = $"{method} {path}";
-            using HttpResponseMessage anonymous = await Send(http, method, path, body, null);
+            using HttpResponseMessage anonymous = await ApiCalls.SendAsync(http, method, path, body, null);
             Assert.True(anonymous.StatusCode == HttpStatusCode.Unauthorized, $"{what} without a token: {(int)anonymous.StatusCode}");
             Assert.Equal("Bearer", anonymous.Headers.WwwAuthenticate.Single().Scheme);
-            Assert.Contains("Authorization: Bearer <token>", await Error(anonymous), StringComparison.Ordinal);
+            Assert.Contains("Authorization: Bearer <token>", await ApiCalls.ErrorAsync(anonymous), StringComparison.Ordinal);
 
-            using HttpResponseMessage unknown = await Send(http, method, path, body, "stranger-token-0123456789");
+            using HttpResponseMessage unknown = await ApiCalls.SendAsync(http, method, path, body, "stranger-token-0123456789");
             Assert.True(unknown.StatusCode == HttpStatusCode.Unauthorized, $"{what} with an unknown token: {(int)unknown.StatusCode}");
 
             if (role > ApiRole.Read)
             {
-                using HttpResponseMessage low = await Send(http, method, path, body, Reader);
+                using HttpResponseMessage low = await ApiCalls.SendAsync(http, method, path, body, Reader);
                 Assert.True(low.StatusCode == HttpStatusCode.Forbidden, $"{what} with read: {(int)low.StatusCode}");
-                Assert.Equal($"This endpoint needs the role {ApiTokens.Name(role)}; the token has read.", await Error(low));
+                Assert.Equal($"This endpoint needs the role {ApiTokens.Name(role)}; the token has read.", await ApiCalls.ErrorAsync(low));
             }
 
-            using HttpResponseMessage allowed = await Send(http, method, path, body, role switch { ApiRole.Read => Reader, ApiRole.Operate => Operator, _ => Admin });
+            using HttpResponseMessage allowed = await ApiCalls.SendAsync(http, method, path, body, role switch { ApiRole.Read => Reader, ApiRole.Operate => Operator, _ => Admin });
             Assert.True(allowed.IsSuccessStatusCode, $"{what} with {ApiTokens.Name(role)}: {(int)allowed.StatusCode} {await allowed.Content.ReadAsStringAsync()}");
         }
 
         foreach ((_, string path) in OpenRoutes)
         {
-            using HttpResponseMessage open = await Send(http, "GET", path, null, null);
+            using HttpResponseMessage open = await ApiCalls.SendAsync(http, "GET", path, null, null);
             Assert.True(open.StatusCode == HttpStatusCode.OK, $"GET {path} without a token: {(int)open.StatusCode}");
         }
 
         // /health is open, says access needs tokens, and counts what was refused.
-        using HttpResponseMessage health = await Send(http, "GET", "/health", null, null);
+        using HttpResponseMessage health = await ApiCalls.SendAsync(http, "GET", "/health", null, null);
         Assert.Equal(HttpStatusCode.OK, health.StatusCode);
         using JsonDocument doc = JsonDocument.Parse(await health.Content.ReadAsStringAsync());
         JsonElement access = doc.RootElement.GetProperty("api_access");
@@ -166,25 +165,5 @@ public sealed class SiloApiRoleTests
         using HttpResponseMessage forget = await browser.DeleteAsync(new Uri("/api/session", UriKind.Relative));
         Assert.Equal(HttpStatusCode.NoContent, forget.StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, (await browser.GetAsync(new Uri("/api/anomalies", UriKind.Relative))).StatusCode);
-    }
-
-    private static async Task<HttpResponseMessage> Send(HttpClient http, string method, string path, string? body, string? token)
-    {
-        using var request = new HttpRequestMessage(new HttpMethod(method), new Uri(path, UriKind.Relative))
-        {
-            Content = body is null ? null : new StringContent(body, Encoding.UTF8, "application/json"),
-        };
-        if (token is not null)
-        {
-            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        }
-
-        return await http.SendAsync(request);
-    }
-
-    private static async Task<string> Error(HttpResponseMessage response)
-    {
-        using JsonDocument doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-        return doc.RootElement.GetProperty("error").GetString()!;
     }
 }

@@ -5,6 +5,7 @@ using System.Text;
 using Klais.Kafka;
 using Klais.Silo.Hosting;
 using Klais.Silo.Ingestion;
+using Klais.Testing;
 
 namespace Klais.Grains.Tests.Silo;
 
@@ -65,7 +66,7 @@ public sealed class SiloHostileHttpTests : IAsyncLifetime
         string reply = await ReadAsync(socket);
 
         Assert.StartsWith("HTTP/1.1 400", reply, StringComparison.Ordinal);
-        Assert.Equal(1, CountOf(reply, "HTTP/1.1 "));
+        Assert.Equal(1, ApiCalls.CountOf(reply, "HTTP/1.1 "));
     }
 
     [Fact]
@@ -134,16 +135,5 @@ public sealed class SiloHostileHttpTests : IAsyncLifetime
         }
 
         return text.ToString();
-    }
-
-    private static int CountOf(string text, string part)
-    {
-        int count = 0;
-        for (int at = text.IndexOf(part, StringComparison.Ordinal); at >= 0; at = text.IndexOf(part, at + part.Length, StringComparison.Ordinal))
-        {
-            count++;
-        }
-
-        return count;
     }
 }
