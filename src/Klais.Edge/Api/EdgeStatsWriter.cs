@@ -1,5 +1,4 @@
 using Klais.Contracts.Security;
-using System.Diagnostics;
 using System.Text.Json;
 using Klais.Contracts.Wire;
 using Klais.Edge.Dedupe;
@@ -60,7 +59,7 @@ internal static class EdgeStatsWriter
         w.WriteNumber("policy_version", node.Control?.Applier.PolicyVersion ?? 0);
         w.WriteString("version", EdgeApi.Version);
         w.WriteString("node_id", node.Config.NodeId);
-        w.WriteNumber("uptime_seconds", Math.Round(Stopwatch.GetElapsedTime(node.StartedAt).TotalSeconds, 1));
+        w.WriteNumber("uptime_seconds", Math.Round(node.Time.GetElapsedTime(node.StartedAt).TotalSeconds, 1));
         w.WriteStartObject("kafka");
         w.WriteBoolean("embedded", node.EmbeddedCluster is not null);
         w.WriteBoolean("durable", node.EmbeddedCluster is null);
@@ -92,7 +91,7 @@ internal static class EdgeStatsWriter
     public static void WriteStats(Utf8JsonWriter w, EdgeNode node)
     {
         w.WriteString("node_id", node.Config.NodeId);
-        w.WriteNumber("uptime_seconds", Math.Round(Stopwatch.GetElapsedTime(node.StartedAt).TotalSeconds, 1));
+        w.WriteNumber("uptime_seconds", Math.Round(node.Time.GetElapsedTime(node.StartedAt).TotalSeconds, 1));
 
         w.WriteStartObject("receive");
         w.WriteNumber("datagrams", node.Receiver.Datagrams);
