@@ -16,6 +16,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Klais.Edge.Tests.Configuration;
 
 /// <summary>Each bound is defined once: the env loader, <c>POST /config</c>, <c>PUT /limits</c>, the Dam and the control applier agree.</summary>
+[Trait("Category", "Unit")]
 public sealed class BoundsTests
 {
     /// <summary>The env loader's problems with one setting (null: it loads).</summary>

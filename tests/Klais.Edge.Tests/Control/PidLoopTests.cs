@@ -19,6 +19,7 @@ namespace Klais.Edge.Tests.Control;
 /// Kafka and the silo between them are left out (the control-plane tests cover that path): here 20 s of the loop run
 /// in milliseconds and every run steps the same way.
 /// </summary>
+[Trait("Category", "Unit")]
 public sealed class PidLoopTests : IDisposable
 {
     private static readonly TimeSpan ReportInterval = TimeSpan.FromMilliseconds(200);
