@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Klais.Edge.Configuration;
 using Klais.Edge.Control;
 using Klais.Edge.Dam;
@@ -54,7 +53,7 @@ internal sealed partial class EdgeNode : IAsyncDisposable
         Config = config;
         _time = time;
         _log = loggers.CreateLogger<EdgeNode>();
-        StartedAt = Stopwatch.GetTimestamp();
+        StartedAt = time.GetTimestamp();
 
         Librdkafka.EnsureLoaded();
         string bootstrap;
@@ -184,7 +183,7 @@ internal sealed partial class EdgeNode : IAsyncDisposable
     /// <summary>Reporting and klais.control (null when <c>KLAIS_CONTROL=off</c> or Kafka is embedded).</summary>
     public EdgeControl? Control { get; }
 
-    /// <summary><see cref="Stopwatch.GetTimestamp"/> when the receive threads started (after klais.control was replayed).</summary>
+    /// <summary><see cref="Time"/>'s timestamp when the receive threads started (after klais.control was replayed).</summary>
     public long ReceivingSince { get; private set; }
 
     /// <summary>The degradation level (design section 3) and the reasons for it, now.</summary>
@@ -196,7 +195,7 @@ internal sealed partial class EdgeNode : IAsyncDisposable
         Router.Start();
         _drainer = Dam.RunAsync(_stopping.Token);
         Control?.Start(); // blocks until klais.control is replayed: blocklist and limits before the first datagram
-        ReceivingSince = Stopwatch.GetTimestamp();
+        ReceivingSince = _time.GetTimestamp();
         Receiver.Start();
         LogStarted(_log, Config.NodeId, Receiver.LocalEndPoint.ToString(), Config.DamMaxRate, Config.DamBurstSize);
         _idleTrim = _time.CreateTimer(_ => TrimWhenIdle(), null, IdleCheckPeriod, IdleCheckPeriod);
