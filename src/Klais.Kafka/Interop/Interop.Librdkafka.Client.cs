@@ -5,17 +5,22 @@ namespace Klais.Kafka;
 
 internal static partial class Interop
 {
-    /// <summary>The few rd_kafka_t calls the mock cluster needs (rdkafka.h); Confluent.Kafka owns everything else.</summary>
+    /// <summary>The rd_kafka_t calls the mock cluster and <see cref="NativeProducer"/> need (rdkafka.h); Confluent.Kafka owns everything else.</summary>
     internal static partial class Librdkafka
     {
         private const int RdKafkaProducer = 0; // rd_kafka_type_t RD_KAFKA_PRODUCER
         private const int ConfOk = 0;          // rd_kafka_conf_res_t RD_KAFKA_CONF_OK
 
         /// <summary>Creates a producer handle (rd_kafka_new) with the given properties; it only hosts a mock cluster.</summary>
-        internal static unsafe SafeKafkaHandle NewProducer(IReadOnlyDictionary<string, string> config)
+        internal static unsafe SafeKafkaHandle NewProducer(IReadOnlyDictionary<string, string> config, int events = 0)
         {
             global::Klais.Kafka.Librdkafka.EnsureLoaded();
             IntPtr conf = rd_kafka_conf_new();
+            if (events != 0)
+            {
+                rd_kafka_conf_set_events(conf, events);
+            }
+
             byte* errstr = stackalloc byte[512];
             foreach ((string name, string value) in config)
             {

@@ -1,0 +1,96 @@
+using System.Runtime.InteropServices;
+
+namespace Klais.Kafka;
+
+internal static partial class Interop
+{
+    /// <summary>
+    /// librdkafka's array form of produce and its event API (rdkafka.h): one <c>rd_kafka_produceva</c> per record,
+    /// delivery reports taken in batches from the main queue (<c>rd_kafka_queue_poll</c> +
+    /// <c>rd_kafka_event_message_array</c>) instead of one callback per record.
+    /// </summary>
+    internal static partial class Librdkafka
+    {
+        internal const int EventDr = 0x1;         // RD_KAFKA_EVENT_DR
+        internal const int MsgFlagCopy = 0x2;     // RD_KAFKA_MSG_F_COPY
+
+        /// <summary>rd_kafka_vtype_t.</summary>
+        internal enum VType
+        {
+            End = 0,
+            Topic = 1,
+            Rkt = 2,
+            Partition = 3,
+            Value = 4,
+            Key = 5,
+            Opaque = 6,
+            MsgFlags = 7,
+            Timestamp = 8,
+            Header = 9,
+            Headers = 10,
+        }
+
+        /// <summary>
+        /// rd_kafka_vu_t: the type, then a union padded to 64 bytes (72 in all on 64-bit). Only the members used here
+        /// are mapped: a pointer or integer at 8, a (pointer, size) pair, a header's (name, value, size).
+        /// </summary>
+        [StructLayout(LayoutKind.Explicit, Size = 72)]
+        internal unsafe struct Vu
+        {
+            [FieldOffset(0)] public VType Type;
+            [FieldOffset(8)] public void* Ptr;
+            [FieldOffset(8)] public long I64;
+            [FieldOffset(8)] public int I32;
+            [FieldOffset(16)] public nuint Size;
+            [FieldOffset(16)] public void* HeaderValue;
+            [FieldOffset(24)] public nint HeaderSize;
+
+            public static Vu Of(VType type, void* ptr) => new() { Type = type, Ptr = ptr };
+
+            public static Vu Memory(VType type, void* ptr, int size) => new() { Type = type, Ptr = ptr, Size = (nuint)size };
+
+            public static Vu Header(byte* name, void* value, int size) => new() { Type = VType.Header, Ptr = name, HeaderValue = value, HeaderSize = size };
+        }
+
+        /// <summary>rd_kafka_message_t's fields a delivery report needs: <c>err</c> at 0, <c>_private</c> (the opaque) at 64.</summary>
+        [StructLayout(LayoutKind.Explicit)]
+        internal unsafe struct Message
+        {
+            [FieldOffset(0)] public int Err;
+            [FieldOffset(64)] public void* Private;
+        }
+
+        [LibraryImport(Libraries.Rdkafka)]
+        internal static partial void rd_kafka_conf_set_events(IntPtr conf, int events);
+
+        [LibraryImport(Libraries.Rdkafka)]
+        internal static unsafe partial IntPtr rd_kafka_produceva(SafeKafkaHandle rk, Vu* vus, nuint count);
+
+        [LibraryImport(Libraries.Rdkafka)]
+        internal static partial int rd_kafka_error_code(IntPtr error);
+
+        [LibraryImport(Libraries.Rdkafka)]
+        internal static partial void rd_kafka_error_destroy(IntPtr error);
+
+        [LibraryImport(Libraries.Rdkafka)]
+        internal static partial IntPtr rd_kafka_queue_get_main(SafeKafkaHandle rk);
+
+        [LibraryImport(Libraries.Rdkafka)]
+        internal static partial void rd_kafka_queue_destroy(IntPtr queue);
+
+        [LibraryImport(Libraries.Rdkafka)]
+        internal static partial IntPtr rd_kafka_queue_poll(IntPtr queue, int timeoutMs);
+
+        [LibraryImport(Libraries.Rdkafka)]
+        internal static partial int rd_kafka_event_type(IntPtr ev);
+
+        [LibraryImport(Libraries.Rdkafka)]
+        internal static unsafe partial nuint rd_kafka_event_message_array(IntPtr ev, Message** messages, nuint size);
+
+        [LibraryImport(Libraries.Rdkafka)]
+        internal static partial void rd_kafka_event_destroy(IntPtr ev);
+
+        [LibraryImport(Libraries.Rdkafka)]
+        internal static partial int rd_kafka_flush(SafeKafkaHandle rk, int timeoutMs);
+    }
+}
