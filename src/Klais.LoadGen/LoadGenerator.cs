@@ -196,7 +196,7 @@ internal sealed class LoadGenerator
         }
 
         public StormSummary Summary(ReconnectStorm storm, LoadGeneratorOptions options) => new(
-            options.StormDevices, options.StormHistory, storm.Planned, storm.Written, storm.FlushStartUnixMs, _startedAfter, _sendTime, _liveDuringSend);
+            options.StormDevices, options.StormHistory, storm.Planned, storm.Written, storm.FlushStartUnixMs, _startedAfter, _sendTime, _liveDuringSend, _liveAtStart);
     }
 
     /// <summary>Sends the whole batch, resuming after partial sends; returns how many ECONNREFUSED it met.</summary>

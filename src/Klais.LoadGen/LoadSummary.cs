@@ -53,10 +53,11 @@ internal sealed record LoadSummary(
 /// What the reconnect storm sent: <see cref="Sent"/> of <see cref="Planned"/> records, the flush starting at
 /// <see cref="FlushStartUnixMs"/> (wall clock), <see cref="StartedAfter"/> the start of the run; <see cref="SendTime"/> from
 /// its first record to its last (null when the run ended first), with <see cref="LiveDuringSend"/> live datagrams sent
-/// meanwhile (the live pace held if that is the live rate times the send time).
+/// meanwhile (the live pace held if that is the live rate times the send time); <see cref="LiveBefore"/> live datagrams
+/// went before the storm.
 /// </summary>
 internal sealed record StormSummary(int Devices, int History, long Planned, long Sent, long FlushStartUnixMs, TimeSpan StartedAfter, TimeSpan? SendTime,
-    long LiveDuringSend)
+    long LiveDuringSend, long LiveBefore)
 {
     public void Write(Utf8JsonWriter json)
     {
@@ -67,6 +68,7 @@ internal sealed record StormSummary(int Devices, int History, long Planned, long
         json.WriteNumber("sent", Sent);
         json.WriteNumber("start_unix_ms", FlushStartUnixMs);
         json.WriteNumber("started_after_s", Math.Round(StartedAfter.TotalSeconds, 3));
+        json.WriteNumber("live_before", LiveBefore);
         if (SendTime is { } send)
         {
             json.WriteNumber("send_s", Math.Round(send.TotalSeconds, 3));

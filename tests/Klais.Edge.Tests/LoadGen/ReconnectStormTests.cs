@@ -83,6 +83,7 @@ public sealed class ReconnectStormTests
         });
         // Before the storm, live traffic at its pace (a burst of 16 at once, then 2000/s); none of the storm.
         Assert.InRange(first, 1, 16 + (int)(2000 * storm.StartedAfter.TotalSeconds) + 1);
+        Assert.Equal(first, storm.LiveBefore);
         Assert.Equal(Enumerable.Range(0, first).Select(i => DatagramFactory.DeviceId(i % 5)), all.Take(first).Select(r => r.Device));
         Assert.True(live.Count > first, $"live traffic went on after the storm: {live.Count} live, {first} before it");
         Assert.Equal(summary.Sent, summary.Valid);
@@ -90,7 +91,7 @@ public sealed class ReconnectStormTests
         using JsonDocument json = JsonDocument.Parse(summary.ToJson());
         JsonElement s = json.RootElement.GetProperty("storm");
         Assert.Equal((1000, 1000, storm.FlushStartUnixMs), (s.GetProperty("planned").GetInt64(), s.GetProperty("sent").GetInt64(), s.GetProperty("start_unix_ms").GetInt64()));
-        Assert.Equal(storm.LiveDuringSend, s.GetProperty("live_during_send").GetInt64());
+        Assert.Equal((storm.LiveDuringSend, storm.LiveBefore), (s.GetProperty("live_during_send").GetInt64(), s.GetProperty("live_before").GetInt64()));
     }
 
     [Fact]
