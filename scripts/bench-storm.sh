@@ -23,12 +23,10 @@ rounds=${KLAIS_BENCH_STORM_ROUNDS:-1}
 history=${KLAIS_BENCH_STORM_HISTORY:-10}
 at=${KLAIS_BENCH_STORM_AT:-75}
 tail_s=${KLAIS_BENCH_STORM_TAIL:-45}
-live_devices=${KLAIS_BENCH_STORM_LIVE_DEVICES:-5000}
+live_devices=${KLAIS_BENCH_STORM_LIVE_DEVICES:-1000}
 live_rate=${KLAIS_BENCH_STORM_LIVE_RATE:-5000}
 storm_rate=${KLAIS_BENCH_STORM_RATE:-0}
 dam_rate=${KLAIS_BENCH_STORM_DAM_RATE:-100000}
-port=${KLAIS_BENCH_PORT:-5600}
-api=127.0.0.1:${KLAIS_BENCH_API_PORT:-8600}
 say() { echo "$*" | tee -a "$summary"; }
 pids=()
 cleanup() { local i; for ((i = ${#pids[@]} - 1; i >= 0; i--)); do stop_pid "${pids[i]}" 15 >/dev/null 2>&1; done; pids=(); }
@@ -41,6 +39,8 @@ say "live: $live_devices devices, $live_rate datagrams/s; storm at ${at} s: N de
 run_storm() {
   local n=$1 advice=$2 round=$3 dir=$out/storm/$1-$2-$round silo_api
   rm -rf "$dir"; mkdir -p "$dir"
+  # Ports of its own: nothing but this run's loadgen may reach this edge.
+  local port api; port=$(free_udp_port) && api=127.0.0.1:$(free_port) || return 1
   local load0; load0=$(cut -d' ' -f1-3 /proc/loadavg)
   start_redis "$dir/redis" || return 1
   pids+=("$redis_pid")
@@ -95,9 +95,13 @@ run_storm() {
   local sent live_before storm_start send_s send_rate live_send_rate
   sent=$(jq .sent <<<"$g"); live_before=$(jq .storm.live_before <<<"$g"); storm_start=$(jq .storm.start_unix_ms <<<"$g")
   send_s=$(jq .storm.send_s <<<"$g"); send_rate=$(jq .storm.send_rate <<<"$g"); live_send_rate=$(jq .storm.live_rate_during_send <<<"$g")
-  local delivered kdrops ddrops rejected
+  local delivered kdrops ddrops rejected received
   delivered=$(jq .kafka.delivered <<<"$s"); kdrops=$(jq .receive.kernel_drops <<<"$s"); ddrops=$(jq .dam.dropped <<<"$s")
-  rejected=$(jq '[.rejected[]] | add' <<<"$s")
+  rejected=$(jq '[.rejected[]] | add' <<<"$s"); received=$(jq .receive.datagrams <<<"$s")
+  if [ $((received + kdrops)) -gt "$sent" ]; then
+    say "N=$n advice=$advice round $round: INVALID, the edge saw $((received + kdrops)) datagrams (received + kernel drops) but the loadgen sent $sent: another sender reached port $port"
+    return 0
+  fi
   # Drops before the storm (must be 0 for the loss's denominator to start at the storm): the last poll before it.
   local before_drops
   before_drops=$(awk -v s="$storm_start" '$1 < s { d = $4 + $8 } END { print d + 0 }' "$dir/edge.tsv")
