@@ -10,6 +10,8 @@
 #  3. Idle RSS of klais-edge (external Kafka, and the embedded dev cluster).
 #  4. BenchmarkDotNet: Dam vs TokenBucketRateLimiter, zero-allocation receive/parse/Dam path, produce bytes/record.
 #  5. XDP: a 90%-garbage flood over a veth, with and without the filter (scripts/bench-xdp.sh; KLAIS_BENCH_XDP=0 skips).
+#  6. Reconnect storm: 1k/10k/100k offline devices flush their history at once beside live traffic, the swarm's burst
+#     advice on and off; recovery time and loss (scripts/bench-storm.sh; KLAIS_BENCH_STORM=0 skips).
 # Results: artifacts/bench/summary.txt (copy figures into docs/BENCHMARKS.md with this command).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -227,5 +229,11 @@ if [ "${KLAIS_BENCH_XDP:-1}" = 1 ]; then
   say ""; say "XDP (scripts/bench-xdp.sh, artifacts/bench/xdp-summary.txt):"
   ./scripts/bench-xdp.sh >/dev/null || { cat "$out/xdp-summary.txt"; exit 1; }
   tee -a "$summary" >/dev/null <"$out/xdp-summary.txt"
+fi
+# 6. The reconnect storm (scripts/bench-storm.sh, its own summary); KLAIS_BENCH_STORM=0 skips it.
+if [ "${KLAIS_BENCH_STORM:-1}" = 1 ]; then
+  say ""; say "Reconnect storm (scripts/bench-storm.sh, artifacts/bench/storm-summary.txt):"
+  ./scripts/bench-storm.sh >/dev/null || { cat "$out/storm-summary.txt"; exit 1; }
+  tee -a "$summary" >/dev/null <"$out/storm-summary.txt"
 fi
 echo; cat "$summary"

@@ -60,6 +60,17 @@ free_port() {
   echo "no free port found" >&2; return 1
 }
 
+# free_udp_port: a port on which nothing has a UDP or TCP socket now (another engineer's bench may be sending to the
+# fixed ports of bench.sh meanwhile).
+free_udp_port() {
+  local p i
+  for ((i = 0; i < 200; i++)); do
+    p=$(free_port) || return 1
+    [ -z "$(ss -Huan "sport = :$p" 2>/dev/null)" ] && { echo "$p"; return 0; }
+  done
+  echo "no free UDP port found" >&2; return 1
+}
+
 # start_redis DIR: a redis-server of our own on a free port, its data in DIR (append-only file on); sets $redis_port
 # and $redis_pid. Never the system's service, never 6379 by assumption.
 start_redis() {

@@ -121,6 +121,12 @@ public sealed record FleetSnapshot
 
     /// <summary>What produced <see cref="BurstProbability"/>; null before the first step.</summary>
     [Id(15)] public BurstModelView? Model { get; init; }
+
+    /// <summary>
+    /// Whether the fleet acts on <see cref="BurstProbability"/> (<c>KLAIS_BURST_ADVICE</c>); false keeps
+    /// <see cref="BurstLevel"/> at 0.
+    /// </summary>
+    [Id(16)] public bool BurstAdvice { get; init; } = true;
 }
 
 /// <summary>

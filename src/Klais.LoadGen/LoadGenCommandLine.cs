@@ -21,6 +21,11 @@ internal sealed class LoadGenCommandLine
     private readonly Option<string> _payloadBytes = Text("--payload-bytes", "Size of the JSON payload of a valid datagram.", "64");
     private readonly Option<string> _batch = Text("--batch", "Datagrams per sendmmsg call.", "64");
     private readonly Option<string> _startSeq = Text("--start-seq", "First sequence number of every device.", "1");
+    private readonly Option<string> _stormDevices = Text("--storm-devices", "Reconnect storm: devices offline until --storm-at, then each flushes its buffered history while the live traffic goes on (ids after the live devices'); 0 = no storm.", "0");
+    private readonly Option<string> _stormAt = Text("--storm-at", "Seconds from the start when the storm's devices reconnect.", "10");
+    private readonly Option<string> _stormHistory = Text("--storm-history", "Buffered records each storm device flushes (sequences from --start-seq up, old timestamps).", "10");
+    private readonly Option<string> _stormRate = Text("--storm-rate", "Datagrams per second of the flush over all storm devices; 0 = as fast as possible.", "0");
+    private readonly Option<string> _stormInterval = Text("--storm-interval", "Seconds between two buffered readings of a storm device (the newest is this old at the flush).", "1");
     private readonly Option<string> _sources = Text("--sources", "Source addresses to send from, a batch each in turn: 1 = the kernel's choice; N = 127.1.0.1 … (loopback targets only).", "1");
 
     public LoadGenCommandLine()
@@ -28,6 +33,7 @@ internal sealed class LoadGenCommandLine
         Root = new RootCommand("KLAIS load generator: sends telemetry datagrams (with a known share of bad ones and replays) over UDP.")
         {
             _target, _devices, _firstDevice, _rate, _count, _duration, _badShare, _replayShare, _payloadBytes, _batch, _startSeq, _sources,
+            _stormDevices, _stormAt, _stormHistory, _stormRate, _stormInterval,
         };
     }
 
@@ -57,6 +63,11 @@ internal sealed class LoadGenCommandLine
             Batch = Convert(parsed, _batch, errors, ParseInt, "a whole number") ?? 0,
             StartSequence = Convert(parsed, _startSeq, errors, ParseUInt, "a whole number from 0 to 4294967295") ?? 0,
             Sources = Convert(parsed, _sources, errors, ParseInt, "a whole number") ?? 0,
+            StormDevices = Convert(parsed, _stormDevices, errors, ParseInt, "a whole number") ?? 0,
+            StormAt = TimeSpan.FromSeconds(Convert(parsed, _stormAt, errors, ParseSeconds, "a number of seconds") ?? 0),
+            StormHistory = Convert(parsed, _stormHistory, errors, ParseInt, "a whole number") ?? 0,
+            StormRate = Convert(parsed, _stormRate, errors, ParseDouble, "a number") ?? 0,
+            StormInterval = TimeSpan.FromSeconds(Convert(parsed, _stormInterval, errors, ParseSeconds, "a number of seconds") ?? 0),
         };
 
         // Rules are checked only for values that could be read, so one typo is not reported twice.

@@ -69,7 +69,12 @@ internal sealed class LoadGenerator
     private LoadSummary Run(UdpSocket[] sockets, TrafficMix mix, DatagramFactory factory, PacingSchedule pacing, Action<LoadProgress>? progress,
         CancellationToken cancellation)
     {
-        using var batch = new SendBatch(_options.Batch, factory.MaxDatagramBytes);
+        ReconnectStorm? storm = _options.StormDevices > 0
+            ? new ReconnectStorm(_options.StormDevices, _options.FirstDevice - 1 + _options.Devices, _options.StormHistory, _options.StartSequence,
+                _options.PayloadBytes, _options.StormInterval)
+            : null;
+        var flush = new FlushProgress();
+        using var batch = new SendBatch(_options.Batch, Math.Max(factory.MaxDatagramBytes, storm?.MaxDatagramBytes ?? 0));
         Span<DatagramKind> kinds = stackalloc DatagramKind[_options.Batch];
 
         long limit = _options.Count ?? long.MaxValue;
@@ -78,28 +83,49 @@ internal sealed class LoadGenerator
         long sentAtLastReport = 0;
         long refused = 0;
         long batches = 0;
+        long live = 0;
         while (_sent < limit && !cancellation.IsCancellationRequested && !DurationPassed(start))
         {
+            // Live traffic first, at its pace; then, once the storm began, as much of the flush as its own pace allows.
             int count = pacing.Take((int)Math.Min(_options.Batch, limit - _sent));
-            if (count == 0)
+            if (count > 0)
             {
-                Wait(pacing.UntilNextToken());
+                for (int i = 0; i < count; i++)
+                {
+                    int length = factory.Write(mix.Next(), batch.GetBuffer(i), out kinds[i]);
+                    batch.SetLength(i, length);
+                }
+
+                refused += SendAll(sockets[batches++ % sockets.Length], batch, count);
+                foreach (DatagramKind kind in kinds[..count])
+                {
+                    _sentByKind[(int)kind]++;
+                }
+
+                live += count;
+                Volatile.Write(ref _sent, _sent + count);
+            }
+
+            int flushed = storm is null ? 0 : flush.Take(storm, _options, _time, start, live, (int)Math.Min(_options.Batch, limit - _sent));
+            if (flushed > 0)
+            {
+                for (int i = 0; i < flushed; i++)
+                {
+                    batch.SetLength(i, storm!.Write(batch.GetBuffer(i)));
+                }
+
+                refused += SendAll(sockets[batches++ % sockets.Length], batch, flushed);
+                _sentByKind[(int)DatagramKind.Valid] += flushed;
+                Volatile.Write(ref _sent, _sent + flushed);
+                flush.Sent(storm!, _time, live);
+            }
+
+            if (count == 0 && flushed == 0)
+            {
+                Wait(flush.Pacing is { } p && !storm!.Done ? Min(pacing.UntilNextToken(), p.UntilNextToken()) : pacing.UntilNextToken());
                 continue;
             }
 
-            for (int i = 0; i < count; i++)
-            {
-                int length = factory.Write(mix.Next(), batch.GetBuffer(i), out kinds[i]);
-                batch.SetLength(i, length);
-            }
-
-            refused += SendAll(sockets[batches++ % sockets.Length], batch, count);
-            foreach (DatagramKind kind in kinds[..count])
-            {
-                _sentByKind[(int)kind]++;
-            }
-
-            Volatile.Write(ref _sent, _sent + count);
             if (progress is not null && _time.GetElapsedTime(lastReport) >= ProgressInterval)
             {
                 long now = _time.GetTimestamp();
@@ -119,7 +145,58 @@ internal sealed class LoadGenerator
             InvalidJson: _sentByKind[(int)DatagramKind.InvalidJson],
             Replayed: _sentByKind[(int)DatagramKind.Replay],
             Refused: refused,
-            Elapsed: _time.GetElapsedTime(start));
+            Elapsed: _time.GetElapsedTime(start))
+        {
+            Storm = storm is null ? null : flush.Summary(storm, _options),
+        };
+    }
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+
+    /// <summary>The storm's schedule within a run: when it starts, its pace, and what was sent while it flushed.</summary>
+    private sealed class FlushProgress
+    {
+        private long _startTimestamp;
+        private long _liveAtStart;
+        private TimeSpan _startedAfter;
+        private TimeSpan? _sendTime;
+        private long _liveDuringSend;
+
+        /// <summary>The flush's pace; null until the storm starts.</summary>
+        public PacingSchedule? Pacing { get; private set; }
+
+        /// <summary>Records of the flush that may go now (0 before <see cref="LoadGeneratorOptions.StormAt"/> and after the last).</summary>
+        public int Take(ReconnectStorm storm, LoadGeneratorOptions options, TimeProvider time, long runStart, long live, int wanted)
+        {
+            if (Pacing is null)
+            {
+                if (time.GetElapsedTime(runStart) < options.StormAt)
+                {
+                    return 0;
+                }
+
+                _startTimestamp = time.GetTimestamp();
+                _startedAfter = time.GetElapsedTime(runStart, _startTimestamp);
+                _liveAtStart = live;
+                storm.Start(time.GetUtcNow().ToUnixTimeMilliseconds());
+                Pacing = new PacingSchedule(options.StormRate, options.Batch, time);
+            }
+
+            return storm.Done ? 0 : Pacing.Take((int)Math.Min(wanted, storm.Planned - storm.Written));
+        }
+
+        /// <summary>After a batch of the flush went out: notes the end of the flush with its last record.</summary>
+        public void Sent(ReconnectStorm storm, TimeProvider time, long live)
+        {
+            if (storm.Done)
+            {
+                _sendTime = time.GetElapsedTime(_startTimestamp);
+                _liveDuringSend = live - _liveAtStart;
+            }
+        }
+
+        public StormSummary Summary(ReconnectStorm storm, LoadGeneratorOptions options) => new(
+            options.StormDevices, options.StormHistory, storm.Planned, storm.Written, storm.FlushStartUnixMs, _startedAfter, _sendTime, _liveDuringSend, _liveAtStart);
     }
 
     /// <summary>Sends the whole batch, resuming after partial sends; returns how many ECONNREFUSED it met.</summary>

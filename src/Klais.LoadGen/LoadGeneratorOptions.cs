@@ -51,6 +51,25 @@ internal sealed record LoadGeneratorOptions
     /// </summary>
     public int Sources { get; init; } = 1;
 
+    /// <summary>
+    /// Reconnect storm (0: none): this many devices, offline until <see cref="StormAt"/>, then each flushes
+    /// <see cref="StormHistory"/> buffered records (<see cref="ReconnectStorm"/>) while the live traffic goes on. Their ids
+    /// follow the live devices': dev-(first + devices) … .
+    /// </summary>
+    public int StormDevices { get; init; }
+
+    /// <summary>When the storm starts, from the start of the run.</summary>
+    public TimeSpan StormAt { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Buffered records each storm device flushes.</summary>
+    public int StormHistory { get; init; } = 10;
+
+    /// <summary>Datagrams per second of the flush over all storm devices; 0: as fast as the socket takes them.</summary>
+    public double StormRate { get; init; }
+
+    /// <summary>Time between two buffered readings of a storm device (their timestamps).</summary>
+    public TimeSpan StormInterval { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>The addresses <see cref="Sources"/> stands for; empty when the kernel picks.</summary>
     public IReadOnlyList<IPAddress> SourceAddresses() =>
         Sources <= 1 ? [] : [.. Enumerable.Range(1, Sources).Select(i => new IPAddress(new byte[] { 127, 1, (byte)(i >> 8), (byte)i }))];
@@ -114,7 +133,55 @@ internal sealed record LoadGeneratorOptions
             errors.Add($"`--sources` is {Sources} with `--target` {Show(Target)}. Several sources are loopback addresses (127.1.0.x): the target must be an IPv4 loopback address.");
         }
 
+        if (StormDevices != 0)
+        {
+            ValidateStorm(errors);
+        }
+
         return errors;
+    }
+
+    private void ValidateStorm(List<string> errors)
+    {
+        if (StormDevices < 0 || StormDevices > 999_999 - Math.Max(0, FirstDevice + Devices - 1))
+        {
+            errors.Add($"`--storm-devices` is {StormDevices} with `--first-device` {FirstDevice} and `--devices` {Devices}. The storm's devices follow the live ones: the ids must stay within dev-000001 … dev-999999.");
+        }
+
+        if (StormAt < TimeSpan.Zero || Duration is { } d && StormAt >= d)
+        {
+            errors.Add($"`--storm-at` is {Show(StormAt.TotalSeconds)}. It must be at least 0 seconds and before `--duration` ends.");
+        }
+
+        if (StormHistory is < 1 or > 1_000_000)
+        {
+            errors.Add($"`--storm-history` is {StormHistory}. It must be between 1 and 1000000 records per device.");
+        }
+
+        if (!double.IsFinite(StormRate) || StormRate < 0)
+        {
+            errors.Add($"`--storm-rate` is {Show(StormRate)}. It must be 0 (as fast as possible) or a positive number of datagrams per second.");
+        }
+
+        if (StormInterval < TimeSpan.FromMilliseconds(1) || StormInterval > TimeSpan.FromDays(1))
+        {
+            errors.Add($"`--storm-interval` is {Show(StormInterval.TotalSeconds)}. It must be from 0.001 to 86400 seconds.");
+        }
+
+        if (Rate == 0)
+        {
+            errors.Add($"`--rate` is 0 with `--storm-devices` {StormDevices}. A storm runs beside paced live traffic: the live rate must be above 0.");
+        }
+
+        if (Duration is null)
+        {
+            errors.Add($"`--duration` is not set with `--storm-devices` {StormDevices}. A run with a storm needs one.");
+        }
+
+        if (PayloadBytes < ReconnectStorm.MinPayloadBytes)
+        {
+            errors.Add($"`--payload-bytes` is {PayloadBytes} with `--storm-devices`. It must be at least {ReconnectStorm.MinPayloadBytes} (the buffered records carry their timestamp).");
+        }
     }
 
     private static void RequireShare(List<string> errors, string name, double value)

@@ -100,6 +100,9 @@ public sealed class SettingReader(Func<Setting, (string Value, string Source)> l
         return value;
     }
 
+    /// <summary>The choices of an on/off setting (<c>KLAIS_CONTROL</c>, <c>KLAIS_BURST_ADVICE</c>).</summary>
+    public static IReadOnlyDictionary<string, bool> OnOff { get; } = new Dictionary<string, bool>(StringComparer.Ordinal) { ["on"] = true, ["off"] = false };
+
     public T OneOf<T>(Setting s, IReadOnlyDictionary<string, T> choices)
     {
         (string value, string source) = lookup(s);

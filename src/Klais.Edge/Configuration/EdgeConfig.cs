@@ -101,8 +101,6 @@ internal static class EdgeConfigLoader
     private static bool IsInterfaceName(string name) =>
         name.Length == 0 || (name.Length <= 15 && !name.Any(c => c is '/' or ':' || char.IsWhiteSpace(c) || char.IsControl(c)));
 
-    private static readonly Dictionary<string, bool> OnOff = new(StringComparer.Ordinal) { ["on"] = true, ["off"] = false };
-
     private static readonly Dictionary<string, SpillFullPolicy> FullPolicies = new(StringComparer.Ordinal)
     {
         ["refuse-newest"] = SpillFullPolicy.RefuseNewest, ["block"] = SpillFullPolicy.Block,
@@ -247,7 +245,7 @@ internal static class EdgeConfigLoader
             BreakerStall = TimeSpan.FromMilliseconds(read.WholeNumber(EdgeSettings.BreakerStallMs, 100, 600_000)),
             DedupeMaxDevices = (int)read.WholeNumber(EdgeSettings.DedupeMaxDevices, Dedupe.DedupeOptions.MinDevices, Dedupe.DedupeOptions.MaxDevices),
             DedupeIdle = TimeSpan.FromSeconds(read.WholeNumber(EdgeSettings.DedupeIdleSeconds, 1, 30L * 86_400)),
-            ControlEnabled = read.OneOf(EdgeSettings.Control, OnOff) && bootstrap.Length > 0,
+            ControlEnabled = read.OneOf(EdgeSettings.Control, SettingReader.OnOff) && bootstrap.Length > 0,
             ControlStartTimeout = TimeSpan.FromMilliseconds(read.WholeNumber(EdgeSettings.ControlStartTimeoutMs, 1000, 600_000)),
             ReportInterval = TimeSpan.FromMilliseconds(PolicySettings.ReportIntervalMs.Read(read)),
             DeviceReportWindow = TimeSpan.FromMilliseconds(read.WholeNumber(EdgeSettings.DeviceReportWindowMs, 100, 60_000)),

@@ -70,6 +70,12 @@ public sealed record ControllerOptions
     /// <summary>Spread of the logistic that turns forecast growth into a probability.</summary>
     public double BurstGrowthSpread { get; init; } = 0.15;
 
+    /// <summary>
+    /// Whether the fleet acts on the burst probability (the burst table's level, linger advice, rate cut and queue
+    /// scale). Off, the probability is computed and shown but the response stays at level 0: prediction off.
+    /// </summary>
+    public bool BurstAdvice { get; init; } = true;
+
     /// <summary>A node whose last report is older than this is left alone by the controller.</summary>
     public TimeSpan NodeStaleAfter { get; init; } = TimeSpan.FromSeconds(10);
 }

@@ -72,7 +72,8 @@ internal sealed class SwarmController
         double heuristic = _heuristic.Update(fleetRate);
         (State.Level, State.Trend) = (_heuristic.Level, _heuristic.Trend);
         (State.BurstProbability, BurstModelView model) = Predict(now, fresh, nodes, fleetRate, heuristic, o);
-        BurstResponse response = BurstResponse.For(State.BurstProbability);
+        // KLAIS_BURST_ADVICE=off: the probability is computed and shown, but the fleet is not steered by it.
+        BurstResponse response = BurstResponse.For(o.BurstAdvice ? State.BurstProbability : 0);
         bool levelChanged = response.Level != State.BurstLevel;
         bool modelChanged = _advertised is null || (_advertised.Kind, _advertised.Version, _advertised.Error) != (model.Kind, model.Version, model.Error);
         if (levelChanged)
@@ -141,6 +142,7 @@ internal sealed class SwarmController
             Forecast = State.Level + o.ForecastSteps * State.Trend,
             BurstProbability = State.BurstProbability,
             BurstLevel = State.BurstLevel,
+            BurstAdvice = o.BurstAdvice,
             Nodes = controlled,
             Model = model,
         };

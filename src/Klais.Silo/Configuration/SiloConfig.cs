@@ -208,6 +208,7 @@ internal static class SiloConfigLoader
                 Kp = r.Number(SiloSettings.Kp, -1e-12, 100),
                 Ki = r.Number(SiloSettings.Ki, -1e-12, 100),
                 Kd = r.Number(SiloSettings.Kd, -1e-12, 100),
+                BurstAdvice = r.OneOf(SiloSettings.BurstAdvice, SettingReader.OnOff),
             },
             BurstModel = new BurstModelOptions { Path = burstModel.Length == 0 ? BurstModelOptions.ShippedModel : Path.GetFullPath(burstModel) },
             LogLevel = (LogLevel)r.OneOf(SiloSettings.LogLevel, LogLevelNames.Levels),

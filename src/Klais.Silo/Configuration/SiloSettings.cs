@@ -42,6 +42,7 @@ internal static class SiloSettings
     public static readonly Setting Ki = new("KLAIS_PID_KI", "0.1", "PID integral gain.");
     public static readonly Setting Kd = new("KLAIS_PID_KD", "0.05", "PID derivative gain.");
     public static readonly Setting BurstModel = new("KLAIS_BURST_MODEL", "", "The swarm's burst model, an ONNX file from klais-train fit; unset: models/burst.onnx next to klais-silo (the shipped model). Missing, corrupt or failing: the Holt heuristic and DEGRADED_ML, not a start-up failure. Looked at every 5 s: replacing the file (write a new one, then rename it over) puts it in force without a restart. A fleet policy's burst_model_version pins one of the .onnx files in this file's folder instead.");
+    public static readonly Setting BurstAdvice = new("KLAIS_BURST_ADVICE", "on", "on: the swarm acts on its burst probability (the burst table: linger advice, rate cuts, a wider Dam queue); off: the probability is still computed and shown in /api/swarm, but the fleet stays at burst level 0 (the PID controllers and the model's state on the edges are unaffected). For comparing the fleet with and without prediction, e.g. the reconnect-storm benchmark.");
     public static readonly Setting LogLevel = new("KLAIS_LOG_LEVEL", "info", LogLevelNames.Description);
 
     public static IReadOnlyList<Setting> All { get; } =
@@ -49,7 +50,7 @@ internal static class SiloSettings
         Redis, KafkaBootstrap, SiloId, ClusterId, ServiceId, SiloPort, GatewayPort, AdvertisedAddress, ApiBind, AdvertisedUrl,
         ProbeTimeoutMs, MissedProbes, DeathVotes, SessionTimeoutMs, HeartbeatMs, StaticMembership, IngestBatch, IngestDevices, IngestWaitMs,
         IdleEvictionSeconds, Partitions, ControlIntervalMs, Quorum, WindowSeconds, BlockTtlSeconds, AnomalyZ, FloodEdges, FloodRate,
-        SourceThreshold, OutlierThreshold, TargetLag, TargetCpu, Kp, Ki, Kd, BurstModel, LogLevel, ApiTokens.File, ApiTls.Cert, ApiTls.Key,
+        SourceThreshold, OutlierThreshold, TargetLag, TargetCpu, Kp, Ki, Kd, BurstModel, BurstAdvice, LogLevel, ApiTokens.File, ApiTls.Cert, ApiTls.Key,
         ApiTls.Password,
     ];
 }

@@ -131,7 +131,7 @@ public sealed class LoadGeneratorTests
         PayloadBytes = 64,
     };
 
-    private static UdpReceiver StartReceiver(IDatagramHandler handler)
+    internal static UdpReceiver StartReceiver(IDatagramHandler handler)
     {
         var receiver = new UdpReceiver(
             new ReceiveOptions { Endpoint = new IPEndPoint(IPAddress.Loopback, 0), Threads = 1, ReceiveBufferBytes = 4 * 1024 * 1024 },

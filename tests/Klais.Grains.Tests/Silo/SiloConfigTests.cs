@@ -155,4 +155,27 @@ public sealed class SiloConfigTests
             Assert.Equal([error], result.Errors);
         }
     }
+
+    [Theory]
+    [InlineData(null, true, null)]
+    [InlineData("off", false, null)]
+    [InlineData("OFF", false, null)]
+    [InlineData("on", true, null)]
+    [InlineData("false", true, "KLAIS_BURST_ADVICE is \"false\" (from the environment). It must be one of: on, off.")]
+    public void Burst_advice_is_on_by_default_and_turned_off_by_off(string? value, bool expected, string? error)
+    {
+        SiloConfigResult result = Load(value is null ? [] : new() { ["KLAIS_BURST_ADVICE"] = value });
+        if (error is null)
+        {
+            Assert.Empty(result.Errors);
+            Assert.Equal(expected, result.Config!.Controller.BurstAdvice);
+        }
+        else
+        {
+            Assert.Equal([error], result.Errors);
+        }
+
+        Assert.False(Load([], "--burst-advice", "off").Config!.Controller.BurstAdvice);
+        Assert.Contains("KLAIS_BURST_ADVICE", SiloConfigLoader.HelpText(), StringComparison.Ordinal);
+    }
 }

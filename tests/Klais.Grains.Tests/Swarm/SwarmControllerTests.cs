@@ -72,6 +72,33 @@ public sealed class SwarmControllerTests : IDisposable
     }
 
     [Fact]
+    public void With_burst_advice_off_the_probability_is_computed_but_the_fleet_stays_at_level_zero()
+    {
+        var clock = new ManualTimeProvider();
+        var context = new FakeDecisionContext(clock) { Controller = Options with { Interval = TimeSpan.FromSeconds(1), BurstAdvice = false } };
+        using BurstModelService model = Service(Path.Combine(_dir, "absent.onnx"), clock);
+        var swarm = new SwarmController(new SwarmState(), model, context.Controller);
+        foreach (double r in new[] { 1000.0, 3000, 9000, 27000 })
+        {
+            swarm.Contribute(new SiloAggregate { SiloId = "silo-a", AtUnixMs = clock.GetUtcNow().ToUnixTimeMilliseconds(), PacketsPerSecond = r, ActiveDevices = 10 });
+            Assert.True(swarm.Step([new NodeSnapshot
+            {
+                NodeId = "edge-1", OwnerSilo = "s", Health = "ok", KafkaLag = 5000, Cpu = 0.5, BaseRate = 10_000, LastReport = clock.GetUtcNow(),
+            }], 0, 0, context));
+            clock.Advance(TimeSpan.FromSeconds(1));
+        }
+
+        // The same tripling that reaches level 3 with advice on (above): the probability says so, the fleet does not act.
+        Assert.True(swarm.State.BurstProbability >= 0.8, $"probability {swarm.State.BurstProbability}");
+        Assert.Equal((0, 0, false), (swarm.State.BurstLevel, swarm.View!.BurstLevel, swarm.View.BurstAdvice));
+        BurstAdvice advice = Assert.Single(context.Control, c => c.Key == ControlKey.Burst).Update.Burst; // the model's state only
+        Assert.Equal((0, 0, "heuristic"), (advice.Level, advice.LingerMs, advice.Model.Kind));
+        Assert.All(context.Control.Where(c => c.Key == "edge-1/rate"), c =>
+            Assert.Equal((1.0, 10_000 * (1 + c.Update.GlobalRate.PidOutput)), (c.Update.GlobalRate.QueueScale, c.Update.GlobalRate.RatePerSecond)));
+        Assert.DoesNotContain(context.Events, e => e.Kind is "alert" or "burst");
+    }
+
+    [Fact]
     public void The_model_answers_once_it_holds_a_minute_of_history_with_the_probability_onnx_runtime_gives_for_that_row()
     {
         var clock = new ManualTimeProvider(new DateTimeOffset(2026, 3, 1, 12, 0, 0, TimeSpan.Zero));
