@@ -10,6 +10,29 @@ public sealed class KafkaDevClusterTests(KafkaClusterFixture fixture)
     private readonly KafkaDevCluster _cluster = fixture.Cluster;
 
     [Fact]
+    public void A_partition_keeps_only_its_newest_5_MiB_of_record_batches()
+    {
+        // librdkafka's mock deletes a partition's oldest batches beyond 5 MiB (or 100,000 batches): what reads back
+        // from a long run is its tail, however much was acknowledged.
+        _cluster.CreateTopic("mock-retention", partitions: 1);
+        using (IProducer<byte[], byte[]> producer = TestProducer.Build(_cluster.BootstrapServers))
+        {
+            byte[] value = new byte[1000];
+            for (int i = 0; i < 8000; i++)
+            {
+                producer.Produce("mock-retention", new Message<byte[], byte[]> { Value = value });
+            }
+
+            Assert.Equal(0, producer.Flush(TestProducer.Wait));
+        }
+
+        IReadOnlyList<TopicRecord> kept = TopicReader.ReadToEnd(_cluster.BootstrapServers, "mock-retention", TestProducer.Wait);
+        Assert.InRange(kept.Count, 4000, 5300); // about 5 MiB of 1 kB records
+        Assert.Equal(7999, kept[^1].Offset);
+        Assert.True(kept[0].Offset > 2500, $"the oldest record kept is at offset {kept[0].Offset}");
+    }
+
+    [Fact]
     public void Debian_librdkafka_is_the_loaded_native_library()
     {
         Parallel.For(0, 8, _ => Librdkafka.EnsureLoaded());
