@@ -19,7 +19,7 @@ internal static class PrometheusText
 
         Counter(sb, "klais_receive_datagrams_total", "Datagrams read from the UDP sockets.", labels, node.Receiver.Datagrams);
         Counter(sb, "klais_receive_bytes_total", "Bytes read from the UDP sockets.", labels, node.Receiver.Bytes);
-        Counter(sb, "klais_receive_kernel_drops_total", "Datagrams the kernel dropped because a socket's receive queue was full (SO_RXQ_OVFL).", labels, node.Receiver.KernelDrops);
+        Counter(sb, "klais_receive_kernel_drops_total", "Datagrams the kernel dropped at the receive sockets (queue full), as the kernel counts them per socket.", labels, node.Receiver.KernelDrops);
         Counter(sb, "klais_dam_received_total", "Datagrams offered to the Dam.", labels, node.Dam.Received);
         Counter(sb, "klais_dam_passed_total", "Datagrams the Dam let through.", labels, node.Dam.Passed);
         Counter(sb, "klais_dam_queued_total", "Datagrams put into the Dam's overflow queue.", labels, node.Dam.Queued);
