@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# make bench: the edge's figures, each side by side with its baseline in the same run (machines are noisy).
-#  1. Throughput: datagrams/s counted by a minimal C recvmmsg sink vs records/s klais-edge delivers to Kafka,
-#     both fed by the same klais-loadgen command (Dam limit far above the offered load).
-#  2. Receive-to-enqueue latency P50/P99 from the edge's histogram during that run.
+# make bench: the edge's figures, each side by side with its peers in the same run (machines are noisy).
+#  1. Against peers, every one fed by the same C sender (bench/sink/udp_flood: sendmmsg, 64 per call, one thread;
+#     10,000 devices, 60-byte payloads): the C recvmmsg sink (the ceiling), a Python asyncio receiver, rsyslog's
+#     imudp -> omkafka (Debian rsyslog-kafka, installed here; the edge's Kafka settings) and klais-edge.
+#     a. the sender at full speed: received/s (sinks) and delivered to Kafka/s (edge, rsyslog);
+#     b. an offered-load sweep (KLAIS_BENCH_SWEEP rates, 5 s each): delivered share and kernel drops at each rate,
+#        and the highest rate with no loss.
+#  2. Receive-to-enqueue latency P50/P99 from the edge's histogram during that run; RSS at a steady 100k/s.
 #  3. Idle RSS of klais-edge (external Kafka, and the embedded dev cluster).
 #  4. BenchmarkDotNet: Dam vs TokenBucketRateLimiter, zero-allocation receive/parse/Dam path, produce bytes/record.
 #  5. XDP: a 90%-garbage flood over a veth, with and without the filter (scripts/bench-xdp.sh; KLAIS_BENCH_XDP=0 skips).
@@ -17,83 +21,181 @@ count=${KLAIS_BENCH_DATAGRAMS:-3000000}
 port=${KLAIS_BENCH_PORT:-5600}
 api=127.0.0.1:${KLAIS_BENCH_API_PORT:-8600}
 rounds=${KLAIS_BENCH_ROUNDS:-3}
+sweep=(${KLAIS_BENCH_SWEEP:-100000 150000 200000 250000 300000})
+devices=10000
 say() { echo "$*" | tee -a "$summary"; }
-sender=("$bin/klais-loadgen" --target "127.0.0.1:$port" --devices 10000 --rate 0 --count "$count" --payload-bytes 60)
-# The edge's warm-up before each timed run: the same flood, shorter, from other sequence numbers (dedupe must not
-# drop the timed run's datagrams as duplicates).
-warmup=("$bin/klais-loadgen" --target "127.0.0.1:$port" --devices 10000 --rate 0 --count 300000 --payload-bytes 60 --start-seq 3000000000)
+
+# The peers: rsyslog with its Kafka output (the tool an operator would pick instead of an edge) and Python for the
+# asyncio receiver. Debian's rsyslog package starts no daemon here; the bench runs its own with its own config.
+ensure_packages bench rsyslog rsyslog-kafka python3 || exit 1
+make -s -C bench/sink || exit 1
+
+# Sequence numbers only grow from one flood to the next, so the edge's dedupe never takes a datagram of a later
+# flood for a repeat (a device's sequence advances count/devices per flood). take and flood change next_seq: call
+# them in this shell, never in $( ) or < <( ).
+next_seq=1
+take() { taken=$next_seq; next_seq=$((next_seq + $1 / devices + 10)); }
+# flood PORT RATE COUNT: the C sender (RATE 0 = full speed); its summary line in $out/flood.txt, sent count in $sent.
+flood() {
+  take "$3"
+  ./bench/sink/udp_flood "127.0.0.1:$1" "$devices" "$2" "$3" "$taken" >"$out/flood.txt"
+  sent=$(sed -n 's/^sent=\([0-9]*\).*/\1/p' "$out/flood.txt")
+}
 
 say "# klais bench $(date -u +%FT%TZ) on $(nproc) cores; kernel $(uname -r)"
-say "sender: ${sender[*]}"
+say "sender: bench/sink/udp_flood 127.0.0.1:PORT $devices RATE COUNT START (sendmmsg 64, one thread, 60-byte payloads)"
 
-# Kafka for the edge: a dev cluster in its own process, as a broker would be, with the control plane's topics (the
-# edge reports and follows klais.control by default).
-"$bin/klais-devcluster" --brokers 1 --topic iot_telemetry:6 --topic klais.reports:12 --topic klais.control:1 >"$out/devcluster.out" 2>"$out/devcluster.err" &
+# Kafka for the edge and rsyslog: a dev cluster in its own process, as a broker would be, with the control plane's
+# topics (the edge reports and follows klais.control by default) and rsyslog's own topic.
+"$bin/klais-devcluster" --brokers 1 --topic iot_telemetry:6 --topic klais.reports:12 --topic klais.control:1 --topic rsyslog_telemetry:6 \
+  >"$out/devcluster.out" 2>"$out/devcluster.err" &
 cluster=$!
 for _ in $(seq 100); do grep -q '^bootstrap=' "$out/devcluster.out" && break; sleep 0.1; done
 bootstrap=$(sed -n 's/^bootstrap=//p' "$out/devcluster.out" | head -1)
 [ -n "$bootstrap" ] || { echo "dev cluster did not start" >&2; cat "$out/devcluster.err"; exit 1; }
 
-for round in $(seq "$rounds"); do
-  # 1a. C sink
-  ./bench/sink/udp_sink "$port" 1000 >"$out/sink.$round.txt" &
-  sink=$!
-  sleep 0.3
-  "${sender[@]}" >"$out/sender-sink.$round.json" 2>/dev/null
-  wait "$sink"
-  sink_rate=$(sed -n 's/.*rate=\([0-9.]*\).*/\1/p' "$out/sink.$round.txt")
-  sink_recv=$(sed -n 's/.*received=\([0-9]*\).*/\1/p' "$out/sink.$round.txt")
+# rsyslog: imudp -> omkafka with the edge's producer settings (acks=all, idempotent, linger 5 ms, batch 1 MB, lz4),
+# records spread over the topic's partitions. Its own process on its own port, stopped by PID.
+rsyslog_port=$((port + 11))
+# udp_drops PORT: the kernel's drop count of the UDP socket bound to PORT (/proc/net/udp, last column); udp_bound
+# PORT: how many sockets are bound to it.
+udp_drops() { awk -v p="$(printf ':%04X' "$1")" '$2 ~ p"$" { n += $NF } END { print n + 0 }' /proc/net/udp; }
+udp_bound() { awk -v p="$(printf ':%04X' "$1")" '$2 ~ p"$" { n++ } END { print n + 0 }' /proc/net/udp; }
+# wait_bound PORT: until a socket is bound to it (at most 10 s).
+wait_bound() {
+  for _ in $(seq 100); do [ "$(udp_bound "$1")" -gt 0 ] && return 0; sleep 0.1; done
+  echo "nothing bound UDP port $1 within 10 s" >&2; return 1
+}
+mkdir -p "$out/rsyslog"
+sed -e "s|@BOOTSTRAP@|$bootstrap|" -e "s|@PORT@|$rsyslog_port|" -e "s|@WORKDIR@|$PWD/$out/rsyslog|" bench/rsyslog/rsyslog.conf >"$out/rsyslog/rsyslog.conf"
+rsyslogd -n -f "$out/rsyslog/rsyslog.conf" -i "$PWD/$out/rsyslog/rsyslogd.pid" >"$out/rsyslog/rsyslogd.log" 2>&1 &
+rsyslog=$!
+wait_bound "$rsyslog_port" || { cat "$out/rsyslog/rsyslogd.log"; exit 1; }
+# rsyslog_delivered: records in its topic (the end offsets of its 6 partitions, summed).
+rsyslog_delivered() {
+  kcat -Q -b "$bootstrap" $(for p in 0 1 2 3 4 5; do echo "-t rsyslog_telemetry:$p:-1"; done) 2>/dev/null | awk '{ n += $NF } END { print n + 0 }'
+}
 
-  # 1b. klais-edge
-  KLAIS_UDP_BIND=127.0.0.1:$port KLAIS_API_BIND=$api KLAIS_KAFKA_BOOTSTRAP=$bootstrap KLAIS_KAFKA_TOPIC=iot_telemetry \
-  KLAIS_DAM_MAX_RATE=100000000 KLAIS_DAM_BURST_SIZE=100000000 KLAIS_LOG_LEVEL=warn \
-    "$bin/klais-edge" >"$out/edge.$round.log" 2>&1 &
-  edge=$!
-  wait_http "http://$api/health" 30 || { cat "$out/edge.$round.log"; exit 1; }
-  # Warm-up: the timed run measures the edge's steady state, not tier-0 JIT code and first-touch memory (the C sink
-  # has neither). Wait until Kafka acknowledged everything the warm-up brought in.
-  "${warmup[@]}" >/dev/null 2>&1
-  for _ in $(seq 150); do
-    read -r wr wd < <(curl -fsS "http://$api/stats" | jq -r '"\(.receive.datagrams) \(.kafka.delivered)"')
-    [ "$wd" -ge "$wr" ] && break; sleep 0.2
-  done
-  base=$(stat .kafka.delivered); rbase=$(stat .receive.datagrams); kbase=$(stat .receive.kernel_drops)
-  "${sender[@]}" >"$out/sender-edge.$round.json" 2>/dev/null &
-  gen=$!
-  # Poll every 200 ms with one curl and one jq (heavier polling steals CPU from the edge on 2 cores):
-  # rate = records acknowledged / (last change of the count - first datagram seen); the 200 ms granularity is
-  # under 3% of a run of this size.
-  t0="" t1="" last=-1 still=0
-  while :; do
-    now=$(date +%s.%N)
-    read -r recv del < <(curl -fsS "http://$api/stats" | jq -r '"\(.receive.datagrams) \(.kafka.delivered)"')
-    del=$((del - base))
-    [ -z "$t0" ] && [ "$recv" -gt "$rbase" ] && t0=$now
-    if [ "$del" -eq "$last" ] && ! kill -0 "$gen" 2>/dev/null; then still=$((still + 1)); else still=0; t1=$now; fi
-    last=$del
+# The edge's delivered count (the API of the edge running now).
+edge_delivered() { stat .kafka.delivered; }
+
+# settle COUNTER: waits until COUNTER (a function printing a number) stops changing for 2 s (at most 120 s) and
+# prints "count first_change_s last_change_s" relative to the call (for the delivered rate).
+settle() {
+  local counter=$1 t0 now v last=-1 still=0 first="" lastt=0
+  t0=$(date +%s.%N)
+  local start; start=$($counter)
+  for _ in $(seq 600); do
+    v=$($counter); now=$(date +%s.%N)
+    if [ "$v" -ne "$last" ]; then still=0; lastt=$now; [ -z "$first" ] && [ "$v" -gt "$start" ] && first=$now; else still=$((still + 1)); fi
+    last=$v
     [ $still -ge 10 ] && break
     sleep 0.2
   done
-  s=$(curl -fsS "http://$api/stats")
+  echo "$last $(awk -v a="$t0" -v f="${first:-$t0}" -v l="$lastt" 'BEGIN { printf "%.3f %.3f", f - a, l - a }')"
+}
+
+# start_edge LOG: klais-edge on $port with the Dam far above any offered load (its PID in $edge), warmed up with
+# 300,000 datagrams delivered.
+start_edge() {
+  KLAIS_UDP_BIND=127.0.0.1:$port KLAIS_API_BIND=$api KLAIS_KAFKA_BOOTSTRAP=$bootstrap KLAIS_KAFKA_TOPIC=iot_telemetry \
+  KLAIS_DAM_MAX_RATE=100000000 KLAIS_DAM_BURST_SIZE=100000000 KLAIS_LOG_LEVEL=warn \
+    "$bin/klais-edge" >"$1" 2>&1 &
+  edge=$!
+  wait_http "http://$api/health" 30 || { cat "$1"; exit 1; }
+  flood "$port" 0 300000; settle edge_delivered >/dev/null
+}
+
+# Warm-up: the timed runs measure steady states, not tier-0 JIT code and first-touch memory (the C sink has
+# neither): each edge started below gets 300,000 datagrams first, rsyslog gets them here.
+flood "$rsyslog_port" 0 300000; settle rsyslog_delivered >/dev/null
+
+# 1a. The sender at full speed. Delivered rate = records acknowledged / (last change of the count - the flood's
+# start), polled every 200 ms (one curl or kcat per poll: heavier polling steals CPU from the receiver on 2 cores).
+timed() { # PORT COUNTER: floods at full speed while COUNTER settles; sets t_sent, t_delivered, t_rate
+  local base n last
+  base=$($2)
+  take "$count"
+  ./bench/sink/udp_flood "127.0.0.1:$1" "$devices" 0 "$count" "$taken" >"$out/flood.txt" &
+  local gen=$!
+  read -r n _ last < <(settle "$2")
   wait "$gen"
-  edge_rate=$(awk -v n="$last" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')
+  t_sent=$(sed -n 's/^sent=\([0-9]*\).*/\1/p' "$out/flood.txt")
+  t_delivered=$((n - base))
+  t_rate=$(awk -v n="$t_delivered" -v t="$last" 'BEGIN { printf "%.0f", n / t }')
+}
+sink_run() { # PROGRAM...: a receiver that prints received=... rate=...; sets s_received, s_rate
+  "$@" "$port" 1000 >"$out/sink.txt" &
+  local pid=$!
+  wait_bound "$port" && flood "$port" 0 "$count" || { kill "$pid"; wait "$pid"; exit 1; }
+  wait "$pid"
+  read -r s_received s_rate < <(sed -n 's/.*received=\([0-9]*\).*rate=\([0-9.]*\).*/\1 \2/p' "$out/sink.txt")
+}
+for round in $(seq "$rounds"); do
+  sink_run ./bench/sink/udp_sink; sink_recv=$s_received sink_rate=$s_rate
+  sink_run python3 bench/sink/asyncio_sink.py; py_recv=$s_received py_rate=$s_rate
+  start_edge "$out/edge.$round.log"
+  kbase=$(stat .receive.kernel_drops)
+  timed "$port" edge_delivered; e_sent=$t_sent e_del=$t_delivered e_rate=$t_rate
+  s=$(curl -fsS "http://$api/stats")
   p50=$(jq .latency.receive_to_enqueue_p50_us <<<"$s"); p99=$(jq .latency.receive_to_enqueue_p99_us <<<"$s")
-  kdrops=$(( $(jq .receive.kernel_drops <<<"$s") - kbase )); erecv=$(( $(jq .receive.datagrams <<<"$s") - rbase ))
+  kdrops=$(( $(jq .receive.kernel_drops <<<"$s") - kbase ))
+  rejected=$(jq '[.rejected[]] | add' <<<"$s")
   stop_pid "$edge" 20
-  ratio=$(awk -v e="$edge_rate" -v s="$sink_rate" 'BEGIN { printf "%.2f", e / s }')
-  say "round $round: C sink ${sink_rate}/s ($sink_recv received) | klais-edge ${edge_rate}/s delivered to Kafka ($last delivered, $erecv received, $kdrops kernel drops) | ratio $ratio | receive-to-enqueue p50 ${p50} us p99 ${p99} us"
+  rbase=$(udp_drops "$rsyslog_port")
+  timed "$rsyslog_port" rsyslog_delivered; r_sent=$t_sent r_del=$t_delivered r_rate=$t_rate
+  rdrops=$(( $(udp_drops "$rsyslog_port") - rbase ))
+  say "round $round: C sink ${sink_rate}/s ($sink_recv received) | python asyncio ${py_rate}/s ($py_recv received) | rsyslog ${r_rate}/s delivered to Kafka ($r_del of $r_sent, $rdrops kernel drops) | klais-edge ${e_rate}/s delivered to Kafka ($e_del of $e_sent, $kdrops kernel drops, $rejected rejected since start) | edge/sink $(awk -v e="$e_rate" -v s="$sink_rate" 'BEGIN { printf "%.2f", e / s }') edge/rsyslog $(awk -v e="$e_rate" -v s="$r_rate" 'BEGIN { printf "%.2f", e / s }') edge/asyncio $(awk -v e="$e_rate" -v s="$py_rate" 'BEGIN { printf "%.1f", e / s }') | receive-to-enqueue p50 ${p50} us p99 ${p99} us"
 done
 
-# 2b. Latency at a steady, moderate load (not saturating): 50000 datagrams/s for 6 s.
-KLAIS_UDP_BIND=127.0.0.1:$port KLAIS_API_BIND=$api KLAIS_KAFKA_BOOTSTRAP=$bootstrap KLAIS_LOG_LEVEL=warn \
-KLAIS_DAM_MAX_RATE=100000000 KLAIS_DAM_BURST_SIZE=100000000 "$bin/klais-edge" >"$out/edge.steady.log" 2>&1 &
-edge=$!
-wait_http "http://$api/health" 30 || exit 1
-"$bin/klais-loadgen" --target "127.0.0.1:$port" --devices 10000 --rate 50000 --duration 6 --payload-bytes 60 >/dev/null 2>&1
-sleep 1
+# 1b. Offered-load sweep: each rate for 5 s; delivered share = what reached Kafka (or the sink) / what was sent.
+start_edge "$out/edge.sweep.log"
+share() { awk -v d="$1" -v s="$2" 'BEGIN { printf "%.1f %%", 100 * d / s }'; }
+edge_lossless=0 rsyslog_lossless=0 sink_lossless=0
+for rate in "${sweep[@]}"; do
+  n=$((rate * 5))
+  base=$(edge_delivered); kbase=$(stat .receive.kernel_drops)
+  flood "$port" "$rate" "$n"
+  read -r d _ < <(settle edge_delivered); d=$((d - base)); kd=$(( $(stat .receive.kernel_drops) - kbase ))
+  [ "$d" -ge "$sent" ] && [ "$rate" -gt "$edge_lossless" ] && edge_lossless=$rate
+  base=$(rsyslog_delivered); rbase=$(udp_drops "$rsyslog_port")
+  flood "$rsyslog_port" "$rate" "$n"
+  read -r r _ < <(settle rsyslog_delivered); r=$((r - base)); rd=$(( $(udp_drops "$rsyslog_port") - rbase ))
+  [ "$r" -ge "$n" ] && [ "$rate" -gt "$rsyslog_lossless" ] && rsyslog_lossless=$rate
+  say "offered ${rate}/s for 5 s: klais-edge $(share "$d" "$sent") delivered ($d of $sent, $kd kernel drops) | rsyslog $(share "$r" "$n") delivered ($r of $n, $rd kernel drops)"
+done
+stop_pid "$edge" 20
+for rate in "${sweep[@]}"; do
+  n=$((rate * 5))
+  ./bench/sink/udp_sink "$port" 1000 >"$out/sink.txt" &
+  sink=$!
+  wait_bound "$port" && flood "$port" "$rate" "$n" || { kill "$sink"; wait "$sink"; exit 1; }
+  wait "$sink"
+  got=$(sed -n 's/.*received=\([0-9]*\).*/\1/p' "$out/sink.txt")
+  [ "$got" -ge "$n" ] && [ "$rate" -gt "$sink_lossless" ] && sink_lossless=$rate
+  say "offered ${rate}/s for 5 s: C sink $(share "$got" "$n") received ($got of $n)"
+done
+say "highest offered rate without loss (of ${sweep[*]}): klais-edge ${edge_lossless}/s, rsyslog ${rsyslog_lossless}/s, C sink ${sink_lossless}/s"
+stop_pid "$rsyslog" 10
+
+# 2. Latency and memory at a steady 100,000 datagrams/s for 10 s (the C sender, paced): RSS sampled every 200 ms
+# during the load (the highest) and 5 s after it.
+start_edge "$out/edge.steady.log"
+rss() { awk '/VmRSS/ { print $2 }' "/proc/$1/status"; }
+take 1000000
+./bench/sink/udp_flood "127.0.0.1:$port" "$devices" 100000 1000000 "$taken" >"$out/flood.txt" &
+gen=$!
+rss_peak=0
+while kill -0 "$gen" 2>/dev/null; do
+  r=$(rss "$edge"); [ "$r" -gt "$rss_peak" ] && rss_peak=$r
+  sleep 0.2
+done
+wait "$gen"
+settle edge_delivered >/dev/null
+sleep 5
 s=$(curl -fsS "http://$api/stats")
-rss_loaded=$(awk '/VmRSS/ { printf "%.1f MB", $2 / 1024 }' /proc/$edge/status)
-say "steady 50000/s for 6 s: RSS after the load $rss_loaded; receive-to-enqueue p50 $(jq .latency.receive_to_enqueue_p50_us <<<"$s") us, p99 $(jq .latency.receive_to_enqueue_p99_us <<<"$s") us, p99.9 $(jq .latency.receive_to_enqueue_p999_us <<<"$s") us; delivered $(jq .kafka.delivered <<<"$s") of $(jq .receive.datagrams <<<"$s") received, $(jq .receive.kernel_drops <<<"$s") kernel drops"
+mb() { awk -v k="$1" 'BEGIN { printf "%.1f MB", k / 1024 }'; }
+say "steady 100000/s for 10 s: RSS during the load at most $(mb "$rss_peak"), 5 s after it $(mb "$(rss "$edge")"); receive-to-enqueue p50 $(jq .latency.receive_to_enqueue_p50_us <<<"$s") us, p99 $(jq .latency.receive_to_enqueue_p99_us <<<"$s") us, p99.9 $(jq .latency.receive_to_enqueue_p999_us <<<"$s") us; delivered $(jq .kafka.delivered <<<"$s") of $(jq .receive.datagrams <<<"$s") received, $(jq .receive.kernel_drops <<<"$s") kernel drops"
 stop_pid "$edge" 20
 
 # 3. Idle RSS: 10 s after the API answered its first /health, no traffic.

@@ -1,4 +1,25 @@
-# Helpers shared by demo.sh and bench.sh.
+# Helpers shared by setup.sh, demo.sh and bench.sh.
+
+# ensure_packages WHO PACKAGE...: installs the Debian packages not installed yet (apt-get as root, or through sudo);
+# says which, prefixed with WHO. Fast when nothing is missing.
+ensure_packages() {
+  local who=$1 p; shift
+  local missing=() sudo_cmd=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if ((${#missing[@]} == 0)); then
+    echo "$who: Debian packages present"; return 0
+  fi
+  echo "$who: installing Debian packages: ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then sudo_cmd=(sudo); else
+      echo "$who: need root (or sudo) to install: ${missing[*]}" >&2; return 1
+    fi
+  fi
+  "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+    "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
 
 # wait_http URL SECONDS: wait until URL answers 200.
 wait_http() {

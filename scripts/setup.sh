@@ -9,27 +9,8 @@ set -euo pipefail
 # (tests and the demo start their own on a free port; the package's system service is never used).
 packages=(librdkafka1 librdkafka-dev kcat clang llvm libbpf-dev libbpf1 bpftool iproute2 procps curl jq redis-server chromium)
 
-missing=()
-for p in "${packages[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-    missing+=("$p")
-  fi
-done
-
-if ((${#missing[@]})); then
-  echo "setup: installing Debian packages: ${missing[*]}"
-  sudo_cmd=()
-  if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1; then sudo_cmd=(sudo); else
-      echo "setup: need root (or sudo) to install: ${missing[*]}" >&2; exit 1
-    fi
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  "${sudo_cmd[@]}" apt-get update -qq
-  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-else
-  echo "setup: Debian packages present"
-fi
+. "$(dirname "$0")/lib.sh"
+ensure_packages setup "${packages[@]}"
 
 # The linker cache, read once: `ldconfig -p | grep -q` fails under pipefail whenever grep stops reading before
 # ldconfig has written everything (SIGPIPE), which a large cache makes likely.

@@ -36,7 +36,21 @@ public interface IPolicyGrain : IGrainWithStringKey
 
     [Alias("describe"), AlwaysInterleave]
     Task<PolicyView?> Describe(long version);
+
+    /// <summary>The silo-side settings in force fleet-wide and the version they come from; every silo asks for them every few seconds.</summary>
+    [Alias("fleet-settings"), AlwaysInterleave]
+    Task<FleetSettingsView> FleetSettings();
 }
+
+/// <summary>
+/// The silo-side settings of a policy (consensus quorum and window, block TTL, burst model version) in force on every
+/// silo: those of <see cref="Version"/> (0: each silo's configuration), by their policy names; a setting the version
+/// does not name is the silo's configured one.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("klais.FleetSettingsView")]
+public sealed record FleetSettingsView(
+    [property: Id(0)] long Version,
+    [property: Id(1)] IReadOnlyDictionary<string, string> Settings);
 
 /// <summary>How a policy call ended, as the API maps it: Ok 200/201, Invalid 400, NotFound 404, Conflict 409.</summary>
 public enum PolicyStatus
@@ -182,6 +196,9 @@ public sealed record PolicyView
     [Id(15)] public long FleetVersion { get; init; }
 
     [Id(16)] public required string OwnerSilo { get; init; }
+
+    /// <summary>The version whose silo-side settings are in force on every silo (0: their configuration); a rollout puts its own in force at its last stage.</summary>
+    [Id(17)] public long FleetSettingsVersion { get; init; }
 }
 
 /// <summary>One edge of a rollout: the policy version it reports in force, and whether it passed the gates so far.</summary>

@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using Klais.Contracts.Wire;
+using Klais.Net;
 using Klais.Xdp.Attach;
 using Klais.Xdp.Events;
 using Klais.Xdp.Native;

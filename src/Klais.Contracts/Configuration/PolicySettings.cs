@@ -18,11 +18,17 @@ public sealed record PolicySetting(Setting Setting, bool Whole, double Min, doub
 }
 
 /// <summary>
-/// The edge settings a fleet policy may set, with their bounds: the Dam's rate and bucket, the suspicion thresholds,
-/// the heavy-hitter share and the node report interval. Everything else an edge is configured with stays per edge.
+/// The settings a fleet policy may set, with their bounds. <see cref="All"/> are edge settings: the Dam's rate and
+/// bucket, the suspicion thresholds, the heavy-hitter share and the node report interval; the edges apply them.
+/// <see cref="Fleet"/> (consensus quorum and window, block TTL) and <see cref="BurstModelVersion"/> configure the
+/// silos' grains: every silo takes them from the policy grain when the rollout reaches its last stage. Everything else
+/// an edge or a silo is configured with stays its own.
 /// </summary>
 public static class PolicySettings
 {
+    /// <summary>The policy setting naming the burst model the silos run, by its version (<c>sha256:</c> and 12 hex digits of the file).</summary>
+    public const string BurstModelVersion = "burst_model_version";
+
     /// <summary>What the distinct-source estimate of an edge reads at most (64 bits × ln 64): the upper bound of <see cref="SuspectSources"/>.</summary>
     public const int MaxDistinctEstimate = 266;
 
@@ -46,10 +52,33 @@ public static class PolicySettings
     public static readonly PolicySetting SuspectRate = new(
         new("KLAIS_SUSPECT_RATE", "5000", "Datagrams/s of one device at which this edge suspects it and votes at once (reason \"rate\")."), false, 0, 100_000_000);
 
+    public static readonly PolicySetting ConsensusQuorum = new(
+        new("KLAIS_CONSENSUS_QUORUM", "2", "Distinct edges whose votes within the window block a device."), true, 1, 100);
+
+    public static readonly PolicySetting ConsensusWindowSeconds = new(
+        new("KLAIS_CONSENSUS_WINDOW_SECONDS", "30", "The consensus window."), true, 1, 86_400);
+
+    public static readonly PolicySetting BlockTtlSeconds = new(
+        new("KLAIS_BLOCK_TTL_SECONDS", "600", "How long a consensus or fleet-view block lasts."), true, 1, 604_800);
+
+    /// <summary>The edge settings a policy may set: the edges apply them, stage by stage.</summary>
     public static IReadOnlyList<PolicySetting> All { get; } = [DamMaxRate, DamBurstSize, SuspectRate, SuspectSources, HeavyHitterShare, ReportIntervalMs];
 
-    /// <summary>The setting called <paramref name="name"/> in a policy, or null.</summary>
+    /// <summary>The silo settings a policy may set (besides <see cref="BurstModelVersion"/>): in force on every silo from the rollout's last stage on.</summary>
+    public static IReadOnlyList<PolicySetting> Fleet { get; } = [ConsensusQuorum, ConsensusWindowSeconds, BlockTtlSeconds];
+
+    /// <summary>Every name a policy may hold.</summary>
+    public static IReadOnlyList<string> Names { get; } = [.. All.Select(s => s.Name), .. Fleet.Select(s => s.Name), BurstModelVersion];
+
+    /// <summary>The edge setting called <paramref name="name"/> in a policy, or null.</summary>
     public static PolicySetting? Find(string name) => All.FirstOrDefault(s => s.Name == name);
+
+    /// <summary>True for the settings the silos apply (<see cref="Fleet"/> and <see cref="BurstModelVersion"/>), false for the edges' own.</summary>
+    public static bool IsFleet(string name) => name == BurstModelVersion || Fleet.Any(s => s.Name == name);
+
+    /// <summary>Whether <paramref name="version"/> reads like a burst model's version: <c>sha256:</c> and 12 lower-case hex digits.</summary>
+    public static bool IsModelVersion(string version) =>
+        version.Length == 19 && version.StartsWith("sha256:", StringComparison.Ordinal) && version[7..].All(char.IsAsciiHexDigitLower);
 
     /// <summary>
     /// Every problem of a policy's settings (values as text, the way an environment variable holds them), each naming
@@ -58,18 +87,23 @@ public static class PolicySettings
     public static IReadOnlyList<string> Validate(IReadOnlyDictionary<string, string> settings)
     {
         var errors = new List<string>();
-        foreach (string name in settings.Keys.Where(n => Find(n) is null).Order(StringComparer.Ordinal))
+        foreach (string name in settings.Keys.Where(n => !Names.Contains(n)).Order(StringComparer.Ordinal))
         {
-            errors.Add($"settings.{name} is not a policy setting; a policy may set {string.Join(", ", All.Select(s => s.Name))}.");
+            errors.Add($"settings.{name} is not a policy setting; a policy may set {string.Join(", ", Names)}.");
         }
 
         var read = new SettingReader(s => (settings.TryGetValue(Name(s), out string? v) ? v : s.Default, "settings." + Name(s)));
-        foreach (PolicySetting s in All.Where(s => settings.ContainsKey(s.Name)))
+        foreach (PolicySetting s in All.Concat(Fleet).Where(s => settings.ContainsKey(s.Name)))
         {
             s.Read(read);
         }
 
         errors.AddRange(read.Errors);
+        if (settings.TryGetValue(BurstModelVersion, out string? model) && !IsModelVersion(model))
+        {
+            errors.Add($"settings.{BurstModelVersion} is \"{model}\"; it must be a burst model's version as /api/swarm shows it: sha256: and 12 lower-case hex digits.");
+        }
+
         return errors;
     }
 

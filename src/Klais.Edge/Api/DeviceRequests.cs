@@ -160,8 +160,8 @@ internal sealed record BlockRequest(string DeviceId, TimeSpan Ttl, string Reason
 /// <summary><c>PUT /limits/{device_id}</c>: <c>{"rate": 50, "burst": 100}</c> — datagrams per second and burst size.</summary>
 internal sealed record LimitRequest(double Rate, long Burst)
 {
-    public const long MaxRate = 10_000_000;
-    public const long MaxBurst = 100_000_000;
+    private const long MaxRate = DevicePolicy.MaxLimitRate;
+    private const long MaxBurst = DevicePolicy.MaxLimitBurst;
     private const string Example = "{\"rate\": 50, \"burst\": 100}";
 
     public static LimitRequest? Parse(ReadOnlySpan<byte> body, out string? error)

@@ -3,6 +3,7 @@ using System.Reflection;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Klais.Contracts.Configuration;
 using Klais.Contracts.Security;
 using Klais.Edge.Api.Http;
 using Klais.Edge.Devices;
@@ -313,11 +314,14 @@ internal sealed partial class EdgeApi
     private static partial void LogConfigRejected(ILogger logger, string error);
 }
 
-/// <summary>A validated <c>POST /config</c> body: <c>{"new_rate": 20000, "burst_size": 50000}</c>, either field optional but not both.</summary>
+/// <summary>
+/// A validated <c>POST /config</c> body: <c>{"new_rate": 20000, "burst_size": 50000}</c>, either field optional but not
+/// both. The bounds are those of <c>KLAIS_DAM_MAX_RATE</c> and <c>KLAIS_DAM_BURST_SIZE</c> (<see cref="PolicySettings"/>).
+/// </summary>
 internal readonly record struct ConfigChange(double? NewRate, long? BurstSize)
 {
-    public const double MaxRate = 100_000_000;
-    public const long MaxBurst = 1_000_000_000;
+    private static readonly PolicySetting Rate = PolicySettings.DamMaxRate;
+    private static readonly PolicySetting Burst = PolicySettings.DamBurstSize;
 
     public static ConfigChange Parse(ReadOnlySpan<byte> body, out string? error)
     {
@@ -349,24 +353,24 @@ internal readonly record struct ConfigChange(double? NewRate, long? BurstSize)
                 switch (p.Name)
                 {
                     case "new_rate":
-                        if (p.Value.ValueKind == JsonValueKind.Number && p.Value.TryGetDouble(out double r) && double.IsFinite(r) && r > 0 && r <= MaxRate)
+                        if (p.Value.ValueKind == JsonValueKind.Number && p.Value.TryGetDouble(out double r) && double.IsFinite(r) && r > Rate.Min && r <= Rate.Max)
                         {
                             rate = r;
                         }
                         else
                         {
-                            problems.Add($"new_rate is {p.Value.GetRawText()}. It must be a number greater than 0 and at most {MaxRate.ToString(CultureInfo.InvariantCulture)}.");
+                            problems.Add($"new_rate is {p.Value.GetRawText()}. It must be a number greater than {Rate.Min.ToString(CultureInfo.InvariantCulture)} and at most {Rate.Max.ToString(CultureInfo.InvariantCulture)}.");
                         }
 
                         break;
                     case "burst_size":
-                        if (p.Value.ValueKind == JsonValueKind.Number && p.Value.TryGetInt64(out long b) && b is >= 1 and <= MaxBurst)
+                        if (p.Value.ValueKind == JsonValueKind.Number && p.Value.TryGetInt64(out long b) && b >= Burst.Min && b <= Burst.Max)
                         {
                             burst = b;
                         }
                         else
                         {
-                            problems.Add($"burst_size is {p.Value.GetRawText()}. It must be a whole number from 1 to {MaxBurst.ToString(CultureInfo.InvariantCulture)}.");
+                            problems.Add($"burst_size is {p.Value.GetRawText()}. It must be a whole number from {Burst.Min.ToString(CultureInfo.InvariantCulture)} to {Burst.Max.ToString(CultureInfo.InvariantCulture)}.");
                         }
 
                         break;

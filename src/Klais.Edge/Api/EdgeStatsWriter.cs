@@ -1,5 +1,4 @@
 using Klais.Contracts.Security;
-using System.Diagnostics;
 using System.Text.Json;
 using Klais.Contracts.Wire;
 using Klais.Edge.Dedupe;
@@ -60,7 +59,7 @@ internal static class EdgeStatsWriter
         w.WriteNumber("policy_version", node.Control?.Applier.PolicyVersion ?? 0);
         w.WriteString("version", EdgeApi.Version);
         w.WriteString("node_id", node.Config.NodeId);
-        w.WriteNumber("uptime_seconds", Math.Round(Stopwatch.GetElapsedTime(node.StartedAt).TotalSeconds, 1));
+        w.WriteNumber("uptime_seconds", Math.Round(node.Time.GetElapsedTime(node.StartedAt).TotalSeconds, 1));
         w.WriteStartObject("kafka");
         w.WriteBoolean("embedded", node.EmbeddedCluster is not null);
         w.WriteBoolean("durable", node.EmbeddedCluster is null);
@@ -89,128 +88,83 @@ internal static class EdgeStatsWriter
         w.WriteEndArray();
     }
 
-    public static void WriteStats(Utf8JsonWriter w, EdgeNode node)
+    /// <summary>Objects of <c>/stats</c> in the order they are written; a section new to the table goes after them.</summary>
+    private static readonly string[] Sections = ["receive", "dam", "rejected", "kafka", "circuit", "spill", "dedupe", "latency", "xdp", "control"];
+
+    /// <summary>
+    /// <c>/stats</c>: every number of <paramref name="metrics"/> (the metrics table, <see cref="EdgeMetrics.All"/>) at its
+    /// path, plus what is not a counter: names, settings, the latency distribution and the control plane's state.
+    /// </summary>
+    public static void WriteStats(Utf8JsonWriter w, EdgeNode node, IReadOnlyList<EdgeMetric>? metrics = null)
     {
+        metrics ??= EdgeMetrics.All;
         w.WriteString("node_id", node.Config.NodeId);
-        w.WriteNumber("uptime_seconds", Math.Round(Stopwatch.GetElapsedTime(node.StartedAt).TotalSeconds, 1));
-
-        w.WriteStartObject("receive");
-        w.WriteNumber("datagrams", node.Receiver.Datagrams);
-        w.WriteNumber("bytes", node.Receiver.Bytes);
-        w.WriteNumber("batches", node.Receiver.Batches);
-        w.WriteNumber("kernel_drops", node.Receiver.KernelDrops);
-        w.WriteNumber("truncated", node.Receiver.Truncated);
-        w.WriteNumber("handler_faults", node.Receiver.HandlerFaults);
-        w.WriteNumber("threads", node.Receiver.Threads);
-        w.WriteNumber("receive_buffer_bytes", node.Receiver.ActualReceiveBufferBytes);
-        w.WriteEndObject();
-
-        w.WriteStartObject("dam");
-        w.WriteNumber("received", node.Dam.Received);
-        w.WriteNumber("passed", node.Dam.Passed);
-        w.WriteNumber("queued", node.Dam.Queued);
-        w.WriteNumber("dropped", node.Dam.Dropped);
-        w.WriteNumber("queue_depth", node.Dam.QueueDepth);
-        w.WriteNumber("queue_bytes", node.Dam.QueueBytes);
-        w.WriteNumber("queue_max_messages", node.Dam.QueueMaxMessages);
-        w.WriteNumber("queue_max_bytes", node.Dam.QueueMaxBytes);
-        w.WriteNumber("queue_scale", node.Dam.QueueScale);
-        w.WriteNumber("tokens", node.Dam.Tokens);
-        w.WriteNumber("rate", node.Dam.CurrentRate);
-        w.WriteNumber("burst", node.Dam.CurrentBurst);
-        w.WriteEndObject();
-
-        w.WriteStartObject("rejected");
-        foreach (Rejection reason in RejectionNames.All)
+        WriteMetrics(w, node, metrics, "");
+        foreach (string section in Sections.Concat(metrics.Select(m => m.StatsSection).Where(s => s.Length > 0).Distinct().Except(Sections)))
         {
-            w.WriteNumber(reason.ToWireName(), Rejected(node, reason));
+            w.WriteStartObject(section);
+            WriteMetrics(w, node, metrics, section);
+            switch (section)
+            {
+                case "kafka":
+                    w.WriteBoolean("embedded", node.EmbeddedCluster is not null);
+                    w.WriteString("topic", node.Config.KafkaTopic);
+                    break;
+                case "circuit":
+                    w.WriteString("last_problem", node.Circuit.LastProblem);
+                    break;
+                case "latency":
+                    Pipeline.LatencyHistogram latency = node.Pipeline.ReceiveToEnqueue;
+                    w.WriteNumber("receive_to_enqueue_count", latency.Count);
+                    w.WriteNumber("receive_to_enqueue_p50_us", latency.QuantileNanos(0.50) / 1000.0);
+                    w.WriteNumber("receive_to_enqueue_p99_us", latency.QuantileNanos(0.99) / 1000.0);
+                    w.WriteNumber("receive_to_enqueue_p999_us", latency.QuantileNanos(0.999) / 1000.0);
+                    break;
+                case "xdp":
+                    WriteXdpState(w, node, attached: false);
+                    break;
+                case "control":
+                    WriteControl(w, node);
+                    break;
+            }
+
+            w.WriteEndObject();
         }
+    }
 
-        w.WriteEndObject();
+    private static void WriteMetrics(Utf8JsonWriter w, EdgeNode node, IReadOnlyList<EdgeMetric> metrics, string section)
+    {
+        foreach (EdgeMetric metric in metrics)
+        {
+            if (metric.StatsSection != section)
+            {
+                continue;
+            }
 
-        w.WriteStartObject("kafka");
-        w.WriteNumber("delivered", node.Producer.Delivered);
-        w.WriteNumber("failed", node.Producer.Failed);
-        w.WriteNumber("in_flight", node.Producer.InFlight);
-        w.WriteNumber("returned", node.Producer.Returned);
-        w.WriteNumber("returned_possibly_persisted", node.Producer.ReturnedPossiblyPersisted);
-        w.WriteNumber("linger_ms", node.Producer.LingerMs);
-        w.WriteNumber("held", node.Producer.Held);
-        w.WriteBoolean("embedded", node.EmbeddedCluster is not null);
-        w.WriteString("topic", node.Config.KafkaTopic);
-        w.WriteEndObject();
+            double value = metric.Read(node);
+            if (metric.StatsNames is { } names)
+            {
+                w.WriteString(metric.StatsField, names[Math.Clamp((int)value, 0, names.Count - 1)]);
+            }
+            else if (metric.StatsBoolean)
+            {
+                w.WriteBoolean(metric.StatsField, value != 0);
+            }
+            else if (value == Math.Floor(value) && Math.Abs(value) < 1e15)
+            {
+                w.WriteNumber(metric.StatsField, (long)value); // counters read as integers, never in exponent form
+            }
+            else
+            {
+                w.WriteNumber(metric.StatsField, value);
+            }
+        }
+    }
 
-        KafkaCircuit circuit = node.Circuit;
-        w.WriteStartObject("circuit");
-        w.WriteString("state", CircuitName(circuit.State));
-        w.WriteNumber("state_seconds", Math.Round(circuit.TimeInState.TotalSeconds, 1));
-        w.WriteNumber("opens", circuit.Opens);
-        w.WriteNumber("probes", circuit.Probes);
-        w.WriteNumber("samples", circuit.Samples);
-        w.WriteNumber("failing_samples", circuit.FailingSamples);
-        w.WriteBoolean("all_brokers_down", circuit.AllBrokersDown);
-        w.WriteString("last_problem", circuit.LastProblem);
-        w.WriteEndObject();
-
-        SpillLog spill = node.Spill;
-        w.WriteStartObject("spill");
-        w.WriteString("delivery", DeliveryName(node.Router.Mode));
-        w.WriteNumber("pending_records", spill.PendingRecords);
-        w.WriteNumber("bytes", spill.Bytes);
-        w.WriteNumber("segments", spill.SegmentCount);
-        w.WriteNumber("spilled", node.Router.Spilled);
-        w.WriteNumber("replayed", node.Router.Replayed);
-        w.WriteNumber("replay_in_flight", node.Router.ReplayInFlight);
-        w.WriteNumber("rewinds", node.Router.Rewinds);
-        w.WriteNumber("episodes", node.Router.SpillEpisodes);
-        w.WriteNumber("lost", node.Router.Lost);
-        w.WriteNumber("full_refusals", spill.FullRefusals);
-        w.WriteNumber("write_errors", spill.WriteErrors);
-        w.WriteNumber("corrupt_records", spill.CorruptRecords);
-        w.WriteNumber("truncated_tails", spill.TruncatedTails);
-        w.WriteNumber("skipped_bytes", spill.SkippedBytes);
-        w.WriteNumber("segments_deleted", spill.SegmentsDeleted);
-        w.WriteNumber("fsyncs", spill.Fsyncs);
-        w.WriteEndObject();
-
-        DedupeTable dedupe = node.Dedupe;
-        w.WriteStartObject("dedupe");
-        w.WriteNumber("devices", dedupe.Devices);
-        w.WriteNumber("capacity", dedupe.Capacity);
-        w.WriteNumber("bytes_per_device", DedupeTable.BytesPerDevice);
-        w.WriteNumber("gaps", dedupe.Gaps);
-        w.WriteNumber("stale", dedupe.Stale);
-        w.WriteNumber("resets", dedupe.Resets);
-        w.WriteNumber("evicted_idle", dedupe.EvictedIdle);
-        w.WriteNumber("evicted_active", dedupe.EvictedActive);
-        w.WriteEndObject();
-
-        Pipeline.LatencyHistogram latency = node.Pipeline.ReceiveToEnqueue;
-        w.WriteStartObject("latency");
-        w.WriteNumber("receive_to_enqueue_count", latency.Count);
-        w.WriteNumber("receive_to_enqueue_p50_us", latency.QuantileNanos(0.50) / 1000.0);
-        w.WriteNumber("receive_to_enqueue_p99_us", latency.QuantileNanos(0.99) / 1000.0);
-        w.WriteNumber("receive_to_enqueue_p999_us", latency.QuantileNanos(0.999) / 1000.0);
-        w.WriteEndObject();
-
-        w.WriteStartObject("xdp");
-        WriteXdpState(w, node);
-        Klais.Xdp.XdpStatistics? xdp = node.Xdp.ReadStatistics();
-        w.WriteNumber("passed", xdp?.Passed.Packets ?? 0);
-        w.WriteNumber("dropped_size", xdp?.DroppedSize.Packets ?? 0);
-        w.WriteNumber("dropped_magic", xdp?.DroppedMagic.Packets ?? 0);
-        w.WriteNumber("dropped_blocked", xdp?.DroppedBlocked.Packets ?? 0);
-        w.WriteNumber("dropped_rate", xdp?.DroppedRate.Packets ?? 0);
-        w.WriteNumber("not_klais", xdp?.NotKlais.Packets ?? 0);
-        w.WriteNumber("events_first_seen", node.Xdp.EventCount(Klais.Xdp.XdpEventKind.FirstSeen));
-        w.WriteNumber("events_blocked", node.Xdp.EventCount(Klais.Xdp.XdpEventKind.Blocked));
-        w.WriteNumber("events_rate_limited", node.Xdp.EventCount(Klais.Xdp.XdpEventKind.RateLimited));
-        w.WriteNumber("events_lost", (long)(xdp?.EventsLost ?? 0) + (xdp?.EventsDroppedInUserSpace ?? 0));
-        w.WriteEndObject();
-
-        // What the control plane has applied here (docs/edge.md, "Control plane"); nulls while nothing came.
+    /// <summary>What the control plane has applied here (docs/edge.md, "Control plane"); nulls while nothing came.</summary>
+    private static void WriteControl(Utf8JsonWriter w, EdgeNode node)
+    {
         Control.EdgeControl? control = node.Control;
-        w.WriteStartObject("control");
         w.WriteBoolean("enabled", control is not null);
         w.WriteNumber("current_rate", node.Dam.CurrentRate);
         w.WriteNumber("base_rate", control?.Applier.Policy.DamMaxRate ?? node.Config.DamMaxRate);
@@ -236,15 +190,7 @@ internal static class EdgeStatsWriter
         w.WriteNumber("applied_version", control?.Applier.AppliedVersion ?? 0);
         w.WriteNumber("applied_policy_version", control?.Applier.PolicyVersion ?? 0);
         WritePolicy(w, node, control);
-        w.WriteNumber("applied_updates", control?.Applier.Applied ?? 0);
-        w.WriteNumber("ignored_updates", control?.Applier.Ignored ?? 0);
         w.WriteBoolean("caught_up", control?.CaughtUp.IsCompletedSuccessfully ?? false);
-        w.WriteNumber("kafka_lag", control?.KafkaLag ?? node.Producer.InFlight + node.Dam.QueueDepth);
-        w.WriteNumber("node_reports", control?.NodeReports ?? 0);
-        w.WriteNumber("device_reports", control?.DeviceReports ?? 0);
-        w.WriteNumber("votes", control?.Votes ?? 0);
-        w.WriteNumber("interim_reports", control?.InterimReports ?? 0);
-        w.WriteEndObject();
     }
 
     /// <summary>
@@ -302,9 +248,13 @@ internal static class EdgeStatsWriter
         }
     }
 
-    private static void WriteXdpState(Utf8JsonWriter w, EdgeNode node)
+    private static void WriteXdpState(Utf8JsonWriter w, EdgeNode node, bool attached = true)
     {
-        w.WriteBoolean("attached", node.Xdp.Attached);
+        if (attached)
+        {
+            w.WriteBoolean("attached", node.Xdp.Attached); // in /stats it comes from the metrics table
+        }
+
         w.WriteString("mode", node.Xdp.Mode);
         if (node.Xdp.Interface is { } iface)
         {
@@ -317,25 +267,7 @@ internal static class EdgeStatsWriter
         }
     }
 
-    public static string CircuitName(CircuitState state) => state switch
-    {
-        CircuitState.Closed => "closed",
-        CircuitState.Open => "open",
-        CircuitState.HalfOpen => "half_open",
-        _ => "isolated",
-    };
+    public static string CircuitName(CircuitState state) => EdgeMetrics.CircuitNames[EdgeMetrics.CircuitNumber(state)];
 
-    public static string DeliveryName(DeliveryMode mode) => mode switch
-    {
-        DeliveryMode.Direct => "direct",
-        DeliveryMode.Draining => "draining",
-        _ => "spilling",
-    };
-
-    /// <summary>
-    /// Rejections by reason: the parser's, plus the Dam's drops as <c>rate_limited</c> (a full overflow queue is
-    /// the edge rate-limiting a datagram).
-    /// </summary>
-    public static long Rejected(EdgeNode node, Rejection reason) =>
-        reason == Rejection.RateLimited ? node.Pipeline.Rejections[reason] + node.Dam.Dropped : node.Pipeline.Rejections[reason];
+    public static string DeliveryName(DeliveryMode mode) => EdgeMetrics.DeliveryNames[(int)mode];
 }

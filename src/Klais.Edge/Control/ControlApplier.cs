@@ -19,9 +19,6 @@ namespace Klais.Edge.Control;
 internal sealed partial class ControlApplier(EdgeConfig config, Dam.Dam dam, DevicePolicy devices, TimeProvider time, ILogger log, Action<int>? adviseLinger = null,
     Action<EdgePolicy>? retune = null)
 {
-    /// <summary>Longest linger advice applied; the same bound as <c>KLAIS_KAFKA_LINGER_MS</c>.</summary>
-    internal const int MaxLingerMs = 60_000;
-
     private long _appliedVersion;
     private EdgePolicy _policy = EdgePolicy.Configured(config);
     private PolicyVersion? _ownPolicy;
@@ -166,13 +163,19 @@ internal sealed partial class ControlApplier(EdgeConfig config, Dam.Dam dam, Dev
             return true;
         }
 
-        devices.SetLimit(limit.DeviceId, limit.RatePerSecond, (long)Math.Max(1, Math.Ceiling(limit.Burst)));
+        long burst = (long)Math.Max(1, Math.Ceiling(Math.Min(limit.Burst, DevicePolicy.MaxLimitBurst + 1)));
+        if (limit.RatePerSecond > DevicePolicy.MaxLimitRate || burst > DevicePolicy.MaxLimitBurst)
+        {
+            return false; // the bounds PUT /limits enforces
+        }
+
+        devices.SetLimit(limit.DeviceId, limit.RatePerSecond, burst);
         return true;
     }
 
     private bool ApplyBurst(BurstAdvice burst)
     {
-        if (burst.LingerMs is < 0 or > MaxLingerMs)
+        if (burst.LingerMs is < 0 or > Kafka.KafkaProducerOptions.MaxLingerMs) // the bound of KLAIS_KAFKA_LINGER_MS
         {
             return false;
         }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Klais.Contracts.Proto;
 using Klais.Edge.Hosting;
 using Microsoft.Extensions.Logging;
@@ -67,7 +66,7 @@ internal sealed partial class EdgeControl : IDisposable
     /// <summary>Completes when klais.control has been replayed up to where it was at start.</summary>
     public Task CaughtUp => _follower.CaughtUp;
 
-    /// <summary><see cref="Stopwatch.GetTimestamp"/> when the replay was done; 0 before.</summary>
+    /// <summary>The node clock's <see cref="TimeProvider.GetTimestamp"/> when the replay was done; 0 before.</summary>
     public long CaughtUpAt { get; private set; }
 
     public long NodeReports => Interlocked.Read(ref _nodeReports);
@@ -118,7 +117,7 @@ internal sealed partial class EdgeControl : IDisposable
             LogStartWithoutReplay(_log, _node.Config.ControlStartTimeout.TotalSeconds);
         }
 
-        CaughtUpAt = caughtUp ? Stopwatch.GetTimestamp() : 0;
+        CaughtUpAt = caughtUp ? _node.Time.GetTimestamp() : 0;
         LogCaughtUp(_log, _follower.Skipped, Applier.Applied, _node.Devices.ListBlocked().Count, _node.Devices.ListLimits().Count, Applier.AppliedVersion);
         _reporter = Task.Run(() =>
         {
@@ -153,8 +152,8 @@ internal sealed partial class EdgeControl : IDisposable
     /// </summary>
     public async Task StopAsync(TimeSpan timeout)
     {
-        long start = Stopwatch.GetTimestamp();
-        TimeSpan Left() => TimeSpan.FromTicks(Math.Max(0, timeout.Ticks - Stopwatch.GetElapsedTime(start).Ticks));
+        long start = _node.Time.GetTimestamp();
+        TimeSpan Left() => TimeSpan.FromTicks(Math.Max(0, timeout.Ticks - _node.Time.GetElapsedTime(start).Ticks));
 
         await _stop.CancelAsync().ConfigureAwait(false);
         _follower.Stop(Left());
@@ -177,35 +176,40 @@ internal sealed partial class EdgeControl : IDisposable
         }
     }
 
+    /// <summary>
+    /// Node reports every report interval, device windows every device window, urgent device reports in between, all
+    /// scheduled on the node's <see cref="TimeProvider"/> (so a test clock drives them).
+    /// </summary>
     private async Task ReportLoopAsync(CancellationToken stop)
     {
+        TimeProvider time = _node.Time;
         TimeSpan window = _node.Config.DeviceReportWindow;
-        long start = Stopwatch.GetTimestamp();
-        long nextNode = start + (long)(Applier.Policy.ReportInterval.TotalSeconds * Stopwatch.Frequency); // the first report covers one interval
-        long nextWindow = start + (long)(window.TotalSeconds * Stopwatch.Frequency);
-        long windowStartMs = _node.Time.GetUtcNow().ToUnixTimeMilliseconds();
+        long start = time.GetTimestamp();
+        long nextNode = start + Ticks(time, Applier.Policy.ReportInterval); // the first report covers one interval
+        long nextWindow = start + Ticks(time, window);
+        long windowStartMs = time.GetUtcNow().ToUnixTimeMilliseconds();
         var rates = new RateSampler(_node);
         try
         {
             while (!stop.IsCancellationRequested)
             {
-                long now = Stopwatch.GetTimestamp();
+                long now = time.GetTimestamp();
                 if (now >= nextWindow)
                 {
-                    long endMs = _node.Time.GetUtcNow().ToUnixTimeMilliseconds();
+                    long endMs = time.GetUtcNow().ToUnixTimeMilliseconds();
                     PublishWindow(windowStartMs, (int)(endMs - windowStartMs));
                     windowStartMs = endMs;
-                    nextWindow = now + (long)(window.TotalSeconds * Stopwatch.Frequency);
+                    nextWindow = now + Ticks(time, window);
                 }
 
                 if (now >= nextNode)
                 {
                     PublishNode(rates);
-                    nextNode = now + (long)(Applier.Policy.ReportInterval.TotalSeconds * Stopwatch.Frequency); // a policy may change it
+                    nextNode = now + Ticks(time, Applier.Policy.ReportInterval); // a policy may change it
                 }
 
-                long wake = Math.Min(nextNode, nextWindow) - Stopwatch.GetTimestamp();
-                if (wake > 0 && await Activity.SuspectSignal.WaitAsync(TimeSpan.FromSeconds(wake / (double)Stopwatch.Frequency), stop).ConfigureAwait(false))
+                long wake = Math.Min(nextNode, nextWindow) - time.GetTimestamp();
+                if (wake > 0 && await WaitForSuspectAsync(time, TimeSpan.FromSeconds(wake / (double)time.TimestampFrequency), stop).ConfigureAwait(false))
                 {
                     PublishUrgent(windowStartMs);
                 }
@@ -217,6 +221,28 @@ internal sealed partial class EdgeControl : IDisposable
         catch (Exception e) when (e is Confluent.Kafka.KafkaException or InvalidOperationException)
         {
             LogReporterFailed(_log, e.Message);
+        }
+    }
+
+    private static long Ticks(TimeProvider time, TimeSpan span) => (long)(span.TotalSeconds * time.TimestampFrequency);
+
+    /// <summary>
+    /// Waits until a device turns suspect (true) or <paramref name="timeout"/> passes on <paramref name="time"/>'s
+    /// clock (false). <see cref="SemaphoreSlim.WaitAsync(TimeSpan, CancellationToken)"/> would time out on the system
+    /// clock; a timeout token from the provider keeps the whole schedule on one clock.
+    /// </summary>
+    private async Task<bool> WaitForSuspectAsync(TimeProvider time, TimeSpan timeout, CancellationToken stop)
+    {
+        using var timedOut = new CancellationTokenSource(timeout, time);
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(stop, timedOut.Token);
+        try
+        {
+            await Activity.SuspectSignal.WaitAsync(either.Token).ConfigureAwait(false);
+            return true;
+        }
+        catch (OperationCanceledException) when (!stop.IsCancellationRequested)
+        {
+            return false;
         }
     }
 
@@ -313,7 +339,7 @@ internal sealed partial class EdgeControl : IDisposable
     /// <summary>Per-second rates between two node reports, and the process's CPU share of the machine.</summary>
     private sealed class RateSampler(EdgeNode node)
     {
-        private long _at = Stopwatch.GetTimestamp();
+        private long _at = node.Time.GetTimestamp();
         private long _received = node.Dam.Received;
         private long _passed = node.Dam.Passed;
         private long _dropped = node.Dam.Dropped;
@@ -321,8 +347,8 @@ internal sealed partial class EdgeControl : IDisposable
 
         public (double Received, double Passed, double Dropped, double Cpu) Sample()
         {
-            long at = Stopwatch.GetTimestamp();
-            double seconds = Math.Max(1e-3, (at - _at) / (double)Stopwatch.Frequency);
+            long at = node.Time.GetTimestamp();
+            double seconds = Math.Max(1e-3, node.Time.GetElapsedTime(_at, at).TotalSeconds);
             long received = node.Dam.Received, passed = node.Dam.Passed, dropped = node.Dam.Dropped;
             TimeSpan cpu = ProcessCpu();
 

@@ -1,3 +1,5 @@
+using Klais.Contracts.Configuration;
+
 namespace Klais.Edge.Dam;
 
 /// <summary>
@@ -7,13 +9,22 @@ namespace Klais.Edge.Dam;
 internal sealed class DamOptions
 {
     /// <summary>
-    /// Highest rate the bucket can express: one token per timestamp tick (1e9/s with Stopwatch on Linux).
-    /// Kept at 1e9 so <c>BurstSize × interval</c> stays far from overflowing a long.
+    /// Highest rate the Dam runs at: twice the highest rate an operator may configure (<see cref="PolicySettings.DamMaxRate"/>,
+    /// bounding <c>KLAIS_DAM_MAX_RATE</c>, <c>POST /config</c> and fleet policies), because the control plane's PID
+    /// may raise a configured rate by its output's bound of +1 (<c>rate = base × (1 + output)</c>). 2e8/s, far below
+    /// one token per timestamp tick (1e9/s with Stopwatch on Linux), so <c>burst × interval</c> stays far from
+    /// overflowing a long.
     /// </summary>
-    public const double MaxRateLimit = 1e9;
+    public static double MaxRateLimit => 2 * PolicySettings.DamMaxRate.Max;
 
-    /// <summary>Largest burst: 2^40 tokens, so <c>burst × interval</c> fits a long at any valid rate.</summary>
-    public const long MaxBurstLimit = 1L << 40;
+    /// <summary>Largest burst: <see cref="PolicySettings.DamBurstSize"/>'s bound, the one configuration and control share.</summary>
+    public static long MaxBurstLimit => (long)PolicySettings.DamBurstSize.Max;
+
+    /// <summary>Most records the overflow queue may be configured to hold (<c>KLAIS_DAM_QUEUE_MAX_MESSAGES</c>).</summary>
+    public const int QueueMaxMessagesLimit = 50_000_000;
+
+    /// <summary>Most bytes the overflow queue may be configured to hold (<c>KLAIS_DAM_QUEUE_MAX_BYTES</c>); preallocated.</summary>
+    public const int QueueMaxBytesLimit = 1 << 30;
 
     /// <summary>
     /// Largest multiplier of the overflow queue's bound the control plane may set (<see cref="Dam.Rescale"/>); the
@@ -45,14 +56,14 @@ internal sealed class DamOptions
             yield return problem;
         }
 
-        if (QueueMaxMessages < 1)
+        if (QueueMaxMessages is < 1 or > QueueMaxMessagesLimit)
         {
-            yield return $"`DamOptions.QueueMaxMessages` is {QueueMaxMessages}. It must be at least 1.";
+            yield return $"`DamOptions.QueueMaxMessages` is {QueueMaxMessages}. It must be from 1 to {QueueMaxMessagesLimit}.";
         }
 
-        if (QueueMaxBytes < 1)
+        if (QueueMaxBytes is < 1 or > QueueMaxBytesLimit)
         {
-            yield return $"`DamOptions.QueueMaxBytes` is {QueueMaxBytes}. It must be at least 1.";
+            yield return $"`DamOptions.QueueMaxBytes` is {QueueMaxBytes}. It must be from 1 to {QueueMaxBytesLimit}.";
         }
     }
 

@@ -41,6 +41,12 @@ internal interface IDevicePolicyMirror
 /// </remarks>
 internal sealed class DevicePolicy
 {
+    /// <summary>Highest rate of a device's own limit, datagrams per second (<c>PUT /limits</c> and the control plane).</summary>
+    public const long MaxLimitRate = 10_000_000;
+
+    /// <summary>Largest burst of a device's own limit.</summary>
+    public const long MaxLimitBurst = 100_000_000;
+
     private readonly ConcurrentDictionary<ulong, ActiveBlock> _blocked = new();
     private readonly ConcurrentDictionary<ulong, DeviceBucket> _limits = new();
     private readonly TimeProvider _time;

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Klais.Edge.Configuration;
 using Klais.Edge.Control;
 using Klais.Edge.Dam;
@@ -56,7 +55,7 @@ internal sealed partial class EdgeNode : IAsyncDisposable
         Config = config;
         _time = time;
         _log = loggers.CreateLogger<EdgeNode>();
-        StartedAt = Stopwatch.GetTimestamp();
+        StartedAt = time.GetTimestamp();
 
         // The UDP port first: from here the kernel queues what devices send (bounded by the receive buffer, overflow
         // counted as kernel drops) while Kafka, the spill and klais.control are being set up. Should the rest of the
@@ -189,7 +188,7 @@ internal sealed partial class EdgeNode : IAsyncDisposable
     /// <summary>Reporting and klais.control (null when <c>KLAIS_CONTROL=off</c> or Kafka is embedded).</summary>
     public EdgeControl? Control { get; }
 
-    /// <summary><see cref="Stopwatch.GetTimestamp"/> when the receive threads started (after klais.control was replayed).</summary>
+    /// <summary><see cref="Time"/>'s timestamp when the receive threads started (after klais.control was replayed).</summary>
     public long ReceivingSince { get; private set; }
 
     /// <summary>
@@ -237,7 +236,7 @@ internal sealed partial class EdgeNode : IAsyncDisposable
                 return;
             }
 
-            ReceivingSince = Stopwatch.GetTimestamp();
+            ReceivingSince = _time.GetTimestamp();
             Receiver.Start(Pipeline);
         }
 

@@ -6,8 +6,14 @@ namespace Klais.Edge.Kafka;
 /// <summary>Settings of the edge's <see cref="TelemetryProducer"/>. The edge's config layer binds and names them.</summary>
 internal sealed class KafkaProducerOptions
 {
-    private const int MaxLingerMs = 900_000;       // librdkafka's range for linger.ms
-    private const int MaxQueueMessages = 10_000_000;
+    /// <summary>
+    /// Longest linger, configured (<c>KLAIS_KAFKA_LINGER_MS</c>) or advised by the control plane: a minute. librdkafka
+    /// takes up to 900,000 ms, but records held longer than a minute are no longer telemetry anyone waits for.
+    /// </summary>
+    public const int MaxLingerMs = 60_000;
+
+    /// <summary>Most records in flight that may be configured (<c>KLAIS_KAFKA_MAX_IN_FLIGHT</c>).</summary>
+    public const int MaxInFlightLimit = 10_000_000;
 
     /// <summary>Comma-separated host:port list (<c>KLAIS_KAFKA_BOOTSTRAP</c>).</summary>
     public string BootstrapServers { get; set; } = string.Empty;
@@ -70,7 +76,7 @@ internal sealed class KafkaProducerOptions
             yield return batch;
         }
 
-        if (Range(nameof(MaxInFlightMessages), MaxInFlightMessages, 1, MaxQueueMessages) is { } inFlight)
+        if (Range(nameof(MaxInFlightMessages), MaxInFlightMessages, 1, MaxInFlightLimit) is { } inFlight)
         {
             yield return inFlight;
         }

@@ -266,7 +266,7 @@ internal sealed class DeviceDecisions
         if (State.Votes.Count >= options.Quorum)
         {
             string reasons = string.Join(", ", State.Votes.Select(v => v.Reason).Distinct().Order(StringComparer.Ordinal));
-            Block("consensus", $"{State.Votes.Count} edges voted ({reasons}) within {Seconds(options.VoteWindow)}",
+            Block("consensus", $"{State.Votes.Count} edge{(State.Votes.Count == 1 ? "" : "s")} voted ({reasons}) within {Seconds(options.VoteWindow)}",
                 options.BlockTtl, context);
             return;
         }

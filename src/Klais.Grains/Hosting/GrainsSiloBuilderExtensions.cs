@@ -1,4 +1,5 @@
 using Klais.Grains.Control;
+using Klais.Grains.Policy;
 using Klais.Grains.Storage;
 using Klais.Grains.Swarm;
 using Klais.Grains.Turns;
@@ -26,6 +27,8 @@ public static class GrainsSiloBuilderExtensions
         silo.Services.TryAddSingleton<StateWriteHealth>();
         silo.Services.AddSingleton(burstModel ?? new BurstModelOptions());
         silo.Services.TryAddSingleton<BurstModelService>();
+        silo.Services.TryAddSingleton<FleetPolicySettings>();
+        silo.Services.AddHostedService<FleetPolicyFollower>();
         silo.Services.AddSingleton<GrainServices>();
         silo.Services.AddKeyedSingleton(StorageNames.Grains, (sp, _) => ProtobufSerializer(sp));
         return silo;

@@ -1,5 +1,6 @@
 using Klais.Contracts.Proto;
 using Klais.Grains.Storage;
+using Klais.Grains.Swarm;
 using Klais.Grains.Turns;
 
 namespace Klais.Grains.Policy;
@@ -13,7 +14,8 @@ namespace Klais.Grains.Policy;
 /// </summary>
 internal sealed class PolicyGrain(
     [PersistentState("policy", StorageNames.Grains)] IPersistentState<PolicyFleetState> stored,
-    GrainServices services) : Grain, IPolicyGrain, IRemindable
+    GrainServices services,
+    BurstModelService models) : Grain, IPolicyGrain, IRemindable
 {
     /// <summary>The reminder that brings a rollout back after a failover.</summary>
     internal const string RolloutReminder = "policy-rollout";
@@ -40,7 +42,7 @@ internal sealed class PolicyGrain(
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) => await Durable.TryWriteAsync();
 
-    public Task<PolicyResult> Create(PolicyDraft draft) => Run(turn => Task.FromResult(_rollout.Create(draft, turn)));
+    public Task<PolicyResult> Create(PolicyDraft draft) => Run(turn => Task.FromResult(_rollout.Create(draft, turn, ModelProblem)));
 
     public Task<PolicyResult> Rollout(long version, RolloutRequest plan) => Run(async turn =>
         _rollout.Start(version, plan, await GrainFactory.GetGrain<INodeIndexGrain>(GrainKeys.Fleet).List(), turn));
@@ -56,6 +58,8 @@ internal sealed class PolicyGrain(
 
     public Task<PolicyView?> Describe(long version) =>
         Task.FromResult(_rollout.Find(version) is { } p ? _rollout.ToView(p, services.SiloId) : null);
+
+    public Task<FleetSettingsView> FleetSettings() => Task.FromResult(_rollout.FleetSettings());
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
@@ -116,6 +120,15 @@ internal sealed class PolicyGrain(
             DeactivateOnIdle(); // the decision is forgotten with this activation; the stored state stays what it was
             throw new InvalidOperationException("The policy state could not be written; nothing was changed on the edges. Retry when the store answers.");
         }
+    }
+
+    /// <summary>Null when this silo's model catalogue has <paramref name="version"/>; else what it has.</summary>
+    private string? ModelProblem(string version)
+    {
+        IReadOnlyDictionary<string, string> catalogue = models.Catalogue();
+        return catalogue.ContainsKey(version) ? null
+            : $"no model in {models.CatalogueFolder} has version {version}; the models there: "
+              + (catalogue.Count == 0 ? "none" : string.Join(", ", catalogue.Select(m => $"{m.Key} ({Path.GetFileName(m.Value)})"))) + ".";
     }
 
     /// <summary>Ticks (timer and reminder) while the rollout is busy; neither once it is not.</summary>

@@ -34,12 +34,22 @@ internal sealed class PolicyRollout(PolicyFleetState state)
 
     public PolicyRecord? Find(long version) => State.Policies.FirstOrDefault(p => p.Version == version);
 
-    public PolicyResult Create(PolicyDraft draft, IDecisionContext context)
+    /// <summary>
+    /// A new draft version, or every problem of its settings. <paramref name="modelProblem"/> judges a well-formed
+    /// <see cref="PolicySettings.BurstModelVersion"/>: null when the silos have that model, else why not.
+    /// </summary>
+    public PolicyResult Create(PolicyDraft draft, IDecisionContext context, Func<string, string?> modelProblem)
     {
-        IReadOnlyList<string> problems = PolicySettings.Validate(draft.Settings);
+        List<string> problems = [.. PolicySettings.Validate(draft.Settings)];
         if (draft.Settings.Count == 0)
         {
-            problems = [.. problems, "settings must name at least one setting."];
+            problems.Add("settings must name at least one setting.");
+        }
+
+        if (draft.Settings.TryGetValue(PolicySettings.BurstModelVersion, out string? model) && PolicySettings.IsModelVersion(model)
+            && modelProblem(model) is { } missing)
+        {
+            problems.Add($"settings.{PolicySettings.BurstModelVersion}: {missing}");
         }
 
         if (problems.Count > 0)
@@ -304,6 +314,11 @@ internal sealed class PolicyRollout(PolicyFleetState state)
         }
     }
 
+    /// <summary>The silo-side settings in force fleet-wide: those of the version the state names, none for 0.</summary>
+    public FleetSettingsView FleetSettings() => new(State.FleetSettingsVersion,
+        Find(State.FleetSettingsVersion)?.Settings.Where(s => PolicySettings.IsFleet(s.Key)).ToDictionary(s => s.Key, s => s.Value, StringComparer.Ordinal)
+        ?? new Dictionary<string, string>(StringComparer.Ordinal));
+
     public PolicyView ToView(PolicyRecord p, string ownerSilo)
     {
         RolloutPlan? plan = p.Plan;
@@ -334,6 +349,7 @@ internal sealed class PolicyRollout(PolicyFleetState state)
             },
             FleetVersion = State.CurrentVersion,
             OwnerSilo = ownerSilo,
+            FleetSettingsVersion = State.FleetSettingsVersion,
         };
     }
 
@@ -404,7 +420,7 @@ internal sealed class PolicyRollout(PolicyFleetState state)
         return new PolicyResult(PolicyStatus.Ok, version, [], null);
     }
 
-    private static void EnterStage(PolicyRecord p, int stage, IDecisionContext context)
+    private void EnterStage(PolicyRecord p, int stage, IDecisionContext context)
     {
         p.Stage = stage;
         p.StageStartedUnixMs = context.Now.ToUnixTimeMilliseconds();
@@ -418,6 +434,30 @@ internal sealed class PolicyRollout(PolicyFleetState state)
 
         Decide(p, context, "started", null, null, reached.Count == 0 ? "no new edge at this stage"
             : $"sent to {string.Join(", ", reached.Select(e => e.NodeId))}");
+        if (stage == p.Plan.Stages.Count - 1)
+        {
+            // The silos' settings have no stages of their own: they change with the last one, and bake and are gated with it.
+            SetFleetSettings(p, p.Version, context);
+        }
+    }
+
+    /// <summary>
+    /// Puts the silo-side settings of <paramref name="version"/> in force fleet-wide (the silos pick them up within
+    /// seconds); recorded in <paramref name="p"/>'s history and the event log when they differ from those before.
+    /// </summary>
+    private void SetFleetSettings(PolicyRecord p, long version, IDecisionContext context)
+    {
+        FleetSettingsView before = FleetSettings();
+        State.FleetSettingsVersion = version;
+        FleetSettingsView now = FleetSettings();
+        if (now.Settings.Count == before.Settings.Count && !now.Settings.Except(before.Settings).Any())
+        {
+            return;
+        }
+
+        string settings = now.Settings.Count == 0 ? "each silo's configured consensus, block TTL and burst model" : Describe(now.Settings);
+        Decide(p, context, "fleet_settings", null, null, $"silo-side settings of version {version} in force on every silo: {settings}");
+        context.Record("policy", Grain, $"version {p.Version}: silo-side settings of version {version} in force on every silo: {settings}");
     }
 
     /// <summary>Ends a rollout (rolled back or aborted): recorded with its reason and figures, and every edge it reached sent the previous version.</summary>
@@ -429,6 +469,11 @@ internal sealed class PolicyRollout(PolicyFleetState state)
         State.ActiveVersion = 0;
         State.RevertingVersion = p.Version;
         Decide(p, context, outcome, gate, nodeId, detail);
+        if (State.FleetSettingsVersion == p.Version)
+        {
+            SetFleetSettings(p, p.PreviousVersion, context);
+        }
+
         int reached = p.Edges.Count(e => e.Published);
         context.Record(endState == Aborted ? "policy_abort" : "policy_rollback", Grain,
             $"version {p.Version} {(endState == Aborted ? "aborted" : "rolled back")} at stage {stage}: gate {gate} failed: {detail}; {reached} edge{(reached == 1 ? "" : "s")} return{(reached == 1 ? "s" : "")} to version {p.PreviousVersion}");
@@ -482,12 +527,13 @@ internal sealed class PolicyRollout(PolicyFleetState state)
         }
     }
 
+    /// <summary>The control record of a version for the edges: its edge settings only (the silo-side ones are the silos' business).</summary>
     private static ControlUpdate Update(long version, IEnumerable<KeyValuePair<string, string>>? settings)
     {
         var policy = new PolicyVersion { Version = version };
         if (settings is not null)
         {
-            policy.Settings.Add(settings.ToDictionary(s => s.Key, s => s.Value, StringComparer.Ordinal));
+            policy.Settings.Add(settings.Where(s => !PolicySettings.IsFleet(s.Key)).ToDictionary(s => s.Key, s => s.Value, StringComparer.Ordinal));
         }
 
         return new ControlUpdate { Policy = policy };

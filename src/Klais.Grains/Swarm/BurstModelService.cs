@@ -9,7 +9,10 @@ namespace Klais.Grains.Swarm;
 /// modification time are looked at and, when they changed, the file is loaded again. The file is the truth: a file
 /// replaced by a good one puts that model in force, a file that became missing or corrupt puts the heuristic in force
 /// (DEGRADED_ML) at once rather than at the next restart. <see cref="Status"/> is what <c>/health</c> shows; the swarm
-/// grain predicts through <see cref="TryPredict"/>. Thread-safe: loads and predictions take one lock.
+/// grain predicts through <see cref="TryPredict"/>. A fleet policy may pin a model by its version (<see cref="Pin"/>):
+/// then the file is the one of that version among the <c>.onnx</c> files in the configured model's folder (the
+/// catalogue, <see cref="Catalogue"/>), looked for again at every recheck while none has it. Thread-safe: loads and
+/// predictions take one lock.
 /// </summary>
 public sealed partial class BurstModelService : IDisposable
 {
@@ -18,6 +21,8 @@ public sealed partial class BurstModelService : IDisposable
     private readonly ITimer _timer;
     private BurstModel? _model;
     private FileStamp _stamp;
+    private string? _pinned;
+    private string _path;
     private string? _loadError;
     private string? _runError;
     private BurstModelView _status;
@@ -28,7 +33,8 @@ public sealed partial class BurstModelService : IDisposable
     {
         Options = options;
         _log = log;
-        _status = Load(Stamp(options.Path));
+        _path = options.Path;
+        _status = Load(Stamp(_path));
         _timer = time.CreateTimer(_ => RefreshOnTimer(), null, options.RecheckInterval, options.RecheckInterval);
     }
 
@@ -43,17 +49,110 @@ public sealed partial class BurstModelService : IDisposable
     /// <summary>Predictions the model refused or failed (the heuristic answered instead).</summary>
     public long FailedPredictions => Interlocked.Read(ref _failedPredictions);
 
-    /// <summary>Loads the file again when its size or modification time changed; true when it did.</summary>
-    public bool Refresh()
+    /// <summary>The folder whose <c>.onnx</c> files a policy may pin by version: the configured model's.</summary>
+    public string CatalogueFolder => System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(Options.Path)) ?? ".";
+
+    /// <summary>The version a fleet policy pins (null: the configured file is in force).</summary>
+    public string? Pinned
     {
-        FileStamp stamp = Stamp(Options.Path);
+        get
+        {
+            lock (_gate)
+            {
+                return _pinned;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The models a policy may pin: every readable <c>.onnx</c> file in <see cref="CatalogueFolder"/>, version to
+    /// path (the first path in name order when two files hold the same model).
+    /// </summary>
+    public IReadOnlyDictionary<string, string> Catalogue()
+    {
+        var models = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        string[] files;
+        try
+        {
+            files = Directory.GetFiles(CatalogueFolder, "*.onnx");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return models;
+        }
+
+        foreach (string file in files.Order(StringComparer.Ordinal))
+        {
+            try
+            {
+                models.TryAdd(BurstModel.VersionOf(File.ReadAllBytes(file)), file);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Unreadable now: not in the catalogue until it can be read.
+            }
+        }
+
+        return models;
+    }
+
+    /// <summary>
+    /// Puts the model of <paramref name="version"/> from the catalogue in force, or the configured file again for null.
+    /// A version no file has leaves the heuristic in force (DEGRADED_ML, the error naming the version and the folder)
+    /// until a file with it appears. True when the file in force changed.
+    /// </summary>
+    public bool Pin(string? version)
+    {
         lock (_gate)
         {
-            if (stamp == _stamp)
+            if (version == _pinned)
             {
                 return false;
             }
 
+            _pinned = version;
+            _stamp = default;
+            LogPinned(_log, version ?? "none (the configured file)");
+        }
+
+        return Refresh();
+    }
+
+    /// <summary>Loads the file again when its size or modification time changed, or a pinned version's file appeared; true when it did.</summary>
+    public bool Refresh()
+    {
+        lock (_gate)
+        {
+            if (_pinned is not null && _model?.Version == _pinned && Stamp(_path) == _stamp)
+            {
+                return false; // the pinned model's file is as loaded: no need to read the whole catalogue again
+            }
+
+            string? path = _pinned is null ? Options.Path : Catalogue().GetValueOrDefault(_pinned);
+            if (path is null)
+            {
+                if (_stamp == Missing)
+                {
+                    return false;
+                }
+
+                _model?.Dispose();
+                _model = null;
+                _runError = null;
+                _stamp = Missing;
+                _loadError = $"The fleet policy pins burst model {_pinned}, and no .onnx file in {CatalogueFolder} has that version.";
+                LogLoadFailed(_log, _loadError);
+                Volatile.Write(ref _status, View());
+                return true;
+            }
+
+            FileStamp stamp = Stamp(path);
+            if (stamp == _stamp && path == _path)
+            {
+                return false;
+            }
+
+            _path = path;
             Volatile.Write(ref _status, Load(stamp));
             return true;
         }
@@ -125,11 +224,21 @@ public sealed partial class BurstModelService : IDisposable
         _model = null;
         _runError = null;
         _stamp = stamp;
-        if (BurstModel.TryLoad(Options.Path, out BurstModel? model, out string error))
+        if (BurstModel.TryLoad(_path, out BurstModel? model, out string error))
         {
+            if (_pinned is not null && model.Version != _pinned)
+            {
+                // The file changed between the catalogue and the load: look again at the next recheck.
+                model.Dispose();
+                _stamp = default;
+                _loadError = $"Burst model {_path} changed while it was loaded; it no longer has version {_pinned}.";
+                LogLoadFailed(_log, _loadError);
+                return View();
+            }
+
             _model = model;
             _loadError = null;
-            LogLoaded(_log, Options.Path, model.Version);
+            LogLoaded(_log, _path, model.Version);
         }
         else
         {
@@ -141,8 +250,8 @@ public sealed partial class BurstModelService : IDisposable
     }
 
     private BurstModelView View() => _model is not null && _runError is null
-        ? new BurstModelView(BurstModelView.Onnx, _model.Version, null, Options.Path, 0)
-        : new BurstModelView(BurstModelView.Heuristic, _model?.Version, _loadError ?? _runError, Options.Path, 0);
+        ? new BurstModelView(BurstModelView.Onnx, _model.Version, null, _path, 0)
+        : new BurstModelView(BurstModelView.Heuristic, _model?.Version, _loadError ?? _runError, _path, 0);
 
     private static FileStamp Stamp(string path)
     {
@@ -157,6 +266,9 @@ public sealed partial class BurstModelService : IDisposable
         }
     }
 
+    /// <summary>The stamp while a pinned version has no file: differs from every file's, and from "not looked at yet".</summary>
+    private static readonly FileStamp Missing = new(false, -1, -1);
+
     /// <summary>What tells a changed file: a replaced or rewritten file changes its modification time, nearly always its size.</summary>
     private readonly record struct FileStamp(bool Exists, long Length, long WrittenTicks);
 
@@ -165,6 +277,9 @@ public sealed partial class BurstModelService : IDisposable
 
     [LoggerMessage(EventId = 302, Level = LogLevel.Warning, Message = "{Error} The Holt heuristic is in force (DEGRADED_ML) until the file is replaced")]
     private static partial void LogLoadFailed(ILogger logger, string error);
+
+    [LoggerMessage(EventId = 305, Level = LogLevel.Information, Message = "Fleet policy: burst model pinned to {Version}")]
+    private static partial void LogPinned(ILogger logger, string version);
 
     [LoggerMessage(EventId = 304, Level = LogLevel.Error, Message = "Looking at burst model {Path} failed; tried again at the next look")]
     private static partial void LogRefreshFailed(ILogger logger, Exception exception, string path);

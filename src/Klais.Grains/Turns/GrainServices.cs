@@ -1,4 +1,5 @@
 using Klais.Grains.Control;
+using Klais.Grains.Policy;
 using Klais.Grains.Storage;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
@@ -9,7 +10,7 @@ namespace Klais.Grains.Turns;
 /// <summary>What every KLAIS grain on a silo shares: the clock, the options, the silo's name, the control producer and the state-write health.</summary>
 internal sealed class GrainServices(
     TimeProvider time,
-    IOptions<ConsensusOptions> consensus,
+    FleetPolicySettings fleet,
     IOptions<ControllerOptions> controller,
     ILocalSiloDetails silo,
     IControlPublisher control,
@@ -18,7 +19,8 @@ internal sealed class GrainServices(
 {
     public TimeProvider Time { get; } = time;
 
-    public ConsensusOptions Consensus { get; } = consensus.Value;
+    /// <summary>The consensus options in force: configured, or the fleet policy's (read at every decision, so a new policy applies from the next one).</summary>
+    public ConsensusOptions Consensus => fleet.Consensus;
 
     public ControllerOptions Controller { get; } = controller.Value;
 

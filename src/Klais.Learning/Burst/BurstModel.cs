@@ -54,6 +54,9 @@ public sealed class BurstModel : IDisposable
     /// <summary>Why the last <see cref="TryPredict"/> returned false; null after a success.</summary>
     public string? LastError { get; private set; }
 
+    /// <summary>A model file's version: <c>sha256:</c> and the first 12 hex digits of the SHA-256 of its bytes.</summary>
+    public static string VersionOf(ReadOnlySpan<byte> file) => "sha256:" + Convert.ToHexStringLower(SHA256.HashData(file))[..12];
+
     /// <summary>
     /// Loads and checks the model at <paramref name="path"/>. False, with <paramref name="error"/> naming the file and
     /// what is wrong, when it is missing, unreadable, not ONNX, or not a burst model for these features.
@@ -74,7 +77,7 @@ public sealed class BurstModel : IDisposable
             return false;
         }
 
-        string version = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(bytes))[..12];
+        string version = VersionOf(bytes);
         InferenceSession session;
         try
         {

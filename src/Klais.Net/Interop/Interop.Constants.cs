@@ -4,8 +4,8 @@ internal static partial class Interop
 {
     internal static partial class Libc
     {
-        // Values from the Linux uapi headers (asm-generic/socket.h, linux/in.h, linux/in6.h,
-        // asm-generic/errno-base.h, asm-generic/errno.h, linux/socket.h). x86-64 and arm64 agree.
+        // Values from the Linux uapi headers (asm-generic/socket.h, linux/in.h, linux/in6.h, linux/socket.h);
+        // x86-64 and arm64 agree. errno values are in Errnos.
         internal const int AF_INET = 2;
         internal const int AF_INET6 = 10;
         internal const int SOCK_DGRAM = 2;
@@ -26,10 +26,5 @@ internal static partial class Interop
         internal const int MSG_TRUNC = 0x20;
         internal const int MSG_DONTWAIT = 0x40;
         internal const int MSG_WAITFORONE = 0x10000;
-
-        internal const int EINTR = 4;
-        internal const int EAGAIN = 11;
-        internal const int EPERM = 1;
-        internal const int ECONNREFUSED = 111;
     }
 }

@@ -33,9 +33,9 @@ internal static partial class Interop
             transferred = 0;
             return errno switch
             {
-                EAGAIN => TransferStatus.WouldBlock,
-                EINTR => TransferStatus.Interrupted,
-                ECONNREFUSED => TransferStatus.Refused,
+                Errnos.EAGAIN => TransferStatus.WouldBlock,
+                Errnos.EINTR => TransferStatus.Interrupted,
+                Errnos.ECONNREFUSED => TransferStatus.Refused,
                 _ => throw new SocketOperationException(operation, errno),
             };
         }

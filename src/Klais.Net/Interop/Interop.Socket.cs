@@ -18,7 +18,7 @@ internal static partial class Interop
             return new SafeUdpSocketHandle(fd);
         }
 
-        /// <summary>close(2) for <see cref="SafeUdpSocketHandle.ReleaseHandle"/>; false when it failed.</summary>
+        /// <summary>close(2) for <see cref="SafeFileDescriptorHandle"/>; false when it failed.</summary>
         internal static bool CloseDescriptor(int fd) => Close(fd) == 0;
 
         /// <summary>setsockopt(2) with an int value; throws naming the option.</summary>

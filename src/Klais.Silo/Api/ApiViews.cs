@@ -15,7 +15,12 @@ internal sealed record IngestionView(int Partitions, long Consumed, long Applied
 
 internal sealed record HealthView(string Status, string SiloId, string Mode, string? Warning, string? Redis, StateWritesView StateWrites,
     IngestionView Ingestion, long ControlUpdates, string Degradation, IReadOnlyList<string> DegradationReasons, BurstModelView Model,
-    ApiAccessView ApiAccess);
+    ApiAccessView ApiAccess, FleetPolicyView FleetPolicy);
+
+/// <summary><c>/health</c>'s silo-side settings of the fleet policy in force here, and the consensus values they make.</summary>
+internal sealed record FleetPolicyView(long Version, IReadOnlyDictionary<string, string> Settings, ConsensusInForceView Consensus, string? BurstModelPinned);
+
+internal sealed record ConsensusInForceView(int Quorum, double WindowSeconds, double BlockTtlSeconds);
 
 /// <summary><c>/health</c>'s account of API access: <c>tokens</c> or <c>open</c> (with the warning), and the requests refused.</summary>
 internal sealed record ApiAccessView(string Mode, string? Warning, long Unauthorized, long Forbidden);

@@ -4,6 +4,7 @@ using Klais.Contracts.Proto;
 using Klais.Grains;
 using Klais.Grains.Control;
 using Klais.Grains.Storage;
+using Klais.Grains.Policy;
 using Klais.Grains.Swarm;
 using Klais.Silo.Configuration;
 using Klais.Silo.Ingestion;
@@ -78,10 +79,13 @@ internal static class GrainApi
         return Results.Text(reader.ReadToEnd(), "application/json");
     }
 
-    private static IResult Health(SiloConfig config, StateWriteHealth writes, IngestionStatus ingestion, IControlPublisher control, BurstModelService burstModel, ApiRoles roles)
+    private static IResult Health(SiloConfig config, StateWriteHealth writes, IngestionStatus ingestion, IControlPublisher control, BurstModelService burstModel, ApiRoles roles,
+        FleetPolicySettings fleet)
     {
         bool failing = writes.Failing;
         BurstModelView model = burstModel.Status;
+        FleetSettingsView policy = fleet.InForce;
+        ConsensusOptions consensus = fleet.Consensus;
         return Results.Json(new HealthView(
             failing || model.Degraded ? "degraded" : "ok",
             config.SiloId,
@@ -96,7 +100,9 @@ internal static class GrainApi
             model.Degraded ? "DEGRADED_ML" : "NORMAL",
             model.Error is { } error ? ["The burst model is unavailable; the Holt heuristic is in force. " + error] : [],
             model,
-            new ApiAccessView(config.ApiTokens.Mode, config.ApiTokens.IsOpen ? ApiTokens.OpenWarning : null, roles.Unauthorized, roles.Forbidden)),
+            new ApiAccessView(config.ApiTokens.Mode, config.ApiTokens.IsOpen ? ApiTokens.OpenWarning : null, roles.Unauthorized, roles.Forbidden),
+            new FleetPolicyView(policy.Version, policy.Settings,
+                new ConsensusInForceView(consensus.Quorum, consensus.VoteWindow.TotalSeconds, consensus.BlockTtl.TotalSeconds), burstModel.Pinned)),
             Json, statusCode: StatusCodes.Status200OK);
     }
 

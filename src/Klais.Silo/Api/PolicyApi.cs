@@ -113,7 +113,7 @@ internal static class PolicyApi
         var settings = new Dictionary<string, string>(StringComparer.Ordinal);
         if (!root.TryGetProperty("settings", out JsonElement given) || given.ValueKind != JsonValueKind.Object)
         {
-            problems.Add("settings is required: an object of setting names (" + string.Join(", ", PolicySettings.All.Select(s => s.Name)) + ") to values.");
+            problems.Add("settings is required: an object of setting names (" + string.Join(", ", PolicySettings.Names) + ") to values.");
         }
         else
         {

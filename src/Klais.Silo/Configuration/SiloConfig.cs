@@ -191,9 +191,9 @@ internal static class SiloConfigLoader
             Partitions = (int)r.WholeNumber(SiloSettings.Partitions, 1, 1000),
             Consensus = new ConsensusOptions
             {
-                Quorum = (int)r.WholeNumber(SiloSettings.Quorum, 1, 100),
-                VoteWindow = TimeSpan.FromSeconds(r.WholeNumber(SiloSettings.WindowSeconds, 1, 86_400)),
-                BlockTtl = TimeSpan.FromSeconds(r.WholeNumber(SiloSettings.BlockTtlSeconds, 1, 604_800)),
+                Quorum = (int)PolicySettings.ConsensusQuorum.Read(r),
+                VoteWindow = TimeSpan.FromSeconds(PolicySettings.ConsensusWindowSeconds.Read(r)),
+                BlockTtl = TimeSpan.FromSeconds(PolicySettings.BlockTtlSeconds.Read(r)),
                 AnomalyZ = r.Number(SiloSettings.AnomalyZ, 0, 1000),
                 FloodEdges = (int)r.WholeNumber(SiloSettings.FloodEdges, 1, 100),
                 FloodRate = r.Number(SiloSettings.FloodRate, 0, 1e9),

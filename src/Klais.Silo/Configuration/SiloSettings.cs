@@ -28,9 +28,9 @@ internal static class SiloSettings
     public static readonly Setting IdleEvictionSeconds = new("KLAIS_SILO_IDLE_EVICTION_SECONDS", "300", "Grains idle this long leave memory (at least 60).");
     public static readonly Setting Partitions = new("KLAIS_SILO_PARTITIONS", "12", "Partitions of klais.reports when the silo creates it (embedded dev cluster, or a real cluster without the topic).");
     public static readonly Setting ControlIntervalMs = new("KLAIS_CONTROL_INTERVAL_MS", "1000", "Swarm control interval: aggregates, burst forecast, PID.");
-    public static readonly Setting Quorum = new("KLAIS_CONSENSUS_QUORUM", "2", "Distinct edges whose votes within the window block a device.");
-    public static readonly Setting WindowSeconds = new("KLAIS_CONSENSUS_WINDOW_SECONDS", "30", "The consensus window.");
-    public static readonly Setting BlockTtlSeconds = new("KLAIS_BLOCK_TTL_SECONDS", "600", "How long a consensus or fleet-view block lasts.");
+    public static readonly Setting Quorum = PolicySettings.ConsensusQuorum.Setting;
+    public static readonly Setting WindowSeconds = PolicySettings.ConsensusWindowSeconds.Setting;
+    public static readonly Setting BlockTtlSeconds = PolicySettings.BlockTtlSeconds.Setting;
     public static readonly Setting AnomalyZ = new("KLAIS_ANOMALY_Z", "4", "Anomaly score (z-score) counted as anomalous.");
     public static readonly Setting FloodEdges = new("KLAIS_FLOOD_EDGES", "3", "Fleet view: edges a device floods at once to be blocked.");
     public static readonly Setting FloodRate = new("KLAIS_FLOOD_RATE", "1000", "Fleet view: packets/s at one edge that count as flooding it.");
@@ -41,7 +41,7 @@ internal static class SiloSettings
     public static readonly Setting Kp = new("KLAIS_PID_KP", "0.5", "PID proportional gain.");
     public static readonly Setting Ki = new("KLAIS_PID_KI", "0.1", "PID integral gain.");
     public static readonly Setting Kd = new("KLAIS_PID_KD", "0.05", "PID derivative gain.");
-    public static readonly Setting BurstModel = new("KLAIS_BURST_MODEL", "", "The swarm's burst model, an ONNX file from klais-train fit; unset: models/burst.onnx next to klais-silo (the shipped model). Missing, corrupt or failing: the Holt heuristic and DEGRADED_ML, not a start-up failure. Looked at every 5 s: replacing the file (write a new one, then rename it over) puts it in force without a restart.");
+    public static readonly Setting BurstModel = new("KLAIS_BURST_MODEL", "", "The swarm's burst model, an ONNX file from klais-train fit; unset: models/burst.onnx next to klais-silo (the shipped model). Missing, corrupt or failing: the Holt heuristic and DEGRADED_ML, not a start-up failure. Looked at every 5 s: replacing the file (write a new one, then rename it over) puts it in force without a restart. A fleet policy's burst_model_version pins one of the .onnx files in this file's folder instead.");
     public static readonly Setting LogLevel = new("KLAIS_LOG_LEVEL", "info", LogLevelNames.Description);
 
     public static IReadOnlyList<Setting> All { get; } =

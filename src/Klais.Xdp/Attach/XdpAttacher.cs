@@ -1,3 +1,4 @@
+using Klais.Net;
 using Klais.Xdp.Native;
 using static Klais.Xdp.Interop.Libbpf;
 

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Klais.Net;
 
 namespace Klais.Xdp;
 

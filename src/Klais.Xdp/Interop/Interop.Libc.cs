@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Klais.Net;
 
 namespace Klais.Xdp;
 
@@ -10,9 +11,6 @@ internal static partial class Interop
         private const int F_DUPFD_CLOEXEC = 1030;
         private const int CLOCK_MONOTONIC = 1;
         private const int CLONE_NEWNET = 0x40000000;
-
-        /// <summary>close(2) for the SafeHandles; false when it failed.</summary>
-        internal static bool CloseDescriptor(int fd) => Close(fd) == 0;
 
         /// <summary>A close-on-exec duplicate of <paramref name="fd"/>, owned by the handle.</summary>
         internal static SafeBpfFdHandle Duplicate(int fd, string operation)
@@ -53,9 +51,6 @@ internal static partial class Interop
         /// <summary>vsnprintf for libbpf's print callback; returns the length the text wanted.</summary>
         internal static unsafe int FormatVarArgs(byte* buffer, int size, byte* format, nint args) =>
             VsnPrintF(buffer, (nuint)size, format, args);
-
-        [LibraryImport(Libraries.Libc, EntryPoint = "close", SetLastError = true)]
-        private static partial int Close(int fd);
 
         // fcntl is variadic; its third argument is an int here, which Linux x86-64 and arm64 pass like a fixed one.
         [LibraryImport(Libraries.Libc, EntryPoint = "fcntl", SetLastError = true)]

@@ -8,6 +8,6 @@ internal static partial class Interop
         /// <summary>Debian's libbpf1 (1.1.x). The soname, so no -dev package is needed at run time.</summary>
         internal const string Libbpf = "libbpf.so.1";
 
-        internal const string Libc = "libc";
+        internal const string Libc = Klais.Net.Interop.Libraries.Libc;
     }
 }

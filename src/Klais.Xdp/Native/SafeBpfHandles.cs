@@ -1,24 +1,19 @@
 using System.Runtime.InteropServices;
+using Klais.Net;
 
 namespace Klais.Xdp;
 
 /// <summary>Owns a file descriptor of a BPF program, map or namespace; releasing it closes the descriptor.</summary>
-internal sealed class SafeBpfFdHandle : SafeHandle
+internal sealed class SafeBpfFdHandle : SafeFileDescriptorHandle
 {
     public SafeBpfFdHandle()
-        : base(invalidHandleValue: -1, ownsHandle: true)
     {
     }
 
     internal SafeBpfFdHandle(int fd)
-        : base(invalidHandleValue: -1, ownsHandle: true) => SetHandle(fd);
-
-    public override bool IsInvalid => handle == -1;
-
-    /// <summary>The descriptor number, valid while the handle is alive (callers keep it alive with AddRef or using).</summary>
-    internal int Fd => (int)handle;
-
-    protected override bool ReleaseHandle() => Interop.Libc.CloseDescriptor((int)handle);
+        : base(fd)
+    {
+    }
 }
 
 /// <summary>Owns a pointer to a libbpf object; releasing it calls the matching free function once.</summary>

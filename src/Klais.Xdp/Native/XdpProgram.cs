@@ -1,3 +1,4 @@
+using Klais.Net;
 using Klais.Xdp.Maps;
 
 namespace Klais.Xdp.Native;

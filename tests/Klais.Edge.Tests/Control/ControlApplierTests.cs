@@ -214,7 +214,7 @@ public sealed class ControlApplierTests : IDisposable
         Assert.Equal(0, _applier.LingerMs);
         Apply(ControlKey.Burst, 62, u => u.Burst = new BurstAdvice { Probability = 0.9, Level = 3, LingerMs = 50 });
         Apply(ControlKey.Burst, 63, u => u.Burst = new BurstAdvice { Probability = 0.9, Level = 3, LingerMs = -5 });
-        Apply(ControlKey.Burst, 64, u => u.Burst = new BurstAdvice { Probability = 0.9, Level = 3, LingerMs = ControlApplier.MaxLingerMs + 1 });
+        Apply(ControlKey.Burst, 64, u => u.Burst = new BurstAdvice { Probability = 0.9, Level = 3, LingerMs = Klais.Edge.Kafka.KafkaProducerOptions.MaxLingerMs + 1 });
         Assert.Equal(2, _applier.Ignored);
         Assert.Equal(50, _applier.LingerMs);
 

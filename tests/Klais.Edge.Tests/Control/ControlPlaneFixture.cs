@@ -79,10 +79,14 @@ public sealed class ControlPlaneFixture : IDisposable
 
     /// <summary>An in-process edge with reporting and control on, reports every 200 ms.</summary>
     internal Task<EdgeHarness> StartEdgeAsync(string nodeId, params (string Name, string Value)[] overrides) =>
-        EdgeHarness.StartAsync(EdgeHarness.Config(Bootstrap, Topic, [
+        EdgeHarness.StartAsync(EdgeConfig(nodeId, overrides));
+
+    /// <summary>The settings of <see cref="StartEdgeAsync"/>'s edges.</summary>
+    internal Klais.Edge.Configuration.EdgeConfig EdgeConfig(string nodeId, params (string Name, string Value)[] overrides) =>
+        EdgeHarness.Config(Bootstrap, Topic, [
             ("KLAIS_CONTROL", "on"), ("KLAIS_NODE_ID", nodeId), ("KLAIS_REPORT_INTERVAL_MS", "200"),
             ("KLAIS_DEVICE_REPORT_WINDOW_MS", "1000"), ("KLAIS_SUSPECT_RATE", "300"), ("KLAIS_DAM_MAX_RATE", "100000"),
-            ("KLAIS_DAM_BURST_SIZE", "100000"), .. overrides]));
+            ("KLAIS_DAM_BURST_SIZE", "100000"), .. overrides]);
 
     /// <summary>Writes one record to klais.control as a silo would.</summary>
     internal void WriteControl(string key, ControlUpdate update)

@@ -17,7 +17,7 @@ public sealed class DamConcurrencyTests
     {
         var clock = new ManualTimeProvider();
         var sink = new OrderCheckingSink();
-        using var dam = new Dam(DamTesting.Options(rate: 1e9, burst: 1_000_000), sink, clock);
+        using var dam = new Dam(DamTesting.Options(rate: DamOptions.MaxRateLimit, burst: 1_000_000), sink, clock);
 
         RunOfferers(dam, clock, advanceEvery: 0);
 

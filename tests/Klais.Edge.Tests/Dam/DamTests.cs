@@ -295,8 +295,8 @@ public sealed class DamTests
             [
                 "`DamOptions.MaxRate` is 0. It must be greater than 0.",
                 "`DamOptions.BurstSize` is -1. It must be at least 1.",
-                "`DamOptions.QueueMaxMessages` is 0. It must be at least 1.",
-                "`DamOptions.QueueMaxBytes` is 0. It must be at least 1.",
+                "`DamOptions.QueueMaxMessages` is 0. It must be from 1 to 50000000.",
+                "`DamOptions.QueueMaxBytes` is 0. It must be from 1 to 1073741824.",
             ],
             options.Validate());
         Assert.Empty(new DamOptions().Validate());

@@ -49,9 +49,10 @@ internal sealed class EdgeHarness : IAsyncDisposable
         return result.Config ?? throw new InvalidOperationException(string.Join("; ", result.Errors));
     }
 
-    public static async Task<EdgeHarness> StartAsync(EdgeConfig config)
+    /// <summary>Starts an edge; <paramref name="time"/> is the node's clock (the system's when null).</summary>
+    public static async Task<EdgeHarness> StartAsync(EdgeConfig config, TimeProvider? time = null)
     {
-        IHost host = Program.Build(config);
+        IHost host = Program.Build(config, time);
         await host.StartAsync();
         return new EdgeHarness(host);
     }

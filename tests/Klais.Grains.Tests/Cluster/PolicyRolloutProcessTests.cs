@@ -43,7 +43,7 @@ public sealed class PolicyRolloutProcessTests(ITestOutputHelper output)
         await using FleetUnderTest fleet = await StartFleetAsync();
         SiloProcess api = fleet.Silos[1];
 
-        long version = await CreateAsync(fleet, api, """{"settings": {"dam_max_rate": 20000, "suspect_rate": 4000}, "description": "more headroom"}""");
+        long version = await CreateAsync(fleet, api, """{"settings": {"dam_max_rate": 20000, "suspect_rate": 4000, "consensus_quorum": 3}, "description": "more headroom"}""");
         Assert.Equal(409, (await fleet.CallAsync(api, HttpMethod.Post, $"/api/policies/{version}/pause")).Status); // a draft is not rolling
         (int started, JsonElement? rolling) = await fleet.CallAsync(api, HttpMethod.Post, $"/api/policies/{version}/rollout", """{"stages": ["canary", 100], "bake_seconds": 15}""");
         Assert.Equal(200, started);
@@ -59,6 +59,10 @@ public sealed class PolicyRolloutProcessTests(ITestOutputHelper output)
             await Task.Delay(500);
         }
 
+        // The silo-side setting waits for the last stage: every silo keeps its configured quorum during the canary.
+        int[] quorums = await QuorumsAsync(fleet);
+        Assert.Equal([2, 2, 2], quorums);
+
         // Paused longer than the bake: the stage holds.
         Assert.Equal("paused", (await fleet.CallAsync(api, HttpMethod.Post, $"/api/policies/{version}/pause")).Body!.Value.GetProperty("state").GetString());
         await Task.Delay(TimeSpan.FromSeconds(16));
@@ -68,6 +72,8 @@ public sealed class PolicyRolloutProcessTests(ITestOutputHelper output)
         Assert.Equal("rolling", (await fleet.CallAsync(api, HttpMethod.Post, $"/api/policies/{version}/resume")).Body!.Value.GetProperty("state").GetString());
 
         JsonElement complete = await PolicyWhenAsync(fleet, api, version, p => p.GetProperty("state").GetString() == "complete");
+        Assert.True(await Eventually.TrueAsync(async () => (await QuorumsAsync(fleet)).All(q => q == 3), Deadline), "the silos never took quorum 3");
+        Assert.Equal(version, complete.GetProperty("fleet_settings_version").GetInt64());
         Assert.Equal(new Dictionary<string, long> { ["edge-1"] = version, ["edge-2"] = version, ["edge-3"] = version }, await fleet.EdgePolicyVersionsAsync());
         foreach (string edge in new[] { "edge-1", "edge-2", "edge-3" })
         {
@@ -77,7 +83,7 @@ public sealed class PolicyRolloutProcessTests(ITestOutputHelper output)
 
         string[] outcomes = [.. complete.GetProperty("history").EnumerateArray().Select(h => h.GetProperty("outcome").GetString()!)];
         output.WriteLine(string.Join(" | ", complete.GetProperty("history").EnumerateArray().Select(h => h.GetProperty("detail").GetString())));
-        Assert.Equal(["started", "applied", "paused", "resumed", "passed", "started", "applied", "passed", "complete"], outcomes);
+        Assert.Equal(["started", "applied", "paused", "resumed", "passed", "started", "fleet_settings", "applied", "passed", "complete"], outcomes);
         Assert.Equal(version, complete.GetProperty("fleet_version").GetInt64());
 
         // What the edge shows as in force: the version and the policy's settings, the others as configured.
@@ -92,6 +98,10 @@ public sealed class PolicyRolloutProcessTests(ITestOutputHelper output)
             return (await EventsAsync(fleet, api)).Any(e => e.Contains($"version {version} complete on 3 edges", StringComparison.Ordinal));
         }, Deadline));
     }
+
+    /// <summary>The consensus quorum in force on each silo, as its <c>/health</c> says.</summary>
+    private static async Task<int[]> QuorumsAsync(FleetUnderTest fleet) => [.. await Task.WhenAll(fleet.Silos.Select(async s =>
+        (await fleet.CallAsync(s, HttpMethod.Get, "/health")).Body!.Value.GetProperty("fleet_policy").GetProperty("consensus").GetProperty("quorum").GetInt32()))];
 
     [Fact]
     public async Task A_policy_that_makes_the_canary_drop_its_traffic_is_rolled_back_and_never_reaches_the_others_and_abort_returns_the_canary()

@@ -49,11 +49,27 @@ public sealed class PolicyRolloutTests
 
     private void Tick() => _rollout.Tick([.. _nodes.Values], _context);
 
-    private long Create(string rate = "2000")
+    /// <summary>The model catalogue of the tests: one model, <see cref="KnownModel"/>.</summary>
+    private const string KnownModel = "sha256:0123456789ab";
+
+    private static string? Catalogue(string version) => version == KnownModel ? null : $"no model has version {version}.";
+
+    private long Create(string rate = "2000") => CreateWith(new() { ["dam_max_rate"] = rate });
+
+    private long CreateWith(Dictionary<string, string> settings)
     {
-        PolicyResult created = _rollout.Create(new PolicyDraft(new() { ["dam_max_rate"] = rate }, "test"), _context);
+        PolicyResult created = _rollout.Create(new PolicyDraft(settings, "test"), _context, Catalogue);
         Assert.Equal(PolicyStatus.Ok, created.Status);
         return created.Version;
+    }
+
+    /// <summary>Moves a rolling version through its current stage: the edges apply it, the bake passes.</summary>
+    private void PassStage()
+    {
+        EdgesApplyWhatTheyWereSent();
+        Tick();
+        _clock.Advance(TimeSpan.FromSeconds(10));
+        Tick();
     }
 
     private IEnumerable<string> SentTo(long version) =>
@@ -210,9 +226,65 @@ public sealed class PolicyRolloutTests
     }
 
     [Fact]
+    public void Silo_side_settings_come_into_force_at_the_last_stage_never_reach_the_edges_and_return_on_a_rollback()
+    {
+        long v = CreateWith(new() { ["dam_max_rate"] = "3000", ["consensus_quorum"] = "1", ["block_ttl_seconds"] = "60", ["burst_model_version"] = KnownModel });
+        Assert.Equal(0, _rollout.FleetSettings().Version);
+        Assert.Empty(_rollout.FleetSettings().Settings);
+
+        _rollout.Start(v, new RolloutRequest { Stages = [0, 50, 100], BakeSeconds = 10 }, [.. _nodes.Values], _context);
+        Assert.Equal(["dam_max_rate"], _context.Control[^1].Update.Policy.Settings.Keys); // the edges get their own settings only
+        PassStage();
+        Assert.Equal(1, _rollout.Find(v)!.Stage);
+        Assert.Equal(0, _rollout.FleetSettings().Version); // canary and 50 %: the silos keep their configuration
+        PassStage();
+        Assert.Equal(2, _rollout.Find(v)!.Stage);
+
+        FleetSettingsView inForce = _rollout.FleetSettings(); // the last stage: in force with it, baked and gated with it
+        Assert.Equal(v, inForce.Version);
+        Assert.Equal(new Dictionary<string, string> { ["consensus_quorum"] = "1", ["block_ttl_seconds"] = "60", ["burst_model_version"] = KnownModel },
+            inForce.Settings.ToDictionary());
+        Assert.Equal("fleet_settings", _rollout.Find(v)!.History[^1].Outcome);
+        Assert.Contains("consensus_quorum=1", _rollout.Find(v)!.History[^1].Detail, StringComparison.Ordinal);
+        Assert.Contains(_context.Events, e => e.Detail.Contains($"silo-side settings of version {v} in force on every silo", StringComparison.Ordinal));
+        Assert.All(_context.Control.Where(c => c.Update.Policy is not null), c =>
+            Assert.DoesNotContain(c.Update.Policy.Settings.Keys, k => k is "consensus_quorum" or "block_ttl_seconds" or "burst_model_version"));
+
+        // A failing gate in the last stage rolls the silos back as well as the edges.
+        Report("edge-c", v, received: 1000, dropped: 900);
+        Tick();
+        Assert.Equal(PolicyRollout.RolledBack, _rollout.Find(v)!.State);
+        Assert.Equal(0, _rollout.FleetSettings().Version);
+        Assert.Empty(_rollout.FleetSettings().Settings);
+        Assert.Equal(0, _rollout.ToView(_rollout.Find(v)!, "s").FleetSettingsVersion);
+    }
+
+    [Fact]
+    public void A_policy_pinning_a_model_the_silos_do_not_have_or_a_malformed_version_or_silo_settings_out_of_bounds_is_refused()
+    {
+        PolicyResult unknown = _rollout.Create(new PolicyDraft(new() { ["burst_model_version"] = "sha256:ffffffffffff" }, ""), _context, Catalogue);
+        Assert.Equal(PolicyStatus.Invalid, unknown.Status);
+        Assert.Equal(["settings.burst_model_version: no model has version sha256:ffffffffffff."], unknown.Problems);
+
+        PolicyResult bad = _rollout.Create(new PolicyDraft(new()
+        {
+            ["burst_model_version"] = "latest", ["consensus_quorum"] = "0", ["consensus_window_seconds"] = "86401", ["block_ttl_seconds"] = "1.5",
+        }, ""), _context, Catalogue);
+        Assert.Equal(PolicyStatus.Invalid, bad.Status);
+        Assert.Equal(4, bad.Problems.Count);
+        Assert.Contains(bad.Problems, p => p.StartsWith("settings.burst_model_version is \"latest\"", StringComparison.Ordinal));
+        foreach (string name in new[] { "consensus_quorum", "consensus_window_seconds", "block_ttl_seconds" })
+        {
+            Assert.Contains(bad.Problems, p => p.Contains($"(settings.{name})", StringComparison.Ordinal));
+        }
+
+        Assert.Empty(_rollout.State.Policies);
+    }
+
+    [Fact]
     public void Bad_drafts_and_plans_are_refused_with_every_problem()
     {
-        PolicyResult bad = _rollout.Create(new PolicyDraft(new() { ["dam_max_rate"] = "0", ["dam_burst_size"] = "1.5", ["colour"] = "red" }, ""), _context);
+        PolicyResult bad = _rollout.Create(new PolicyDraft(new() { ["dam_max_rate"] = "0", ["dam_burst_size"] = "1.5", ["colour"] = "red" }, ""), _context, Catalogue);
         Assert.Equal(PolicyStatus.Invalid, bad.Status);
         Assert.Equal(3, bad.Problems.Count);
         Assert.Contains(bad.Problems, p => p.StartsWith("settings.colour", StringComparison.Ordinal));

@@ -32,6 +32,25 @@ public sealed class OpenApiTests
     }
 
     [Fact]
+    public void The_policy_request_describes_every_policy_setting_with_the_bounds_the_silo_and_the_edges_enforce()
+    {
+        using Stream stream = typeof(Klais.Silo.Api.GrainApi).Assembly.GetManifestResourceStream("openapi.json")!;
+        using JsonDocument doc = JsonDocument.Parse(stream);
+        JsonElement settings = doc.RootElement.GetProperty("components").GetProperty("schemas").GetProperty("PolicyRequest")
+            .GetProperty("properties").GetProperty("settings").GetProperty("properties");
+        Assert.Equal(Klais.Contracts.Configuration.PolicySettings.Names.Order(StringComparer.Ordinal), settings.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
+        foreach (Klais.Contracts.Configuration.PolicySetting s in Klais.Contracts.Configuration.PolicySettings.All.Concat(Klais.Contracts.Configuration.PolicySettings.Fleet))
+        {
+            JsonElement p = settings.GetProperty(s.Name);
+            Assert.Equal(s.Whole ? "integer" : "number", p.GetProperty("type").GetString());
+            Assert.Equal(s.Min, p.GetProperty(s.Whole ? "minimum" : "exclusiveMinimum").GetDouble());
+            Assert.Equal(s.Max, p.GetProperty("maximum").GetDouble());
+        }
+
+        Assert.Matches(settings.GetProperty("burst_model_version").GetProperty("pattern").GetString()!, "sha256:7fe965235f29");
+    }
+
+    [Fact]
     public void Swarm_and_health_describe_the_burst_model_in_force()
     {
         using Stream stream = typeof(Klais.Silo.Api.GrainApi).Assembly.GetManifestResourceStream("openapi.json")!;

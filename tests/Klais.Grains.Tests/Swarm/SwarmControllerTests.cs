@@ -228,6 +228,38 @@ public sealed class SwarmControllerTests : IDisposable
         Assert.InRange(longer.RSquared, 0.75, 0.85); // 0.804 for this hockey stick (slope 5.06)
     }
 
+    [Fact]
+    public void A_policy_pins_a_model_of_the_catalogue_by_version_and_an_absent_version_means_the_heuristic_until_its_file_appears()
+    {
+        var clock = new ManualTimeProvider();
+        string configured = Path.Combine(_dir, "burst.onnx");
+        File.WriteAllBytes(configured, [0x08, 0x07, 0x12, 0xFF, 0x00, 0x42]); // the configured file is corrupt
+        using BurstModelService model = Service(configured, clock);
+        Assert.Equal("heuristic", model.Status.Kind);
+        string shipped = BurstModel.VersionOf(File.ReadAllBytes(BurstModelOptions.ShippedModel));
+        Assert.Equal("sha256:7fe965235f29", shipped);
+
+        // Pinned before any file of the catalogue has it: the heuristic, saying which version and where.
+        Assert.True(model.Pin(shipped));
+        Assert.Equal(("heuristic", $"The fleet policy pins burst model {shipped}, and no .onnx file in {_dir} has that version."),
+            (model.Status.Kind, model.Status.Error));
+        Assert.False(model.Refresh()); // still absent: nothing to do
+
+        string copy = Path.Combine(_dir, "burst-2026-11.onnx");
+        File.Copy(BurstModelOptions.ShippedModel, copy);
+        Assert.Equal(new Dictionary<string, string> { [shipped] = copy, [BurstModel.VersionOf(File.ReadAllBytes(configured))] = configured },
+            model.Catalogue().ToDictionary());
+        Assert.True(model.Refresh());
+        Assert.Equal(("onnx", shipped, null, copy), (model.Status.Kind, model.Status.Version, model.Status.Error, model.Status.Path));
+        Assert.False(model.Refresh());
+        Assert.True(model.TryPredict(new float[BurstFeatures.Count], out _));
+
+        Assert.True(model.Pin(null)); // the policy no longer pins: the configured (corrupt) file again
+        Assert.Equal(("heuristic", configured), (model.Status.Kind, model.Status.Path));
+        Assert.StartsWith($"Burst model {configured}: not a valid ONNX model", model.Status.Error, StringComparison.Ordinal);
+        Assert.False(model.Pin(null));
+    }
+
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     private static BurstModelService Service(string path, TimeProvider clock) =>
