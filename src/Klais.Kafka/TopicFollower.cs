@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Confluent.Kafka;
 
 namespace Klais.Kafka;
@@ -17,6 +18,12 @@ public sealed class TopicFollower : IDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource _caughtUp = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Thread? _thread;
+
+    /// <summary>How long the start keeps asking for the topic's partitions and ends: the caller decides how long to wait for <see cref="CaughtUp"/>.</summary>
+    private static readonly TimeSpan MetadataTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>Dispose's bound on the wait for the thread (see <see cref="Stop"/>).</summary>
+    private static readonly TimeSpan DisposeTimeout = TimeSpan.FromSeconds(2);
 
     public TopicFollower(string bootstrapServers, string topic, Action<TopicRecord> onRecord, Action<string>? onError = null)
     {
@@ -65,11 +72,11 @@ public sealed class TopicFollower : IDisposable
                 .SetLogHandler((_, _) => { })
                 .SetErrorHandler((_, e) => _onError?.Invoke($"{_topic}: {e.Reason}"))
                 .Build();
-            List<int> partitions = TopicPartitions.Get(consumer.Handle, _topic, TimeSpan.FromSeconds(30));
+            List<int> partitions = TopicPartitions.Get(consumer.Handle, _topic, MetadataTimeout, _stop.Token);
             var ends = new Dictionary<int, long>();
             foreach (int p in partitions)
             {
-                WatermarkOffsets w = consumer.QueryWatermarkOffsets(new TopicPartition(_topic, p), TimeSpan.FromSeconds(30));
+                WatermarkOffsets w = HighWatermark(consumer, new TopicPartition(_topic, p));
                 if (w.High.Value > 0)
                 {
                     ends[p] = w.High.Value;
@@ -104,6 +111,10 @@ public sealed class TopicFollower : IDisposable
 
             consumer.Close();
         }
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        {
+            _caughtUp.TrySetCanceled(_stop.Token);
+        }
         catch (Exception ex) when (ex is KafkaException or TimeoutException or InvalidOperationException)
         {
             _onError?.Invoke($"{_topic}: following stopped: {ex.Message}");
@@ -111,10 +122,42 @@ public sealed class TopicFollower : IDisposable
         }
     }
 
-    public void Dispose()
+    /// <summary>
+    /// The partition's high watermark, asked in slices of <see cref="TopicPartitions.CancelSlice"/> up to
+    /// <see cref="MetadataTimeout"/>, so that a stop during a broker outage is noticed within a slice.
+    /// </summary>
+    private WatermarkOffsets HighWatermark(IConsumer<byte[]?, byte[]?> consumer, TopicPartition partition)
+    {
+        var elapsed = Stopwatch.StartNew();
+        while (true)
+        {
+            _stop.Token.ThrowIfCancellationRequested();
+            try
+            {
+                return consumer.QueryWatermarkOffsets(partition, TopicPartitions.CancelSlice);
+            }
+            catch (KafkaException e) when (e.Error.Code == ErrorCode.Local_TimedOut && elapsed.Elapsed < MetadataTimeout)
+            {
+            }
+        }
+    }
+
+    /// <summary>
+    /// Stops following. Waits at most <paramref name="timeout"/> for the thread: it notices the stop within a slice
+    /// (<see cref="TopicPartitions.CancelSlice"/>) or a consume poll (100 ms), unless librdkafka itself blocks on
+    /// brokers that do not answer; a background thread does not hold the process. True when the thread ended.
+    /// </summary>
+    public bool Stop(TimeSpan timeout)
     {
         _stop.Cancel();
-        _thread?.Join();
-        _stop.Dispose();
+        return _thread is null || _thread.Join(timeout);
+    }
+
+    public void Dispose()
+    {
+        if (Stop(DisposeTimeout))
+        {
+            _stop.Dispose();
+        }
     }
 }

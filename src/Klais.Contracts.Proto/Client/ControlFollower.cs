@@ -44,6 +44,9 @@ public sealed class ControlFollower : IDisposable
 
     public void Start() => _follower.Start();
 
+    /// <summary>Stops following, waiting at most <paramref name="timeout"/> for the reading thread; true when it ended.</summary>
+    public bool Stop(TimeSpan timeout) => _follower.Stop(timeout);
+
     /// <summary>True when <paramref name="key"/> (<c>target/item</c>) concerns the edge <paramref name="nodeId"/>.</summary>
     public static bool IsFor(string key, string nodeId)
     {

@@ -32,12 +32,19 @@ public sealed class ReportPublisher : IDisposable
     }
 
     /// <summary>A publisher over a producer the caller owns (a silo shares one producer for every topic).</summary>
-    public ReportPublisher(IProducer<byte[], byte[]> producer, string sourceId, TimeProvider? time = null, string topic = ControlPlaneTopics.Reports)
-        : this(producer, ownsProducer: false, sourceId, time, topic)
+    /// <param name="producer">The producer the records go through.</param>
+    /// <param name="sourceId">This source's id in every envelope.</param>
+    /// <param name="time">The clock of sequences and timestamps.</param>
+    /// <param name="topic">The reports topic.</param>
+    /// <param name="cancellationToken">Ends the wait for the topic's partition count (up to 30 s when Kafka is away).</param>
+    public ReportPublisher(IProducer<byte[], byte[]> producer, string sourceId, TimeProvider? time = null, string topic = ControlPlaneTopics.Reports,
+        CancellationToken cancellationToken = default)
+        : this(producer, ownsProducer: false, sourceId, time, topic, cancellationToken)
     {
     }
 
-    private ReportPublisher(IProducer<byte[], byte[]> producer, bool ownsProducer, string sourceId, TimeProvider? time, string topic)
+    private ReportPublisher(IProducer<byte[], byte[]> producer, bool ownsProducer, string sourceId, TimeProvider? time, string topic,
+        CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(sourceId);
         _producer = producer;
@@ -49,7 +56,7 @@ public sealed class ReportPublisher : IDisposable
         _onDelivery = OnDelivery;
         try
         {
-            Partitions = TopicPartitions.Get(producer.Handle, topic, TimeSpan.FromSeconds(30)).Count;
+            Partitions = TopicPartitions.Get(producer.Handle, topic, TimeSpan.FromSeconds(30), cancellationToken).Count;
         }
         catch
         {

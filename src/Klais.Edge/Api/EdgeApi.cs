@@ -13,7 +13,7 @@ using Microsoft.Extensions.Logging;
 namespace Klais.Edge.Api;
 
 /// <summary>
-/// The edge's HTTP API: <c>GET /health</c>, <c>GET /stats</c>, <c>GET /metrics</c>, <c>POST /config</c>, the
+/// The edge's HTTP API: <c>GET /health</c>, <c>/health/live</c>, <c>/health/ready</c>, <c>GET /stats</c>, <c>GET /metrics</c>, <c>POST /config</c>, the
 /// blocklist and per-device limits (docs/edge.md).
 /// JSON is written by hand with Utf8JsonWriter: the field names are a public contract (snake_case, stable), and
 /// nothing here runs unless somebody asks. Served by <see cref="HttpApiServer"/>.
@@ -39,13 +39,13 @@ internal sealed partial class EdgeApi
     private long _forbidden;
 
     /// <summary>
-    /// Checks the caller's role, then routes. <c>/health</c> is open to everyone (load balancers, orchestrators); reads
+    /// Checks the caller's role, then routes. <c>/health</c> and its <c>live</c> and <c>ready</c> are open to everyone (load balancers, orchestrators); reads
     /// need <c>read</c>; every change (<c>POST /config</c>, blocks, limits) needs <c>operate</c>. Unknown paths need
     /// <c>read</c> too, so that the API's shape is not told to strangers.
     /// </summary>
     public ApiResponse Handle(ApiRequest request)
     {
-        if (request.Path != "/health")
+        if (request.Path is not ("/health" or "/health/live" or "/health/ready"))
         {
             ApiRole required = request.Method is "GET" or "HEAD" ? ApiRole.Read : ApiRole.Operate;
             ApiAccess access = _node.Config.ApiTokens.Check(request.Authorization, required);
@@ -71,7 +71,10 @@ internal sealed partial class EdgeApi
             w.WriteNumber("unauthorized", Interlocked.Read(ref _unauthorized));
             w.WriteNumber("forbidden", Interlocked.Read(ref _forbidden));
             w.WriteEndObject();
+            w.WriteBoolean("ready", _node.IsReady);
         })),
+        "/health/live" => Get(request, () => ApiResponse.Json(200, w => w.WriteString("status", "live"))),
+        "/health/ready" => Get(request, Ready),
         "/stats" => Get(request, () => ApiResponse.Json(200, w => EdgeStatsWriter.WriteStats(w, _node))),
         "/metrics" => Get(request, () => ApiResponse.Text(200, PrometheusType, PrometheusText.Write(_node))),
         "/config" => request.Method == "POST" ? Mutating(request, PostConfig) : MethodNotAllowed("POST"),
@@ -91,9 +94,28 @@ internal sealed partial class EdgeApi
             "DELETE" => Mutating(request, _ => DeleteLimit(id!)),
             _ => MethodNotAllowed("PUT, DELETE"),
         },
-        _ => ApiResponse.Error(404, $"No endpoint {request.Path}. Endpoints: GET /health, GET /stats, GET /metrics, POST /config, " +
+        _ => ApiResponse.Error(404, $"No endpoint {request.Path}. Endpoints: GET /health, GET /health/live, GET /health/ready, GET /stats, GET /metrics, POST /config, " +
             "GET|POST /blocklist, DELETE /blocklist/{device_id}, GET /limits, PUT|DELETE /limits/{device_id}."),
     };
+
+    /// <summary>
+    /// 200 while the edge receives; 503 before (klais.control is being replayed: datagrams wait in the socket's
+    /// buffer) and from SIGTERM on, so a load balancer sends traffic elsewhere.
+    /// </summary>
+    private ApiResponse Ready()
+    {
+        bool ready = _node.IsReady;
+        return ApiResponse.Json(ready ? 200 : 503, w =>
+        {
+            w.WriteString("status", ready ? "ready" : _node.IsStopping ? "stopping" : "starting");
+            if (!ready)
+            {
+                w.WriteString("reason", _node.IsStopping
+                    ? "SIGTERM: the edge stopped receiving and is draining to Kafka and the spill."
+                    : string.Create(CultureInfo.InvariantCulture, $"Replaying klais.control before receiving (at most {_node.Config.ControlStartTimeout.TotalSeconds:0.#} s, KLAIS_CONTROL_START_TIMEOUT_MS); datagrams wait in the socket's buffer, overflow counted in receive.kernel_drops."));
+            }
+        });
+    }
 
     /// <summary>Matches <c>prefix{device_id}</c>; the id is percent-decoded and checked (a bad one answers 400).</summary>
     private static bool TryDevicePath(string path, string prefix, out string? deviceId, out ApiResponse? bad)

@@ -75,7 +75,7 @@ internal static class EdgeMetrics
             Counter("klais_receive_datagrams_total", "datagrams", "receive.datagrams", "Datagrams read from the UDP sockets.", n => n.Receiver.Datagrams),
             Counter("klais_receive_bytes_total", "bytes", "receive.bytes", "Bytes read from the UDP sockets.", n => n.Receiver.Bytes),
             Counter("klais_receive_batches_total", "batches", "receive.batches", "recvmmsg calls that returned datagrams.", n => n.Receiver.Batches),
-            Counter("klais_receive_kernel_drops_total", "datagrams", "receive.kernel_drops", "Datagrams the kernel dropped because a socket's receive queue was full (SO_RXQ_OVFL).", n => n.Receiver.KernelDrops),
+            Counter("klais_receive_kernel_drops_total", "datagrams", "receive.kernel_drops", "Datagrams the kernel dropped at the receive sockets (queue full), as the kernel counts them per socket.", n => n.Receiver.KernelDrops),
             Counter("klais_receive_truncated_total", "datagrams", "receive.truncated", "Datagrams longer than the receive buffer, cut by the kernel (also counted as rejected payload_too_large).", n => n.Receiver.Truncated),
             Counter("klais_receive_handler_faults_total", "faults", "receive.handler_faults", "Exceptions thrown by the datagram handler; the batch continues with the next datagram.", n => n.Receiver.HandlerFaults),
             Gauge("klais_receive_threads", "threads", "receive.threads", "Receive threads (KLAIS_RECEIVE_THREADS).", n => n.Receiver.Threads),

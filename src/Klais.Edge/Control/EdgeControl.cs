@@ -11,11 +11,14 @@ namespace Klais.Edge.Control;
 /// per active device every device window (busiest first, at most <c>KLAIS_REPORT_MAX_DEVICES</c>), and at once, as an
 /// interim report of the window so far, a device that crosses the suspicion rate (with a <see cref="SuspicionVote"/>)
 /// or becomes a heavy hitter (<c>KLAIS_HEAVY_HITTER_SHARE</c> of the edge's traffic). Every device report carries the
-/// number of distinct source addresses seen and the first few of them. <see cref="Start"/> returns only when the
+/// number of distinct source addresses seen and the first few of them. <see cref="StartAsync"/> returns only when the
 /// replay is done, so the edge starts receiving with its blocklist and limits rebuilt.
 /// </summary>
 internal sealed partial class EdgeControl : IDisposable
 {
+    /// <summary>The longest a stop waits for reports to be acknowledged (and Dispose for the reporter).</summary>
+    private static readonly TimeSpan ReportFlushLimit = TimeSpan.FromSeconds(1);
+
     private readonly EdgeNode _node;
     private readonly ILogger _log;
     private readonly ControlFollower _follower;
@@ -84,18 +87,26 @@ internal sealed partial class EdgeControl : IDisposable
     /// <summary>Test hook: replaces the measured CPU fraction in node reports.</summary>
     internal Func<double>? CpuOverride { get; set; }
 
-    /// <summary>Replays klais.control (blocking, up to the start timeout), then starts reporting.</summary>
-    public void Start()
+    /// <summary>
+    /// Replays klais.control (up to the start timeout), then starts reporting. <paramref name="cancellationToken"/>
+    /// (a stop during start-up) ends the wait with <see cref="OperationCanceledException"/>.
+    /// </summary>
+    public async Task StartAsync(CancellationToken cancellationToken)
     {
         _follower.Start();
         bool caughtUp;
         try
         {
-            caughtUp = _follower.CaughtUp.Wait(_node.Config.ControlStartTimeout);
+            await _follower.CaughtUp.WaitAsync(_node.Config.ControlStartTimeout, cancellationToken).ConfigureAwait(false);
+            caughtUp = true;
         }
-        catch (AggregateException e)
+        catch (TimeoutException)
         {
-            LogFollowerProblem(_log, "klais.control could not be read: " + e.InnerException?.Message);
+            caughtUp = false;
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is Confluent.Kafka.KafkaException or InvalidOperationException or OperationCanceledException)
+        {
+            LogFollowerProblem(_log, "klais.control could not be read: " + e.Message);
             caughtUp = false;
         }
 
@@ -111,14 +122,18 @@ internal sealed partial class EdgeControl : IDisposable
         _reporter = Task.Run(() =>
         {
             // The publisher reads klais.reports' partition count from Kafka: off the start path, so an outage only
-            // delays reporting.
+            // delays reporting, and a stop ends the wait (_stop).
             try
             {
                 // Reports ride on the telemetry producer's client (Confluent's dependent producer): no second set of
                 // broker connections and threads, about 3 MB less resident memory. During an outage the spill's purge
                 // takes them back too; they are counted failed and the next interval sends fresh ones.
                 _reportProducer = new Confluent.Kafka.DependentProducerBuilder<byte[], byte[]>(_node.Producer.Handle).Build();
-                _reports = new ReportPublisher(_reportProducer, _node.Config.NodeId);
+                _reports = new ReportPublisher(_reportProducer, _node.Config.NodeId, cancellationToken: _stop.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                return Task.CompletedTask;
             }
             catch (Exception e) when (e is TimeoutException or Confluent.Kafka.KafkaException)
             {
@@ -127,18 +142,38 @@ internal sealed partial class EdgeControl : IDisposable
             }
 
             return ReportLoopAsync(_stop.Token);
-        });
+        }, CancellationToken.None); // the reporter ends with _stop, not with the start
     }
 
-    public async Task StopAsync()
+    /// <summary>
+    /// Stops following klais.control and reporting within <paramref name="timeout"/>: the follower's thread and the
+    /// reporter notice within half a second even while Kafka is unreachable. Reports still in librdkafka get a
+    /// last flush (at most a second) only while the circuit is closed: in an outage they are not worth the wait.
+    /// </summary>
+    public async Task StopAsync(TimeSpan timeout)
     {
+        long start = _node.Time.GetTimestamp();
+        TimeSpan Left() => TimeSpan.FromTicks(Math.Max(0, timeout.Ticks - _node.Time.GetElapsedTime(start).Ticks));
+
         await _stop.CancelAsync().ConfigureAwait(false);
+        _follower.Stop(Left());
         if (_reporter is not null)
         {
-            await _reporter.ConfigureAwait(false);
+            try
+            {
+                await _reporter.WaitAsync(Left()).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                LogStopIncomplete(_log, timeout.TotalSeconds);
+                return;
+            }
         }
 
-        _reports?.Flush(TimeSpan.FromSeconds(2));
+        if (_node.Circuit.State == Polly.CircuitBreaker.CircuitState.Closed)
+        {
+            _reports?.Flush(Left() < ReportFlushLimit ? Left() : ReportFlushLimit);
+        }
     }
 
     /// <summary>
@@ -293,7 +328,7 @@ internal sealed partial class EdgeControl : IDisposable
     public void Dispose()
     {
         _stop.Cancel();
-        _reporter?.Wait(TimeSpan.FromSeconds(5));
+        _reporter?.Wait(ReportFlushLimit);
         _follower.Dispose();
         _reports?.Dispose();
         _reportProducer?.Dispose();
@@ -335,6 +370,10 @@ internal sealed partial class EdgeControl : IDisposable
     [LoggerMessage(EventId = EventIds.ControlStartedWithoutReplay, Level = LogLevel.Warning,
         Message = "klais.control was not replayed within {Seconds} s (KLAIS_CONTROL_START_TIMEOUT_MS): receiving starts without the control plane's blocklist and limits; they are applied when Kafka answers")]
     private static partial void LogStartWithoutReplay(ILogger logger, double seconds);
+
+    [LoggerMessage(EventId = EventIds.ControlStopIncomplete, Level = LogLevel.Warning,
+        Message = "Reporting did not stop within {Seconds} s; the edge stops without waiting for it")]
+    private static partial void LogStopIncomplete(ILogger logger, double seconds);
 
     [LoggerMessage(EventId = EventIds.ControlFollowerProblem, Level = LogLevel.Warning, Message = "Control follower: {Problem}")]
     private static partial void LogFollowerProblem(ILogger logger, string problem);

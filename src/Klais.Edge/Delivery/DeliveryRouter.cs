@@ -258,7 +258,7 @@ internal sealed partial class DeliveryRouter : IDamSink, IDeliveryObserver, IDis
         TimeSpan reserve = TimeSpan.FromTicks(Math.Min(timeout.Ticks / 4, TimeSpan.FromSeconds(2).Ticks));
         if (_producer.InFlight > 0 && _circuit.State == CircuitState.Closed)
         {
-            _producer.Flush(Left() - reserve > TimeSpan.Zero ? Left() - reserve : TimeSpan.Zero);
+            FlushWhileAcknowledged(Left() - reserve > TimeSpan.Zero ? Left() - reserve : TimeSpan.Zero);
         }
 
         long heldBack = _producer.InFlight;
@@ -273,6 +273,45 @@ internal sealed partial class DeliveryRouter : IDamSink, IDeliveryObserver, IDis
         _spill.Close();
         LogStopped(_log, heldBack, _spill.PendingRecords, _spill.Bytes, Lost);
     }
+
+    /// <summary>
+    /// The stop's flush: waits up to <paramref name="limit"/> for Kafka to acknowledge what is in flight, in slices,
+    /// and gives up as soon as <see cref="FlushStall"/> passes without one acknowledgement or failure. A SIGTERM that
+    /// comes before the circuit has noticed an outage (every broker down, the circuit still closed) then goes on to the
+    /// spill at once instead of waiting out the whole limit. Real time (Stopwatch) like the rest of the stop: tests
+    /// drive the circuit with a manual clock, and a flush cannot wait on that.
+    /// </summary>
+    private void FlushWhileAcknowledged(TimeSpan limit)
+    {
+        var elapsed = Stopwatch.StartNew();
+        long settled = _producer.Delivered + _producer.Failed;
+        TimeSpan lastProgress = TimeSpan.Zero;
+        while (_producer.InFlight > 0 && elapsed.Elapsed < limit && elapsed.Elapsed - lastProgress < FlushStall)
+        {
+            TimeSpan slice = limit - elapsed.Elapsed < FlushSlice ? limit - elapsed.Elapsed : FlushSlice;
+            if (_producer.Flush(slice, logIncomplete: false))
+            {
+                return;
+            }
+
+            long now = _producer.Delivered + _producer.Failed;
+            if (now != settled)
+            {
+                (settled, lastProgress) = (now, elapsed.Elapsed);
+            }
+        }
+
+        if (_producer.InFlight > 0)
+        {
+            LogFlushGaveUp(_log, _producer.InFlight, elapsed.Elapsed.TotalSeconds);
+        }
+    }
+
+    /// <summary>One flush call of the stop; short, so that progress is checked often.</summary>
+    private static readonly TimeSpan FlushSlice = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>A second without any acknowledgement: librdkafka's own batches (linger 5 ms by default) and a healthy broker answer far sooner.</summary>
+    internal static readonly TimeSpan FlushStall = TimeSpan.FromSeconds(1);
 
     public void Dispose()
     {
@@ -548,6 +587,10 @@ internal sealed partial class DeliveryRouter : IDamSink, IDeliveryObserver, IDis
 
     [LoggerMessage(EventId = EventIds.ReplayReadFailed, Level = LogLevel.Error, Message = "Replay could not read the spill: {Error}")]
     private static partial void LogReplayIoError(ILogger logger, string error);
+
+    [LoggerMessage(EventId = EventIds.ShutdownFlushGaveUp, Level = LogLevel.Warning,
+        Message = "Shutdown: Kafka acknowledged nothing for a second ({InFlight} records in flight after {Seconds:0.0} s of flushing); taking them back into the spill")]
+    private static partial void LogFlushGaveUp(ILogger logger, long inFlight, double seconds);
 
     [LoggerMessage(EventId = EventIds.KafkaPurgeFailed, Level = LogLevel.Warning, Message = "rd_kafka_purge failed: {Code} {Reason}")]
     private static partial void LogPurgeFailed(ILogger logger, ErrorCode code, string reason);

@@ -17,8 +17,9 @@ namespace Klais.Edge.Hosting;
 /// <summary>
 /// One running edge: the embedded dev cluster when no bootstrap is configured, the Kafka producer, the circuit
 /// breaker, the spill and the router between them, the dedupe table, the Dam and its drainer, the pipeline and the
-/// receive threads. Start order is back to front (Kafka first, sockets last) and stop order front to back, so
-/// nothing is received that cannot be delivered or spilled and nothing admitted is abandoned while time remains.
+/// receive threads. The UDP sockets are bound first (the kernel holds what arrives); then start order is back to
+/// front (Kafka first, receive threads last) and stop order front to back, so nothing is received that cannot be
+/// delivered or spilled and nothing admitted is abandoned while time remains.
 /// </summary>
 internal sealed partial class EdgeNode : IAsyncDisposable
 {
@@ -38,6 +39,7 @@ internal sealed partial class EdgeNode : IAsyncDisposable
     private long _datagramsAtLastTrimCheck;
     private int _quietTicks;
     private int _stopped;
+    private readonly Lock _receiverGate = new();
 
     public EdgeNode(EdgeConfig config, ILoggerFactory loggers, TimeProvider time)
         : this(config, loggers, time, time)
@@ -54,6 +56,21 @@ internal sealed partial class EdgeNode : IAsyncDisposable
         _time = time;
         _log = loggers.CreateLogger<EdgeNode>();
         StartedAt = time.GetTimestamp();
+
+        // The UDP port first: from here the kernel queues what devices send (bounded by the receive buffer, overflow
+        // counted as kernel drops) while Kafka, the spill and klais.control are being set up. Should the rest of the
+        // constructor throw, the process exits (Program); the socket's SafeHandle closes it in any case.
+        Receiver = new UdpReceiver(
+            new ReceiveOptions
+            {
+                Endpoint = config.UdpBind,
+                Threads = config.ReceiveThreads == 0 ? Environment.ProcessorCount : config.ReceiveThreads,
+                ReceiveBufferBytes = config.ReceiveBufferBytes,
+
+                // One byte more than the largest valid datagram: a longer one arrives truncated to this length
+                // and the parser rejects it as payload_too_large instead of admitting a cut-off payload.
+                MaxDatagramBytes = Contracts.Wire.Datagram.HeaderLength + config.MaxPayloadBytes + 1,
+            });
 
         Librdkafka.EnsureLoaded();
         string bootstrap;
@@ -131,18 +148,6 @@ internal sealed partial class EdgeNode : IAsyncDisposable
         Xdp = EdgeXdp.Start(config, Devices, loggers.CreateLogger<EdgeXdp>(), time);
         Control = EdgeControl.Create(this, loggers);
         Pipeline = new EdgePipeline(Dam, config.MaxPayloadBytes, config.ValidateJson, time, Dedupe, Devices, Control?.Activity);
-        Receiver = new UdpReceiver(
-            new ReceiveOptions
-            {
-                Endpoint = config.UdpBind,
-                Threads = config.ReceiveThreads == 0 ? Environment.ProcessorCount : config.ReceiveThreads,
-                ReceiveBufferBytes = config.ReceiveBufferBytes,
-
-                // One byte more than the largest valid datagram: a longer one arrives truncated to this length
-                // and the parser rejects it as payload_too_large instead of admitting a cut-off payload.
-                MaxDatagramBytes = Contracts.Wire.Datagram.HeaderLength + config.MaxPayloadBytes + 1,
-            },
-            Pipeline);
     }
 
     public EdgeConfig Config { get; }
@@ -186,17 +191,55 @@ internal sealed partial class EdgeNode : IAsyncDisposable
     /// <summary><see cref="Time"/>'s timestamp when the receive threads started (after klais.control was replayed).</summary>
     public long ReceivingSince { get; private set; }
 
+    /// <summary>
+    /// Ready for traffic: receiving and not stopping (<c>/health/ready</c>). False while klais.control is replayed at
+    /// start (datagrams wait in the socket's buffer meanwhile) and from SIGTERM on.
+    /// </summary>
+    public bool IsReady => Receiver.Started && !IsStopping;
+
+    /// <summary>True from the start of <see cref="StopAsync"/>.</summary>
+    public bool IsStopping => Volatile.Read(ref _stopped) != 0;
+
     /// <summary>The degradation level (design section 3) and the reasons for it, now.</summary>
     public EdgeDegradation Degradation => EdgeDegradation.Of(this);
 
-    public void Start()
+    /// <summary>Starts the node and returns once it receives (tests; the host calls <see cref="StartAsync"/>).</summary>
+    public void Start() => StartAsync(CancellationToken.None).GetAwaiter().GetResult();
+
+    /// <summary>
+    /// Starts delivery back to front, waits for klais.control's replay (blocklist and limits before the first datagram;
+    /// at most the control start timeout) and starts the receive threads. A cancellation (SIGTERM during start-up)
+    /// ends the wait at once and leaves the receive threads unstarted; <see cref="StopAsync"/> still runs.
+    /// </summary>
+    public async Task StartAsync(CancellationToken cancellationToken)
     {
         _circuitMonitor = Circuit.RunAsync(_stopping.Token);
         Router.Start();
         _drainer = Dam.RunAsync(_stopping.Token);
-        Control?.Start(); // blocks until klais.control is replayed: blocklist and limits before the first datagram
-        ReceivingSince = _time.GetTimestamp();
-        Receiver.Start();
+        if (Control is not null)
+        {
+            using var startOrStop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping.Token);
+            try
+            {
+                await Control.StartAsync(startOrStop.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+
+        lock (_receiverGate)
+        {
+            if (Volatile.Read(ref _stopped) != 0)
+            {
+                return;
+            }
+
+            ReceivingSince = _time.GetTimestamp();
+            Receiver.Start(Pipeline);
+        }
+
         LogStarted(_log, Config.NodeId, Receiver.LocalEndPoint.ToString(), Config.DamMaxRate, Config.DamBurstSize);
         _idleTrim = _time.CreateTimer(_ => TrimWhenIdle(), null, IdleCheckPeriod, IdleCheckPeriod);
     }
@@ -235,8 +278,11 @@ internal sealed partial class EdgeNode : IAsyncDisposable
     }
 
     /// <summary>
-    /// SIGTERM: stop receiving, drain the Dam (rate ignored), let Kafka acknowledge what it can and spill the rest,
-    /// write the spill's checkpoint and the dedupe windows — all within the shutdown timeout.
+    /// SIGTERM: stop receiving, stop following klais.control and reporting, drain the Dam (rate ignored), let Kafka
+    /// acknowledge what it can and spill the rest, write the spill's checkpoint and the dedupe windows. Every step is
+    /// bounded by one deadline, the shutdown timeout less <see cref="ExitReserve"/> for disposing the clients and
+    /// leaving the process; nothing waits on brokers that do not answer beyond it, and what Kafka has not
+    /// acknowledged by then is taken back into the spill.
     /// </summary>
     public async Task StopAsync()
     {
@@ -245,10 +291,16 @@ internal sealed partial class EdgeNode : IAsyncDisposable
             return;
         }
 
-        long deadline = _time.GetTimestamp() + (long)(Config.ShutdownTimeout.TotalSeconds * _time.TimestampFrequency);
+        TimeSpan budget = StopBudget(Config.ShutdownTimeout);
+        long deadline = _time.GetTimestamp() + (long)(budget.TotalSeconds * _time.TimestampFrequency);
         TimeSpan Remaining() => TimeSpan.FromSeconds(Math.Max(0, (deadline - _time.GetTimestamp()) / (double)_time.TimestampFrequency));
 
-        Receiver.Stop();
+        lock (_receiverGate)
+        {
+            // A start still waiting for klais.control sees _stopped and never starts the threads.
+            Receiver.Stop(Min(ReceiverStopLimit, Remaining()));
+        }
+
         if (_idleTrim is not null)
         {
             await _idleTrim.DisposeAsync().ConfigureAwait(false);
@@ -256,7 +308,7 @@ internal sealed partial class EdgeNode : IAsyncDisposable
 
         if (Control is not null)
         {
-            await Control.StopAsync().ConfigureAwait(false);
+            await Control.StopAsync(Min(ControlStopLimit, Remaining())).ConfigureAwait(false);
         }
 
         await _stopping.CancelAsync().ConfigureAwait(false);
@@ -287,6 +339,21 @@ internal sealed partial class EdgeNode : IAsyncDisposable
 
         LogStopped(_log, drained, Dam.QueueDepth, Producer.Delivered, Spill.PendingRecords, Router.Lost);
     }
+
+    /// <summary>Time left after the stop steps for disposing the Kafka clients and the process's exit.</summary>
+    internal static readonly TimeSpan ExitReserve = TimeSpan.FromSeconds(1.5);
+
+    /// <summary>How long the receive threads get to notice a stop (they poll every 100 ms).</summary>
+    private static readonly TimeSpan ReceiverStopLimit = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long the control follower and the reporter get: they notice within half a second.</summary>
+    private static readonly TimeSpan ControlStopLimit = TimeSpan.FromSeconds(1.5);
+
+    /// <summary>The stop steps' deadline for a shutdown timeout: the timeout less <see cref="ExitReserve"/>, at least half of it.</summary>
+    internal static TimeSpan StopBudget(TimeSpan shutdownTimeout) =>
+        shutdownTimeout - ExitReserve > shutdownTimeout / 2 ? shutdownTimeout - ExitReserve : shutdownTimeout / 2;
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 
     public async ValueTask DisposeAsync()
     {

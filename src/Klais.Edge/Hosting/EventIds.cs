@@ -43,6 +43,7 @@ internal static class EventIds
     public const int ShutdownSpilled = 706;
     public const int CircuitProbe = 707;
     public const int ReplayReadFailed = 708;
+    public const int ShutdownFlushGaveUp = 709;
     public const int DedupeState = 800;
     public const int DedupeSaved = 801;
     public const int DedupeSaveFailed = 802;
@@ -53,4 +54,5 @@ internal static class EventIds
     public const int ControlStartedWithoutReplay = 904;
     public const int PolicyApplied = 905;
     public const int PolicyRejected = 906;
+    public const int ControlStopIncomplete = 907;
 }

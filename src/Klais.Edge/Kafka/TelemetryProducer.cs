@@ -385,7 +385,9 @@ internal sealed partial class TelemetryProducer : IDamSink, IDisposable
     /// (SIGTERM path). True when nothing is left in flight and no record failed while flushing, i.e.
     /// everything that was in flight was delivered.
     /// </summary>
-    public bool Flush(TimeSpan timeout)
+    /// <param name="timeout">How long to wait.</param>
+    /// <param name="logIncomplete">Log a warning when records are left in flight (off for a flush in slices).</param>
+    public bool Flush(TimeSpan timeout, bool logIncomplete = true)
     {
         long failedBefore = Failed;
         var elapsed = Stopwatch.StartNew();
@@ -399,7 +401,7 @@ internal sealed partial class TelemetryProducer : IDamSink, IDisposable
         // Flush returns once librdkafka's queues are empty; the last delivery handlers may still be running.
         TimeSpan left = timeout - elapsed.Elapsed;
         bool drained = SpinWait.SpinUntil(() => InFlight == 0, left > TimeSpan.Zero ? left : TimeSpan.Zero);
-        if (!drained)
+        if (!drained && logIncomplete)
         {
             LogFlushIncomplete(_logger, InFlight, timeout);
         }

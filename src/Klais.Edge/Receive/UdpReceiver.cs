@@ -15,16 +15,21 @@ namespace Klais.Edge.Receive;
 /// </remarks>
 internal sealed class UdpReceiver : IDisposable
 {
-    private readonly IDatagramHandler _handler;
+    private IDatagramHandler? _handler;
     private readonly Worker[] _workers;
     private readonly int _warmupDatagrams;
+    private readonly long[] _inodes = [];
     private volatile bool _stopping;
     private int _started;
 
-    public UdpReceiver(ReceiveOptions options, IDatagramHandler handler)
+    /// <summary>
+    /// Binds the sockets at once: from here the kernel queues what arrives (up to each socket's receive buffer, and
+    /// counts what overflows it) until <see cref="Start()"/>. Without <paramref name="handler"/>, pass it to
+    /// <see cref="Start(IDatagramHandler)"/>: an edge binds before it builds the rest of its pipeline.
+    /// </summary>
+    public UdpReceiver(ReceiveOptions options, IDatagramHandler? handler = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        ArgumentNullException.ThrowIfNull(handler);
         IReadOnlyList<string> errors = options.Validate();
         if (errors.Count > 0)
         {
@@ -56,6 +61,7 @@ internal sealed class UdpReceiver : IDisposable
             }
 
             LocalEndPoint = endpoint;
+            _inodes = [.. _workers.Select(w => SocketDrops.InodeOf(w.Socket))];
             ActualReceiveBufferBytes = _workers[0].Socket.ActualReceiveBufferBytes;
         }
         catch
@@ -86,8 +92,40 @@ internal sealed class UdpReceiver : IDisposable
     /// <summary>Datagrams longer than <see cref="ReceiveOptions.MaxDatagramBytes"/>, cut by the kernel.</summary>
     public long Truncated => Sum(static w => Volatile.Read(ref w.Truncated));
 
-    /// <summary>Datagrams the kernel dropped because a socket's receive queue was full (SO_RXQ_OVFL, summed over sockets).</summary>
-    public long KernelDrops => Sum(static w => Volatile.Read(ref w.KernelDrops));
+    /// <summary>
+    /// Datagrams the kernel dropped at the sockets (receive queue full), summed over sockets: each socket's current
+    /// count from <see cref="SocketDrops"/>, so that drops while nobody reads (start-up, a stall) count at once;
+    /// SO_RXQ_OVFL's count from the last batch when the table cannot be read.
+    /// </summary>
+    public long KernelDrops
+    {
+        get
+        {
+            Span<long> drops = stackalloc long[_workers.Length];
+            for (int i = 0; i < _workers.Length; i++)
+            {
+                drops[i] = Volatile.Read(ref _workers[i].KernelDrops);
+            }
+
+            Span<long> current = stackalloc long[_workers.Length];
+            current.Clear();
+            if (SocketDrops.TryRead(_inodes, current))
+            {
+                for (int i = 0; i < drops.Length; i++)
+                {
+                    drops[i] = Math.Max(drops[i], current[i]);
+                }
+            }
+
+            long sum = 0;
+            foreach (long d in drops)
+            {
+                sum += d;
+            }
+
+            return sum;
+        }
+    }
 
     /// <summary>Exceptions thrown by the handler; the datagram's batch continues with the next one.</summary>
     public long HandlerFaults => Sum(static w => Volatile.Read(ref w.HandlerFaults));
@@ -101,8 +139,24 @@ internal sealed class UdpReceiver : IDisposable
     /// <summary>The first socket error that ended a receive thread, if any.</summary>
     public Exception? Fault { get; private set; }
 
+    /// <summary>True once the receive threads were started.</summary>
+    public bool Started => Volatile.Read(ref _started) != 0;
+
+    /// <summary>Starts receiving into <paramref name="handler"/> (for a receiver built without one).</summary>
+    public void Start(IDatagramHandler handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        _handler = handler;
+        Start();
+    }
+
     public void Start()
     {
+        if (_handler is null)
+        {
+            throw new InvalidOperationException("The receiver has no handler: pass one to Start.");
+        }
+
         if (Interlocked.Exchange(ref _started, 1) != 0)
         {
             throw new InvalidOperationException("The receiver was already started.");
@@ -229,7 +283,7 @@ internal sealed class UdpReceiver : IDisposable
 
         private void Dispatch(int count)
         {
-            IDatagramHandler handler = _owner._handler;
+            IDatagramHandler handler = _owner._handler!; // set before the thread started
             ReceiveBatch batch = _batch;
             long timestamp = Stopwatch.GetTimestamp();
             long bytes = 0;

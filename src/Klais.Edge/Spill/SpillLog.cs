@@ -250,6 +250,7 @@ internal sealed partial class SpillLog : IDisposable
     public void FlushAndSync()
     {
         Segment? dirty = null;
+        SafeFileHandle? handle = null;
         bool referenced = false;
         lock (_gate)
         {
@@ -275,19 +276,21 @@ internal sealed partial class SpillLog : IDisposable
                 _tail.Dirty = false;
                 dirty = _tail;
 
-                // Keep the handle alive while fsync runs outside the lock (a roll may close it meanwhile).
-                dirty.Handle!.DangerousAddRef(ref referenced);
+                // Keep the handle alive while fsync runs outside the lock (a roll or Close may seal the segment
+                // meanwhile, which disposes the handle and clears the segment's reference: hold our own).
+                handle = dirty.Handle!;
+                handle.DangerousAddRef(ref referenced);
             }
         }
 
-        if (dirty is null)
+        if (handle is null)
         {
             return;
         }
 
         try
         {
-            RandomAccess.FlushToDisk(dirty.Handle!);
+            RandomAccess.FlushToDisk(handle);
             Interlocked.Increment(ref _fsyncs);
         }
         catch (IOException e)
@@ -298,7 +301,7 @@ internal sealed partial class SpillLog : IDisposable
         {
             if (referenced)
             {
-                dirty.Handle!.DangerousRelease();
+                handle.DangerousRelease();
             }
         }
     }

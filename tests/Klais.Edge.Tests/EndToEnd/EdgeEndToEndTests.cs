@@ -123,6 +123,27 @@ public sealed class EdgeEndToEndTests : IDisposable
     }
 
     [Fact]
+    public async Task Ready_answers_200_while_the_edge_receives_and_503_from_the_stop_on_while_live_stays_200()
+    {
+        await using EdgeHarness edge = await EdgeHarness.StartAsync(EdgeHarness.Config(_cluster.BootstrapServers, "ready"));
+        using (HttpResponseMessage ready = await edge.Http.GetAsync(new Uri("/health/ready", UriKind.Relative)))
+        {
+            Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        }
+
+        Assert.True((await edge.GetJsonAsync("/health")).GetProperty("ready").GetBoolean());
+
+        await edge.Node.StopAsync(); // the API outlives the node, as on SIGTERM
+
+        using HttpResponseMessage stopping = await edge.Http.GetAsync(new Uri("/health/ready", UriKind.Relative));
+        using JsonDocument body = JsonDocument.Parse(await stopping.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, stopping.StatusCode);
+        Assert.Equal("stopping", body.RootElement.GetProperty("status").GetString());
+        Assert.Equal("live", (await edge.GetJsonAsync("/health/live")).GetProperty("status").GetString());
+        Assert.False((await edge.GetJsonAsync("/health")).GetProperty("ready").GetBoolean());
+    }
+
+    [Fact]
     public async Task Health_and_metrics_describe_the_running_edge()
     {
         await using EdgeHarness edge = await EdgeHarness.StartAsync(EdgeHarness.Config(_cluster.BootstrapServers, "hm"));

@@ -72,6 +72,20 @@ internal sealed class EdgeProcess : IDisposable
         return doc.RootElement.Clone();
     }
 
+    /// <summary>The status code of GET <paramref name="path"/>, or 0 while the API does not answer.</summary>
+    public async Task<int> StatusAsync(string path)
+    {
+        try
+        {
+            using HttpResponseMessage response = await _http.GetAsync(new Uri(path, UriKind.Relative));
+            return (int)response.StatusCode;
+        }
+        catch (HttpRequestException)
+        {
+            return 0;
+        }
+    }
+
     /// <summary>Waits until the API answers (the edge has started), or the process has exited.</summary>
     public Task<bool> WaitUntilServingAsync(TimeSpan limit) => Eventually.TrueAsync(async () =>
     {

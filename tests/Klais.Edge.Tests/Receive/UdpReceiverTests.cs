@@ -42,6 +42,38 @@ public sealed class UdpReceiverTests
     }
 
     [Theory]
+    [InlineData("127.0.0.1")]
+    [InlineData("::1")]
+    public void Datagrams_that_overflow_a_bound_socket_before_receiving_starts_are_counted_as_kernel_drops(string address)
+    {
+        var handler = new RecordingHandler();
+        using var receiver = new UdpReceiver(new ReceiveOptions { Endpoint = new IPEndPoint(IPAddress.Parse(address), 0), Threads = 1, ReceiveBufferBytes = 32 * 1024 });
+        List<byte[]> sent = Enumerable.Range(0, 3000).Select(i => Loopback.TestDatagram(i)).ToList();
+
+        Loopback.Send(receiver.LocalEndPoint, sent);
+        long dropsBeforeStart = receiver.KernelDrops;
+        receiver.Start(handler);
+
+        Assert.True(Loopback.WaitFor(() => receiver.Datagrams + receiver.KernelDrops >= sent.Count), $"received {receiver.Datagrams}, dropped {receiver.KernelDrops} of {sent.Count}");
+        Assert.True(receiver.Stop());
+        Assert.InRange(dropsBeforeStart, 1, sent.Count - 1);
+        Assert.Equal(sent.Count, receiver.Datagrams + receiver.KernelDrops);
+        Assert.Equal(receiver.Datagrams, handler.Datagrams.Count);
+    }
+
+    [Fact]
+    public void A_line_of_the_kernels_udp_table_gives_the_drops_of_the_socket_with_its_inode()
+    {
+        long[] inodes = [4242, 77];
+        long[] drops = [0, 5];
+        SocketDrops.Match("   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops", inodes, drops);
+        SocketDrops.Match("  719: 0100007F:9C41 00000000:0000 07 00000000:00034500 00:00000000 00000000     0        0 4242 2 0000000000000000 2871", inodes, drops);
+        SocketDrops.Match("  720: 0100007F:9C42 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 999 2 0000000000000000 13", inodes, drops);
+
+        Assert.Equal([2871L, 5L], drops);
+    }
+
+    [Theory]
     [InlineData("127.0.0.1", new[] { "127.0.0.2", "127.0.0.3" })]
     [InlineData("::1", new[] { "::1" })]
     public void Every_datagram_comes_with_its_senders_address_and_port(string address, string[] senders)
