@@ -28,6 +28,7 @@ public sealed class KafkaDevCluster : IDisposable
 {
     private readonly SafeKafkaHandle _host;
     private readonly SafeMockClusterHandle _cluster;
+    private readonly string? _reservation;
 
     private KafkaDevCluster(SafeKafkaHandle host, SafeMockClusterHandle cluster, int brokerCount)
     {
@@ -35,7 +36,13 @@ public sealed class KafkaDevCluster : IDisposable
         _cluster = cluster;
         BrokerCount = brokerCount;
         BootstrapServers = Interop.Librdkafka.MockClusterBootstraps(cluster);
+        BrokerPorts = [.. BootstrapServers.Split(',').Select(b => int.Parse(b[(b.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture))];
+        // A broker taken down must be able to listen on its port again: no other socket may be given it meanwhile.
+        _reservation = ReservedPorts.Add(BrokerPorts);
     }
+
+    /// <summary>The brokers' loopback ports, in broker id order; reserved against ephemeral use while the cluster lives (when root).</summary>
+    public IReadOnlyList<int> BrokerPorts { get; }
 
     /// <summary>Comma-separated <c>host:port</c> list of the mock brokers, for <c>bootstrap.servers</c>.</summary>
     public string BootstrapServers { get; }
@@ -136,8 +143,14 @@ public sealed class KafkaDevCluster : IDisposable
     /// <summary>Stops the brokers and frees everything they stored.</summary>
     public void Dispose()
     {
+        if (_cluster.IsClosed)
+        {
+            return;
+        }
+
         _cluster.Dispose();
         _host.Dispose();
+        ReservedPorts.Remove(_reservation);
     }
 
     private int CheckBroker(int brokerId)

@@ -10,6 +10,49 @@ public sealed class KafkaDevClusterTests(KafkaClusterFixture fixture)
     private readonly KafkaDevCluster _cluster = fixture.Cluster;
 
     [Fact]
+    public void Broker_ports_are_reserved_against_ephemeral_use_while_the_cluster_lives()
+    {
+        // Root only (as the suite runs here): the kernel's reserved-port list is machine-wide and root-owned.
+        Assert.True(Environment.UserName == "root" || Environment.GetEnvironmentVariable("KLAIS_REQUIRE_PRIVILEGED") != "1", "KLAIS_REQUIRE_PRIVILEGED=1 needs root");
+        if (Environment.UserName != "root")
+        {
+            return;
+        }
+
+        IReadOnlyList<int> ports;
+        using (var cluster = KafkaDevCluster.Start(brokers: 2))
+        {
+            ports = cluster.BrokerPorts;
+            Assert.Equal(cluster.BootstrapServers, string.Join(',', ports.Select(p => $"127.0.0.1:{p}")));
+            Assert.Subset(ReservedList(), ports.ToHashSet());
+        }
+
+        Assert.Empty(ReservedList().Intersect(ports));
+
+        // A process that ended without releasing its reservation (kill -9): the next cluster releases it.
+        const int orphan = 20999;
+        string folder = Path.Combine(Path.GetTempPath(), "klais-reserved-ports");
+        Directory.CreateDirectory(folder);
+        File.WriteAllText(Path.Combine(folder, "4194304.test"), orphan.ToString(System.Globalization.CultureInfo.InvariantCulture)); // above pid_max: never a live process
+        File.WriteAllText("/proc/sys/net/ipv4/ip_local_reserved_ports", string.Join(',', ReservedList().Append(orphan)));
+        Assert.Contains(orphan, ReservedList());
+        using (KafkaDevCluster.Start())
+        {
+            Assert.DoesNotContain(orphan, ReservedList());
+            Assert.False(File.Exists(Path.Combine(folder, "4194304.test")));
+        }
+    }
+
+    [Fact]
+    public void The_kernels_reserved_port_list_reads_as_ports()
+    {
+        Assert.Equal([8080, 9000, 9001, 9002, 40010], ReservedPorts.Parse("8080,9000-9002, 40010\n").Order());
+        Assert.Empty(ReservedPorts.Parse("\n"));
+    }
+
+    private static HashSet<int> ReservedList() => ReservedPorts.Parse(File.ReadAllText("/proc/sys/net/ipv4/ip_local_reserved_ports"));
+
+    [Fact]
     public void A_partition_keeps_only_its_newest_5_MiB_of_record_batches()
     {
         // librdkafka's mock deletes a partition's oldest batches beyond 5 MiB (or 100,000 batches): what reads back
