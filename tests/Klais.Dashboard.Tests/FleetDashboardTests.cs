@@ -58,18 +58,7 @@ public sealed class FleetDashboardTests
             for (int e = 1; e <= 2; e++)
             {
                 int udp = EdgeProcess.FreePort(SocketType.Dgram);
-                EdgeProcess edge = EdgeProcess.Start(new Dictionary<string, string>
-                {
-                    ["KLAIS_KAFKA_BOOTSTRAP"] = kafka.BootstrapServers,
-                    ["KLAIS_CONTROL"] = "on",
-                    ["KLAIS_NODE_ID"] = "edge-" + e,
-                    ["KLAIS_UDP_BIND"] = $"127.0.0.1:{udp}",
-                    ["KLAIS_API_BIND"] = $"127.0.0.1:{EdgeProcess.FreePort(SocketType.Stream)}",
-                    ["KLAIS_REPORT_INTERVAL_MS"] = "200",
-                    ["KLAIS_DEVICE_REPORT_WINDOW_MS"] = "500",
-                    ["KLAIS_SPILL_DIR"] = Path.Combine(scratch, "edge-" + e),
-                    ["KLAIS_LOG_LEVEL"] = "warning",
-                });
+                EdgeProcess edge = EdgeProcess.Start(EdgeProcess.FleetMember(kafka.BootstrapServers, "edge-" + e, udp, scratch));
                 edges.Add(edge);
                 udpPorts.Add(udp);
                 Assert.True(await edge.WaitUntilServingAsync(TimeSpan.FromSeconds(60)) && !edge.Process.HasExited, edge.OutputText);

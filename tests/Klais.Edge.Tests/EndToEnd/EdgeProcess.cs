@@ -66,6 +66,24 @@ internal sealed class EdgeProcess : IDisposable
 
     public static int FreePort(SocketType type) => FreePorts.Next(type);
 
+    /// <summary>
+    /// The settings of edge <paramref name="nodeId"/> in a test fleet: Kafka at <paramref name="bootstrap"/>, the
+    /// control plane on, fast node and device reports, UDP on <paramref name="udpPort"/>, a free API port, spill
+    /// under <paramref name="spillRoot"/>.
+    /// </summary>
+    public static Dictionary<string, string> FleetMember(string bootstrap, string nodeId, int udpPort, string spillRoot) => new()
+    {
+        ["KLAIS_KAFKA_BOOTSTRAP"] = bootstrap,
+        ["KLAIS_CONTROL"] = "on",
+        ["KLAIS_NODE_ID"] = nodeId,
+        ["KLAIS_UDP_BIND"] = $"127.0.0.1:{udpPort}",
+        ["KLAIS_API_BIND"] = $"127.0.0.1:{FreePort(SocketType.Stream)}",
+        ["KLAIS_REPORT_INTERVAL_MS"] = "200",
+        ["KLAIS_DEVICE_REPORT_WINDOW_MS"] = "500",
+        ["KLAIS_SPILL_DIR"] = Path.Combine(spillRoot, nodeId),
+        ["KLAIS_LOG_LEVEL"] = "warning",
+    };
+
     public async Task<JsonElement> GetJsonAsync(string path)
     {
         using JsonDocument doc = JsonDocument.Parse(await _http.GetStringAsync(new Uri(path, UriKind.Relative)));

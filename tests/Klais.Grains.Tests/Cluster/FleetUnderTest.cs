@@ -96,18 +96,7 @@ internal sealed class FleetUnderTest : IAsyncDisposable
         for (int e = 1; e <= edges; e++)
         {
             int udp = EdgeProcess.FreePort(SocketType.Dgram);
-            var environment = new Dictionary<string, string>
-            {
-                ["KLAIS_KAFKA_BOOTSTRAP"] = kafka.BootstrapServers,
-                ["KLAIS_CONTROL"] = "on",
-                ["KLAIS_NODE_ID"] = "edge-" + e,
-                ["KLAIS_UDP_BIND"] = $"127.0.0.1:{udp}",
-                ["KLAIS_API_BIND"] = $"127.0.0.1:{EdgeProcess.FreePort(SocketType.Stream)}",
-                ["KLAIS_REPORT_INTERVAL_MS"] = "200",
-                ["KLAIS_DEVICE_REPORT_WINDOW_MS"] = "500",
-                ["KLAIS_SPILL_DIR"] = Path.Combine(fleet._scratch, "edge-" + e),
-                ["KLAIS_LOG_LEVEL"] = "warning",
-            };
+            Dictionary<string, string> environment = EdgeProcess.FleetMember(kafka.BootstrapServers, "edge-" + e, udp, fleet._scratch);
             foreach ((string name, string value) in edgeSettings ?? [])
             {
                 environment[name] = value;
