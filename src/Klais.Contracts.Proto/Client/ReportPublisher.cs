@@ -146,7 +146,8 @@ public sealed class ReportPublisher : IDisposable
         }
     }
 
-    private static IProducer<byte[], byte[]> BuildProducer(string bootstrapServers, string sourceId)
+    /// <summary>The producer a publisher of its own uses (idempotent, acks=all, lz4, linger 5 ms), for a caller that wants to own it.</summary>
+    public static IProducer<byte[], byte[]> BuildProducer(string bootstrapServers, string sourceId)
     {
         Librdkafka.EnsureLoaded();
         var config = new ProducerConfig

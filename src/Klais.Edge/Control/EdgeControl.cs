@@ -125,10 +125,10 @@ internal sealed partial class EdgeControl : IDisposable
             // delays reporting, and a stop ends the wait (_stop).
             try
             {
-                // Reports ride on the telemetry producer's client (Confluent's dependent producer): no second set of
-                // broker connections and threads, about 3 MB less resident memory. During an outage the spill's purge
-                // takes them back too; they are counted failed and the next interval sends fresh ones.
-                _reportProducer = new Confluent.Kafka.DependentProducerBuilder<byte[], byte[]>(_node.Producer.Handle).Build();
+                // Reports have a client of their own: the telemetry producer is librdkafka without Confluent's
+                // managed layer (no Handle to share). Reports that cannot be delivered during an outage are counted
+                // failed when their message timeout passes, and the next interval sends fresh ones.
+                _reportProducer = ReportPublisher.BuildProducer(_node.KafkaBootstrap, _node.Config.NodeId);
                 _reports = new ReportPublisher(_reportProducer, _node.Config.NodeId, cancellationToken: _stop.Token);
             }
             catch (OperationCanceledException)

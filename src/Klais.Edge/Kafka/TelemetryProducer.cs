@@ -104,12 +104,6 @@ internal sealed partial class TelemetryProducer : IDamSink, IDisposable
     /// <summary>Records acknowledged by Kafka (acks=all).</summary>
     public long Delivered => Interlocked.Read(ref _delivered);
 
-    /// <summary>
-    /// The librdkafka client, for a dependent producer that shares its connections and threads (the edge's reports):
-    /// one client per edge instead of two.
-    /// </summary>
-    public Handle Handle => _producer.Handle;
-
     /// <summary>Records that will never be delivered: message timeout expired, or rejected by the client or broker.</summary>
     public long Failed => Interlocked.Read(ref _failed);
 
