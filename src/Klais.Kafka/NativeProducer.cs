@@ -45,7 +45,7 @@ public sealed unsafe class NativeProducer : IDisposable
 
     private readonly SafeKafkaHandle _rk;
     private readonly IntPtr _queue;
-    private readonly byte* _topic;
+    private readonly IntPtr _rkt;
     private readonly byte* _seqName;
     private readonly byte* _edgeName;
     private readonly byte* _tsName;
@@ -71,7 +71,16 @@ public sealed unsafe class NativeProducer : IDisposable
         _queue = Interop.Librdkafka.rd_kafka_queue_get_main(_rk);
         Interop.Librdkafka.rd_kafka_set_log_queue(_rk, IntPtr.Zero);
         Topic = topic;
-        _topic = (byte*)Marshal.StringToCoTaskMemUTF8(topic);
+
+        // A topic handle made once: produce by name would look the topic up under the client's lock for every record.
+        _rkt = Interop.Librdkafka.rd_kafka_topic_new(_rk, topic, IntPtr.Zero);
+        if (_rkt == IntPtr.Zero)
+        {
+            Interop.Librdkafka.rd_kafka_queue_destroy(_queue);
+            _rk.Dispose();
+            throw new ArgumentException($"librdkafka refused the topic name '{topic}'", nameof(topic));
+        }
+
         _seqName = (byte*)Marshal.StringToCoTaskMemUTF8("seq");
         _edgeName = (byte*)Marshal.StringToCoTaskMemUTF8("edge");
         _tsName = (byte*)Marshal.StringToCoTaskMemUTF8("ts");
@@ -102,7 +111,7 @@ public sealed unsafe class NativeProducer : IDisposable
             byte* keyBytes = k is null ? _edge : k;
             byte* valueBytes = v is null ? _edge : v;
             Interop.Librdkafka.Vu* vus = stackalloc Interop.Librdkafka.Vu[9];
-            vus[0] = Interop.Librdkafka.Vu.Of(Interop.Librdkafka.VType.Topic, _topic);
+            vus[0] = Interop.Librdkafka.Vu.Of(Interop.Librdkafka.VType.Rkt, (void*)_rkt);
             vus[1] = Interop.Librdkafka.Vu.Memory(Interop.Librdkafka.VType.Key, keyBytes, key.Length);
             vus[2] = Interop.Librdkafka.Vu.Memory(Interop.Librdkafka.VType.Value, valueBytes, value.Length);
             vus[3] = new Interop.Librdkafka.Vu { Type = Interop.Librdkafka.VType.MsgFlags, I32 = Interop.Librdkafka.MsgFlagCopy };
@@ -125,7 +134,8 @@ public sealed unsafe class NativeProducer : IDisposable
 
     /// <summary>
     /// Waits up to <paramref name="timeoutMs"/> for one event and hands it to <paramref name="handler"/>: a batch of
-    /// delivery reports, an error, a log line or statistics. Returns the number of delivery reports handled.
+    /// delivery reports, an error, a log line or statistics. Returns the number of delivery reports handled, or -1
+    /// when no event came within the time.
     /// </summary>
     public int Poll(int timeoutMs, INativeProducerEvents handler)
     {
@@ -133,7 +143,7 @@ public sealed unsafe class NativeProducer : IDisposable
         IntPtr ev = Interop.Librdkafka.rd_kafka_queue_poll(_queue, timeoutMs);
         if (ev == IntPtr.Zero)
         {
-            return 0;
+            return -1;
         }
 
         try
@@ -188,17 +198,10 @@ public sealed unsafe class NativeProducer : IDisposable
     /// </summary>
     public bool ProbeTopic(TimeSpan timeout, out string problem)
     {
-        IntPtr rkt = Interop.Librdkafka.rd_kafka_topic_new(_rk, Topic, IntPtr.Zero);
-        if (rkt == IntPtr.Zero)
-        {
-            problem = "the topic handle could not be made";
-            return false;
-        }
-
         Interop.Librdkafka.MetadataList* metadata = null;
         try
         {
-            int error = Interop.Librdkafka.rd_kafka_metadata(_rk, 0, rkt, &metadata, (int)Math.Clamp(timeout.TotalMilliseconds, 1, int.MaxValue));
+            int error = Interop.Librdkafka.rd_kafka_metadata(_rk, 0, _rkt, &metadata, (int)Math.Clamp(timeout.TotalMilliseconds, 1, int.MaxValue));
             if (error != 0)
             {
                 problem = Interop.Librdkafka.ErrorText(error);
@@ -241,8 +244,6 @@ public sealed unsafe class NativeProducer : IDisposable
             {
                 Interop.Librdkafka.rd_kafka_metadata_destroy(metadata);
             }
-
-            Interop.Librdkafka.rd_kafka_topic_destroy(rkt);
         }
     }
 
@@ -263,8 +264,8 @@ public sealed unsafe class NativeProducer : IDisposable
         }
 
         Interop.Librdkafka.rd_kafka_queue_destroy(_queue);
+        Interop.Librdkafka.rd_kafka_topic_destroy(_rkt);
         _rk.Dispose();
-        Marshal.FreeCoTaskMem((IntPtr)_topic);
         Marshal.FreeCoTaskMem((IntPtr)_seqName);
         Marshal.FreeCoTaskMem((IntPtr)_edgeName);
         Marshal.FreeCoTaskMem((IntPtr)_tsName);

@@ -147,7 +147,7 @@ internal sealed partial class EdgeNode : IAsyncDisposable
         Devices = new DevicePolicy(time);
         Xdp = EdgeXdp.Start(config, Devices, loggers.CreateLogger<EdgeXdp>(), time);
         Control = EdgeControl.Create(this, loggers);
-        Pipeline = new EdgePipeline(Dam, config.MaxPayloadBytes, config.ValidateJson, time, Dedupe, Devices, Control?.Activity);
+        Pipeline = new EdgePipeline(Dam, config.MaxPayloadBytes, config.ValidateJson, time, Dedupe, Devices, Control?.Activity, Producer.ServeReports);
     }
 
     public EdgeConfig Config { get; }

@@ -44,6 +44,12 @@ internal sealed partial class TelemetryProducer : IDamSink, INativeProducerEvent
     /// <summary>How long the event thread waits for an event before it looks at the stop flag again.</summary>
     private const int EventPollMs = 100;
 
+    /// <summary>Receive threads that served reports this recently (ms) are serving them: the event thread leaves them to it.</summary>
+    private const long ReceiverServingMs = 3;
+
+    /// <summary>Events a receive thread serves after one batch at most, so that a backlog of reports does not hold up receiving.</summary>
+    private const int EventsPerBatch = 4;
+
     private readonly NativeProducer _producer;
     private readonly Thread _events;
     private readonly ILogger _logger;
@@ -58,6 +64,10 @@ internal sealed partial class TelemetryProducer : IDamSink, INativeProducerEvent
     private int _freeCount;
     private int _created;
     private volatile bool _stopEvents;
+
+    // One thread at a time takes events off the queue: a receive thread after its batch, or the event thread.
+    private readonly Lock _eventGate = new();
+    private long _receiverServedAt = long.MinValue / 2;
     private readonly TimeProvider _time;
     private readonly int _configuredLingerMs;
     private readonly int _batchSizeBytes;
@@ -425,12 +435,51 @@ internal sealed partial class TelemetryProducer : IDamSink, INativeProducerEvent
         ReconnectBackoffMaxMs = 1000,
     };
 
-    /// <summary>The event thread: serves librdkafka's event queue until <see cref="Dispose"/>.</summary>
+    /// <summary>
+    /// Serves delivery reports (and any other event) waiting now, at most a few events; for a receive thread after
+    /// each batch. Under load the records are freed by the thread that made them: librdkafka allocates each record
+    /// and its headers with malloc on the producing thread, and freeing them there keeps glibc's allocator on its
+    /// lock-free per-thread path instead of two threads contending for one arena (the profile's largest cost after
+    /// the copy out of the kernel; docs/design/edge-produce-path.md). Another thread already serving: nothing to do.
+    /// </summary>
+    public void ServeReports()
+    {
+        Volatile.Write(ref _receiverServedAt, Environment.TickCount64);
+        if (!_eventGate.TryEnter())
+        {
+            return;
+        }
+
+        try
+        {
+            for (int i = 0; i < EventsPerBatch && _producer.Poll(0, this) >= 0; i++)
+            {
+            }
+        }
+        finally
+        {
+            _eventGate.Exit();
+        }
+    }
+
+    /// <summary>
+    /// The event thread: serves librdkafka's event queue until <see cref="Dispose"/> whenever no receive thread is
+    /// doing so (idle, stopping, spilling, or no receive path at all); it checks again every few milliseconds.
+    /// </summary>
     private void ServeEvents()
     {
         while (!_stopEvents)
         {
-            _producer.Poll(EventPollMs, this);
+            if (Environment.TickCount64 - Volatile.Read(ref _receiverServedAt) < ReceiverServingMs)
+            {
+                Thread.Sleep((int)ReceiverServingMs);
+                continue;
+            }
+
+            lock (_eventGate)
+            {
+                _producer.Poll(EventPollMs, this);
+            }
         }
     }
 
