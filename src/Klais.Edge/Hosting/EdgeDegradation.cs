@@ -7,7 +7,7 @@ using Polly.CircuitBreaker;
 namespace Klais.Edge.Hosting;
 
 /// <summary>
-/// The edge's degradation level (design section 3) with the reasons behind it, as <c>/health</c> and <c>/metrics</c>
+/// The edge's degradation level with the reasons behind it, as <c>/health</c> and <c>/metrics</c>
 /// show it. 0 NORMAL; 1 DEGRADED_ML (the fleet's burst model is unavailable and the swarm predicts with its heuristic,
 /// as the last burst advice on klais.control says); 2 DEGRADED_KAFKA (circuit not closed, or records going to the spill or being replayed from it);
 /// 3 DEGRADED_FULL (Kafka degraded and the spill cannot take more either: full or failing, so admitted records are
