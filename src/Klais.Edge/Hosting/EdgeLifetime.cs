@@ -46,18 +46,13 @@ internal sealed class EdgeLifetime(EdgeConfig config, TimeProvider time) : IDisp
 
     /// <summary>
     /// Starts the stop's clock: every step from here shares one deadline, the shutdown timeout less
-    /// <see cref="ExitReserve"/> (<see cref="StopBudget"/>). Returns false when the stop had already begun.
+    /// <see cref="ExitReserve"/> (<see cref="StopBudget"/>). Once: later calls keep the first deadline.
     /// </summary>
-    public bool BeginStop()
+    public void BeginStop()
     {
         long deadline = time.GetTimestamp() + (long)(StopBudget(config.ShutdownTimeout).TotalSeconds * time.TimestampFrequency);
-        if (Interlocked.CompareExchange(ref _deadline, deadline, 0) != 0)
-        {
-            return false;
-        }
-
+        Interlocked.CompareExchange(ref _deadline, deadline, 0);
         Volatile.Write(ref _stopping, 1);
-        return true;
     }
 
     /// <summary>Time left until the stop's deadline; asked before any step began the stop, it begins it.</summary>

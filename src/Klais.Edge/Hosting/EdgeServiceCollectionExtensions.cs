@@ -79,10 +79,11 @@ internal static class EdgeServiceCollectionExtensions
         // before anything else is built (Kafka, the spill's recovery): from here the kernel holds what devices send.
         services.AddHostedService(sp =>
         {
+            EdgeLifetime lifetime = sp.GetRequiredService<EdgeLifetime>(); // the uptime counts from here
             UdpReceiver receiver = sp.GetRequiredService<UdpReceiver>();
             sp.GetRequiredService<EdgeXdp>();
-            return new ReceiveService(receiver, sp.GetRequiredService<EdgePipeline>(), sp.GetRequiredService<EdgeLifetime>(), config,
-                sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ReceiveService>>());
+            return new ReceiveService(receiver, sp.GetRequiredService<EdgePipeline>(), lifetime, config, sp.GetRequiredService<TimeProvider>(),
+                sp.GetRequiredService<ILogger<ReceiveService>>());
         });
         services.AddHostedService<EdgeStateService>();
         services.AddHostedService<DeliveryService>();

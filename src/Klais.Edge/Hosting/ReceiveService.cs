@@ -67,12 +67,8 @@ internal sealed partial class ReceiveService : IHostedLifecycleService, IAsyncDi
     {
         lock (_gate)
         {
-            if (!_lifetime.BeginStop())
-            {
-                return;
-            }
-
             // A start still waiting for klais.control sees IsStopping and never starts the threads.
+            _lifetime.BeginStop();
             _receiver.Stop(EdgeLifetime.Min(StopLimit, _lifetime.Remaining));
         }
 
