@@ -21,7 +21,7 @@ internal sealed class EdgeStatsWriter(
     EdgeConfig config, EdgeMetrics table, EdgeLifetime lifetime, EdgeHealth health, KafkaEndpoint kafka, SpillDirectory spillDirectory, Dam.Dam dam,
     KafkaCircuit circuit, DeliveryRouter router, SpillLog spill, EdgePipeline pipeline, EdgeXdp xdp, EdgeControl? control = null)
 {
-    /// <summary>Degradation levels of the design (section 3), by number.</summary>
+    /// <summary>Names of the degradation levels, by number.</summary>
     public static IReadOnlyList<string> DegradationNames => EdgeDegradation.Names;
 
     public void WriteHealth(Utf8JsonWriter w)

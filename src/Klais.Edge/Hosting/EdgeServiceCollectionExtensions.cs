@@ -47,7 +47,8 @@ internal static class EdgeServiceCollectionExtensions
 
         services.TryAddSingleton(sp => new UdpReceiver(sp.GetRequiredService<ReceiveOptions>()));
         services.TryAddSingleton<KafkaEndpoint>();
-        services.TryAddSingleton(sp => new TelemetryProducer(sp.GetRequiredService<KafkaProducerOptions>(), sp.GetRequiredService<ILogger<TelemetryProducer>>()));
+        services.TryAddSingleton(sp => new TelemetryProducer(sp.GetRequiredService<KafkaProducerOptions>(), sp.GetRequiredService<ILogger<TelemetryProducer>>(),
+            sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<SpillDirectory>();
         services.TryAddSingleton(sp => new SpillLog(sp.GetRequiredService<SpillOptions>(), DeliveryTime(sp), sp.GetRequiredService<ILogger<SpillLog>>()));
         services.TryAddSingleton(sp =>

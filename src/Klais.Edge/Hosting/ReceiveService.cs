@@ -11,7 +11,7 @@ namespace Klais.Edge.Hosting;
 /// delivery runs and klais.control has been replayed), and stopped first, before any other service stops
 /// (<see cref="StoppingAsync"/>, which also starts the stop's one deadline): nothing is received that cannot be
 /// delivered or spilled. Its sockets are bound long before: this service is registered, and so built, first
-/// (<see cref="EdgeServiceCollectionExtensions.AddKlaisEdge"/>), and from then on the kernel holds what devices send.
+/// (<c>AddKlaisEdge</c>), and from then on the kernel holds what devices send.
 /// </summary>
 internal sealed partial class ReceiveService : IHostedLifecycleService, IAsyncDisposable
 {
