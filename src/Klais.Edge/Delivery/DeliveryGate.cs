@@ -54,6 +54,7 @@ internal sealed class DeliveryGate
     private readonly Lock _lock = new();
     private readonly List<HeldRecord> _held = [];
     private int _mode;
+    private long _drains;
     private bool _stopped;
 
     /// <summary>
@@ -98,10 +99,14 @@ internal sealed class DeliveryGate
 
             _spill.OpenForAppends();
             Interlocked.Exchange(ref _mode, (int)DeliveryMode.Draining);   // a full fence: see TelemetryProducer.TryProduceWhile
+            Interlocked.Increment(ref _drains);
             Drained = Task.Run(drain);
             return true;
         }
     }
+
+    /// <summary>Times the gate went from Direct to Draining (each an episode of spilling).</summary>
+    public long Drains => Interlocked.Read(ref _drains);
 
     /// <summary>The last drain started by <see cref="TryBeginDraining"/> (completed when there was none).</summary>
     public Task Drained { get; private set; } = Task.CompletedTask;

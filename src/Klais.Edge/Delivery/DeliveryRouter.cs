@@ -59,7 +59,6 @@ internal sealed partial class DeliveryRouter : IDamSink, IDeliveryObserver, IDis
     private long _lost;
     private long _replayed;
     private long _rewinds;
-    private long _spillEpisodes;
     private int _lostLogged;
     private int _lostAfterStopLogged;
 
@@ -95,7 +94,7 @@ internal sealed partial class DeliveryRouter : IDamSink, IDeliveryObserver, IDis
     public long Rewinds => Interlocked.Read(ref _rewinds);
 
     /// <summary>Times the router switched from direct delivery to the spill.</summary>
-    public long SpillEpisodes => Interlocked.Read(ref _spillEpisodes);
+    public long SpillEpisodes => _gate.Drains;
 
     public int ReplayInFlight => _window.InFlight;
 
@@ -298,13 +297,10 @@ internal sealed partial class DeliveryRouter : IDamSink, IDeliveryObserver, IDis
     /// <summary>Direct → Draining: take everything back from librdkafka into the spill, then spill new records.</summary>
     internal void BeginSpilling(string reason)
     {
-        if (!_gate.TryBeginDraining(FinishDraining))
+        if (_gate.TryBeginDraining(FinishDraining))
         {
-            return;
+            LogSpilling(_log, reason, _producer.InFlight);
         }
-
-        Interlocked.Increment(ref _spillEpisodes);
-        LogSpilling(_log, reason, _producer.InFlight);
     }
 
     /// <summary>Takes everything back from librdkafka, spills it in produce order, then lets new records into the spill.</summary>

@@ -173,6 +173,7 @@ public sealed class DeliveryGateTests : IDisposable
         await gate.Drained;
         Assert.Equal(1, began.Count(b => b));
         Assert.Equal(1, drains);
+        Assert.Equal(1, gate.Drains);
         Assert.Equal(DeliveryMode.Spilling, gate.Mode);
     }
 
