@@ -99,6 +99,7 @@ public sealed unsafe class NativeProducer : IDisposable
     /// was taken; -150 <c>__FATAL</c>: the idempotent producer has failed for good). <paramref name="opaque"/> comes
     /// back with the record's delivery report; nothing comes back for a record refused here.
     /// </summary>
+    [System.Runtime.CompilerServices.SkipLocalsInit] // the nine entries are written in full below: no need to zero 648 bytes per record
     public int Produce(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint sequence, long receivedUnixNanos, long opaque)
     {
         uint seq = BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(sequence) : sequence;

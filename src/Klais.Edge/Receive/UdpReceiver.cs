@@ -43,7 +43,9 @@ internal sealed class UdpReceiver : IDisposable
             ReusePort = true,
             ReceiveBufferBytes = options.ReceiveBufferBytes,
             ReceiveTimeout = options.PollInterval,
-            ReportKernelDrops = true,
+            // No SO_RXQ_OVFL: it makes the kernel attach a control message to every datagram (about 6 % of the receive
+            // thread's time in the profile), and the socket's own drop count (SocketDrops) is read per request instead.
+            ReportKernelDrops = false,
         };
 
         _workers = new Worker[options.Threads];
