@@ -72,6 +72,10 @@ internal static class EdgeMetrics
                 n => Math.Round(n.Time.GetElapsedTime(n.StartedAt).TotalSeconds, 1)),
             Gauge("klais_degradation_level", "level", "degradation", "0 NORMAL, 1 DEGRADED_ML, 2 DEGRADED_KAFKA, 3 DEGRADED_FULL.", n => n.Degradation.Level),
 
+            Gauge("klais_process_resident_bytes", "bytes", "process.resident_bytes", "Resident set of the edge process (VmRSS).", _ => ProcessMemory.ResidentBytes()),
+            Gauge("klais_gc_heap_bytes", "bytes", "process.gc_heap_bytes", "Managed objects on the GC heap now, uncollected garbage included.", _ => ProcessMemory.GcHeapBytes()),
+            Gauge("klais_gc_committed_bytes", "bytes", "process.gc_committed_bytes", "Memory the GC had committed at its last collection.", _ => ProcessMemory.GcCommittedBytes()),
+
             Counter("klais_receive_datagrams_total", "datagrams", "receive.datagrams", "Datagrams read from the UDP sockets.", n => n.Receiver.Datagrams),
             Counter("klais_receive_bytes_total", "bytes", "receive.bytes", "Bytes read from the UDP sockets.", n => n.Receiver.Bytes),
             Counter("klais_receive_batches_total", "batches", "receive.batches", "recvmmsg calls that returned datagrams.", n => n.Receiver.Batches),
