@@ -9,7 +9,8 @@
 #     the load and 5 s after it.
 # Kafka is a dev cluster in its own process with the control plane's topics; the edge runs with its defaults (control
 # plane on) and the Dam far above the load. Needs scripts/publish.sh first. Settings:
-#   KLAIS_BIN         folder with klais-edge (default out/bin; another build to compare, e.g. a NativeAOT one)
+#   KLAIS_BIN         folder with the klais-edge to measure (default out/bin; another build to compare, e.g. out/aot);
+#                     klais-devcluster always comes from out/bin
 #   KLAIS_MEM_ENV     extra environment for the edge only, e.g. "DOTNET_GCgen0size=0x400000 KLAIS_DEDUPE_MAX_DEVICES=65536"
 #   KLAIS_MEM_RUNS    runs (default 1); KLAIS_MEM_WARMUP datagrams of the warm-up (default 300000, 0: none)
 #   KLAIS_MEM_STEADY  0 measures idle and start-up only
@@ -52,7 +53,7 @@ snapshot() {
 }
 
 rm -f "$out/mem-bootstrap"
-"$bin/klais-devcluster" --brokers 1 --topic iot_telemetry:6 --topic klais.reports:12 --topic klais.control:1 \
+out/bin/klais-devcluster --brokers 1 --topic iot_telemetry:6 --topic klais.reports:12 --topic klais.control:1 \
   --bootstrap-file "$out/mem-bootstrap" >"$out/mem-devcluster.log" 2>&1 &
 cluster=$!
 for _ in $(seq 100); do [ -s "$out/mem-bootstrap" ] && break; sleep 0.1; done
