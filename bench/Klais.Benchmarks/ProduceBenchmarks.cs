@@ -25,8 +25,7 @@ public class ProduceBenchmarks
     private TelemetryProducer _producer = null!;
     private IProducer<byte[], byte[]> _plain = null!;
     private NativeProducer _native = null!;
-    private long _reported;
-    private Action<long, int> _onReport = null!;
+    private readonly Reports _reports = new();
 
     [GlobalSetup]
     public void Setup()
@@ -58,13 +57,6 @@ public class ProduceBenchmarks
             ["linger.ms"] = options.LingerMs.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["batch.size"] = options.BatchSizeBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
         }, Topic, "bench-edge");
-        _onReport = (_, err) =>
-        {
-            if (err == 0)
-            {
-                _reported++;
-            }
-        };
     }
 
     [GlobalCleanup]
@@ -113,7 +105,7 @@ public class ProduceBenchmarks
     [Benchmark(OperationsPerInvoke = Batch)]
     public long Native_produceva_batched_reports()
     {
-        long before = _reported;
+        long before = _reports.Persisted;
         for (int i = 0; i < Batch; i++)
         {
             if (_native.Produce(_key, _payload, (uint)i, i, i) != 0)
@@ -122,11 +114,36 @@ public class ProduceBenchmarks
             }
         }
 
-        while (_reported - before < Batch)
+        while (_reports.Persisted - before < Batch)
         {
-            _native.Poll(100, _onReport);
+            _native.Poll(100, _reports);
         }
 
-        return _reported;
+        return _reports.Persisted;
+    }
+
+    private sealed class Reports : INativeProducerEvents
+    {
+        public long Persisted { get; private set; }
+
+        public void OnDeliveryReports(ReadOnlySpan<NativeDeliveryReport> reports)
+        {
+            foreach (NativeDeliveryReport report in reports)
+            {
+                Persisted += report.Error == 0 ? 1 : 0;
+            }
+        }
+
+        public void OnError(int code, string reason, bool fatal)
+        {
+        }
+
+        public void OnLog(int level, string facility, string text)
+        {
+        }
+
+        public void OnStatistics(string json)
+        {
+        }
     }
 }

@@ -52,8 +52,11 @@ internal static class Program
         }
     }
 
-    /// <summary>Builds the edge's host around one <see cref="EdgeNode"/> and its API; tests call this too.</summary>
-    internal static IHost Build(EdgeConfig config, TimeProvider? time = null)
+    /// <summary>Builds the edge's host: its components, the hosted services that start and stop them, and its API; tests call this too.</summary>
+    /// <param name="config">Validated settings.</param>
+    /// <param name="time">The edge's clock; the system's when null.</param>
+    /// <param name="services">Tests add services of their own here, after the edge's.</param>
+    internal static IHost Build(EdgeConfig config, TimeProvider? time = null, Action<IServiceCollection>? services = null)
     {
         // The empty builder: hosting, logging and SIGTERM handling only. No configuration files, no file watchers:
         // the edge's settings come from EdgeConfig, and every assembly left out is memory an idle edge does not hold.
@@ -66,7 +69,8 @@ internal static class Program
         builder.Logging.SetMinimumLevel(config.LogLevel);
         builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", config.LogLevel > LogLevel.Warning ? config.LogLevel : LogLevel.Warning);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = config.ShutdownTimeout + TimeSpan.FromSeconds(5));
-        builder.Services.AddKlaisEdge(config, time ?? TimeProvider.System);
+        builder.Services.AddKlaisEdge(config, time ?? TimeProvider.System).AddHttpApi();
+        services?.Invoke(builder.Services);
         return builder.Build();
     }
 }

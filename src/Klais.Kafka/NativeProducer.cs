@@ -1,61 +1,123 @@
+using System.Buffers.Binary;
 using System.Runtime.InteropServices;
+using System.Text;
 
 namespace Klais.Kafka;
 
+/// <summary>What librdkafka said of one record: its opaque, the error code (0: persisted) and the persistence status.</summary>
+/// <param name="Opaque">The 64-bit opaque the record was produced with.</param>
+/// <param name="Error">librdkafka's <c>rd_kafka_resp_err_t</c>; 0 when the broker acknowledged the record.</param>
+/// <param name="Status"><c>rd_kafka_msg_status_t</c>: 0 not persisted, 1 possibly persisted, 2 persisted.</param>
+public readonly record struct NativeDeliveryReport(long Opaque, int Error, int Status);
+
+/// <summary>Receives what a <see cref="NativeProducer"/>'s event queue holds; called on the thread that polls.</summary>
+public interface INativeProducerEvents
+{
+    /// <summary>A batch of delivery reports, in librdkafka's order (per partition, produce order). The span is reused after the call.</summary>
+    void OnDeliveryReports(ReadOnlySpan<NativeDeliveryReport> reports);
+
+    /// <summary>A client-level error (all brokers down, authentication, a fatal idempotence error when <paramref name="fatal"/>).</summary>
+    void OnError(int code, string reason, bool fatal);
+
+    /// <summary>One of librdkafka's log lines; <paramref name="level"/> is syslog's (0 emergency … 7 debug).</summary>
+    void OnLog(int level, string facility, string text);
+
+    /// <summary>librdkafka's statistics JSON (only with <c>statistics.interval.ms</c> above 0).</summary>
+    void OnStatistics(string json);
+}
+
 /// <summary>
-/// A producer straight on librdkafka, the candidate for the edge's per-record path (issue: edge speed), measured
-/// against Confluent's <c>Produce</c> in <c>bench/Klais.Benchmarks</c> (<c>ProduceBenchmarks</c>) before anything
-/// depends on it. A record is one <c>rd_kafka_produceva</c> call (key, value and the three KLAIS headers copied by
-/// librdkafka, a 64-bit opaque that comes back with its report); delivery reports are taken in batches from the
-/// event API by <see cref="Poll"/>, with no managed object per record. Topic and header names are UTF-8 in native
-/// memory made once. <see cref="Produce"/> may be called from any thread; <see cref="Poll"/> from one.
+/// A producer straight on librdkafka, the edge's per-record path. A record is one <c>rd_kafka_produceva</c> call (key,
+/// value and the three KLAIS headers <c>seq</c>, <c>edge</c>, <c>ts</c> copied by librdkafka, a 64-bit opaque that
+/// comes back with its report); delivery reports, errors, logs and statistics arrive as events on one queue, and
+/// <see cref="Poll"/> hands reports over in batches of up to 1,024, with no managed object per record. Topic and header
+/// names are UTF-8 in native memory made once.
 /// </summary>
+/// <remarks>
+/// <see cref="Produce"/>, <see cref="Purge"/>, <see cref="Flush"/> and <see cref="ProbeTopic"/> may be called from any
+/// thread; <see cref="Poll"/> from one thread at a time. With delivery reports as events, <c>rd_kafka_flush</c> does
+/// not serve them: it waits for the out queue (reports not yet polled included) to empty, so somebody must be polling
+/// meanwhile. Stop polling before <see cref="Dispose"/>.
+/// </remarks>
 public sealed unsafe class NativeProducer : IDisposable
 {
     private const int MaxReportsPerPoll = 1024;
 
     private readonly SafeKafkaHandle _rk;
     private readonly IntPtr _queue;
-    private readonly byte* _topic;
+    private readonly IntPtr _rkt;
     private readonly byte* _seqName;
     private readonly byte* _edgeName;
     private readonly byte* _tsName;
-    private readonly byte[] _edge;
-    private readonly Interop.Librdkafka.Message*[] _reports = new Interop.Librdkafka.Message*[MaxReportsPerPoll];
-    private bool _disposed;
+    private readonly byte* _edge;
+    private readonly int _edgeLength;
+    private readonly Interop.Librdkafka.Message*[] _messages = new Interop.Librdkafka.Message*[MaxReportsPerPoll];
+    private readonly NativeDeliveryReport[] _reports = new NativeDeliveryReport[MaxReportsPerPoll];
+    private int _disposed;
 
-    /// <summary>A producer of <paramref name="topic"/> with librdkafka <paramref name="config"/> (bootstrap.servers, acks, …), sending <paramref name="edge"/> as the <c>edge</c> header.</summary>
-    public NativeProducer(IReadOnlyDictionary<string, string> config, string topic, string edge)
+    /// <summary>
+    /// A producer of <paramref name="topic"/> with librdkafka <paramref name="config"/> (bootstrap.servers, acks, …),
+    /// sending <paramref name="edge"/> as the <c>edge</c> header. Keys starting with <c>dotnet.</c> (Confluent.Kafka's
+    /// own settings) are skipped, so a Confluent <c>ProducerConfig</c> can be passed as it is.
+    /// </summary>
+    public NativeProducer(IEnumerable<KeyValuePair<string, string>> config, string topic, string edge)
     {
-        _rk = Interop.Librdkafka.NewProducer(config, Interop.Librdkafka.EventDr);
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentException.ThrowIfNullOrEmpty(topic);
+        ArgumentNullException.ThrowIfNull(edge);
+        var settings = config.Where(kv => !kv.Key.StartsWith("dotnet.", StringComparison.Ordinal)).ToDictionary(kv => kv.Key, kv => kv.Value);
+        settings["log.queue"] = "true";
+        _rk = Interop.Librdkafka.NewProducer(settings, Interop.Librdkafka.EventDr | Interop.Librdkafka.EventError | Interop.Librdkafka.EventLog | Interop.Librdkafka.EventStats);
         _queue = Interop.Librdkafka.rd_kafka_queue_get_main(_rk);
-        _topic = (byte*)Marshal.StringToCoTaskMemUTF8(topic);
+        Interop.Librdkafka.rd_kafka_set_log_queue(_rk, IntPtr.Zero);
+        Topic = topic;
+
+        // A topic handle made once: produce by name would look the topic up under the client's lock for every record.
+        _rkt = Interop.Librdkafka.rd_kafka_topic_new(_rk, topic, IntPtr.Zero);
+        if (_rkt == IntPtr.Zero)
+        {
+            Interop.Librdkafka.rd_kafka_queue_destroy(_queue);
+            _rk.Dispose();
+            throw new ArgumentException($"librdkafka refused the topic name '{topic}'", nameof(topic));
+        }
+
         _seqName = (byte*)Marshal.StringToCoTaskMemUTF8("seq");
         _edgeName = (byte*)Marshal.StringToCoTaskMemUTF8("edge");
         _tsName = (byte*)Marshal.StringToCoTaskMemUTF8("ts");
-        _edge = System.Text.Encoding.UTF8.GetBytes(edge);
+        _edgeLength = Encoding.UTF8.GetByteCount(edge);
+        _edge = (byte*)NativeMemory.Alloc((nuint)Math.Max(1, _edgeLength));
+        Encoding.UTF8.GetBytes(edge, new Span<byte>(_edge, _edgeLength));
     }
 
+    public string Topic { get; }
+
+    /// <summary>Records librdkafka holds (queued, in flight) plus events not yet polled: <c>rd_kafka_outq_len</c>.</summary>
+    public int OutQueueLength => Interop.Librdkafka.rd_kafka_outq_len(_rk);
+
     /// <summary>
-    /// Hands one record to librdkafka: 0, or librdkafka's error code (e.g. -184, queue full: nothing was taken).
-    /// <paramref name="opaque"/> comes back with its delivery report.
+    /// Hands one record to librdkafka: 0, or librdkafka's error code (-184 <c>__QUEUE_FULL</c>: back-pressure, nothing
+    /// was taken; -150 <c>__FATAL</c>: the idempotent producer has failed for good). <paramref name="opaque"/> comes
+    /// back with the record's delivery report; nothing comes back for a record refused here.
     /// </summary>
     public int Produce(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint sequence, long receivedUnixNanos, long opaque)
     {
-        uint seq = System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(sequence);
-        long ts = System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(receivedUnixNanos);
+        uint seq = BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(sequence) : sequence;
+        long ts = BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(receivedUnixNanos) : receivedUnixNanos;
         fixed (byte* k = key)
         fixed (byte* v = value)
-        fixed (byte* e = _edge)
         {
+            // An empty span pins as null, and librdkafka sends a null pointer as a null key or value: point at a
+            // byte of ours instead, so that an empty value stays empty, not null.
+            byte* keyBytes = k is null ? _edge : k;
+            byte* valueBytes = v is null ? _edge : v;
             Interop.Librdkafka.Vu* vus = stackalloc Interop.Librdkafka.Vu[9];
-            vus[0] = Interop.Librdkafka.Vu.Of(Interop.Librdkafka.VType.Topic, _topic);
-            vus[1] = Interop.Librdkafka.Vu.Memory(Interop.Librdkafka.VType.Key, k, key.Length);
-            vus[2] = Interop.Librdkafka.Vu.Memory(Interop.Librdkafka.VType.Value, v, value.Length);
+            vus[0] = Interop.Librdkafka.Vu.Of(Interop.Librdkafka.VType.Rkt, (void*)_rkt);
+            vus[1] = Interop.Librdkafka.Vu.Memory(Interop.Librdkafka.VType.Key, keyBytes, key.Length);
+            vus[2] = Interop.Librdkafka.Vu.Memory(Interop.Librdkafka.VType.Value, valueBytes, value.Length);
             vus[3] = new Interop.Librdkafka.Vu { Type = Interop.Librdkafka.VType.MsgFlags, I32 = Interop.Librdkafka.MsgFlagCopy };
             vus[4] = new Interop.Librdkafka.Vu { Type = Interop.Librdkafka.VType.Timestamp, I64 = receivedUnixNanos / 1_000_000 };
             vus[5] = Interop.Librdkafka.Vu.Header(_seqName, &seq, sizeof(uint));
-            vus[6] = Interop.Librdkafka.Vu.Header(_edgeName, e, _edge.Length);
+            vus[6] = Interop.Librdkafka.Vu.Header(_edgeName, _edge, _edgeLength);
             vus[7] = Interop.Librdkafka.Vu.Header(_tsName, &ts, sizeof(long));
             vus[8] = new Interop.Librdkafka.Vu { Type = Interop.Librdkafka.VType.Opaque, I64 = opaque };
             IntPtr error = Interop.Librdkafka.rd_kafka_produceva(_rk, vus, 9);
@@ -71,55 +133,172 @@ public sealed unsafe class NativeProducer : IDisposable
     }
 
     /// <summary>
-    /// Waits up to <paramref name="timeoutMs"/> for one event and hands every delivery report in it to
-    /// <paramref name="onReport"/> (opaque, error code: 0 = persisted); the number of reports.
+    /// Waits up to <paramref name="timeoutMs"/> for one event and hands it to <paramref name="handler"/>: a batch of
+    /// delivery reports, an error, a log line or statistics. Returns the number of delivery reports handled, or -1
+    /// when no event came within the time.
     /// </summary>
-    public int Poll(int timeoutMs, Action<long, int> onReport)
+    public int Poll(int timeoutMs, INativeProducerEvents handler)
     {
+        ArgumentNullException.ThrowIfNull(handler);
         IntPtr ev = Interop.Librdkafka.rd_kafka_queue_poll(_queue, timeoutMs);
         if (ev == IntPtr.Zero)
         {
-            return 0;
+            return -1;
         }
 
-        int handled = 0;
         try
         {
-            if (Interop.Librdkafka.rd_kafka_event_type(ev) == Interop.Librdkafka.EventDr)
+            switch (Interop.Librdkafka.rd_kafka_event_type(ev))
             {
-                fixed (Interop.Librdkafka.Message** reports = _reports)
-                {
-                    int n = (int)Interop.Librdkafka.rd_kafka_event_message_array(ev, reports, MaxReportsPerPoll);
-                    for (int i = 0; i < n; i++)
+                case Interop.Librdkafka.EventDr:
+                    return HandleReports(ev, handler);
+                case Interop.Librdkafka.EventError:
+                    handler.OnError(
+                        Interop.Librdkafka.rd_kafka_event_error(ev),
+                        Marshal.PtrToStringUTF8(Interop.Librdkafka.rd_kafka_event_error_string(ev)) ?? string.Empty,
+                        Interop.Librdkafka.rd_kafka_event_error_is_fatal(ev) != 0);
+                    return 0;
+                case Interop.Librdkafka.EventLog:
+                    byte* facility;
+                    byte* text;
+                    int level;
+                    if (Interop.Librdkafka.rd_kafka_event_log(ev, &facility, &text, &level) == 0)
                     {
-                        onReport((long)reports[i]->Private, reports[i]->Err);
+                        handler.OnLog(level, Marshal.PtrToStringUTF8((IntPtr)facility) ?? string.Empty, Marshal.PtrToStringUTF8((IntPtr)text) ?? string.Empty);
                     }
 
-                    handled = n;
-                }
+                    return 0;
+                case Interop.Librdkafka.EventStats:
+                    handler.OnStatistics(Marshal.PtrToStringUTF8(Interop.Librdkafka.rd_kafka_event_stats(ev)) ?? "{}");
+                    return 0;
+                default:
+                    return 0;
             }
         }
         finally
         {
             Interop.Librdkafka.rd_kafka_event_destroy(ev);
         }
-
-        return handled;
     }
 
+    /// <summary>
+    /// Fails every record librdkafka still holds with <c>__PURGE_QUEUE</c> (never sent) and, with
+    /// <paramref name="inFlight"/>, those sent and not answered with <c>__PURGE_INFLIGHT</c> (the broker may still write
+    /// them). Their reports come through <see cref="Poll"/> afterwards. Returns librdkafka's error code (0: done).
+    /// </summary>
+    public int Purge(bool inFlight) =>
+        Interop.Librdkafka.Purge(_rk, Interop.Librdkafka.PurgeQueue | (inFlight ? Interop.Librdkafka.PurgeInFlight : 0));
+
+    /// <summary>Waits up to <paramref name="timeoutMs"/> for <see cref="OutQueueLength"/> to reach 0 (someone must be polling); 0 when it did.</summary>
+    public int Flush(int timeoutMs) => Interop.Librdkafka.rd_kafka_flush(_rk, timeoutMs);
+
+    /// <summary>
+    /// A metadata request for <see cref="Topic"/> over this producer's own connections: true when a broker answered,
+    /// the topic exists and every partition has a leader; otherwise <paramref name="problem"/> says what is wrong.
+    /// </summary>
+    public bool ProbeTopic(TimeSpan timeout, out string problem)
+    {
+        Interop.Librdkafka.MetadataList* metadata = null;
+        try
+        {
+            int error = Interop.Librdkafka.rd_kafka_metadata(_rk, 0, _rkt, &metadata, (int)Math.Clamp(timeout.TotalMilliseconds, 1, int.MaxValue));
+            if (error != 0)
+            {
+                problem = Interop.Librdkafka.ErrorText(error);
+                return false;
+            }
+
+            for (int t = 0; t < metadata->TopicCount; t++)
+            {
+                Interop.Librdkafka.MetadataTopic* topic = &metadata->Topics[t];
+                if (Marshal.PtrToStringUTF8((IntPtr)topic->Name) != Topic)
+                {
+                    continue;
+                }
+
+                if (topic->Err != 0 || topic->PartitionCount == 0)
+                {
+                    problem = topic->Err != 0 ? $"topic: {Interop.Librdkafka.ErrorText(topic->Err)}" : "topic has no partitions";
+                    return false;
+                }
+
+                for (int p = 0; p < topic->PartitionCount; p++)
+                {
+                    if (topic->Partitions[p].Leader < 0 || topic->Partitions[p].Err != 0)
+                    {
+                        problem = $"partition {topic->Partitions[p].Id} has no leader";
+                        return false;
+                    }
+                }
+
+                problem = string.Empty;
+                return true;
+            }
+
+            problem = "topic missing from metadata";
+            return false;
+        }
+        finally
+        {
+            if (metadata is not null)
+            {
+                Interop.Librdkafka.rd_kafka_metadata_destroy(metadata);
+            }
+        }
+    }
+
+    /// <summary>The fatal error that stopped the idempotent producer, or null while there is none.</summary>
+    public string? FatalError()
+    {
+        byte* text = stackalloc byte[512];
+        int code = Interop.Librdkafka.rd_kafka_fatal_error(_rk, text, 512);
+        return code == 0 ? null : $"{Interop.Librdkafka.ErrorText(code)}: {Marshal.PtrToStringUTF8((IntPtr)text)}";
+    }
+
+    /// <summary>Destroys the client without flushing: records it still holds are dropped. Stop polling first.</summary>
     public void Dispose()
     {
-        if (_disposed)
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
             return;
         }
 
-        _disposed = true;
         Interop.Librdkafka.rd_kafka_queue_destroy(_queue);
+        Interop.Librdkafka.rd_kafka_topic_destroy(_rkt);
         _rk.Dispose();
-        Marshal.FreeCoTaskMem((IntPtr)_topic);
         Marshal.FreeCoTaskMem((IntPtr)_seqName);
         Marshal.FreeCoTaskMem((IntPtr)_edgeName);
         Marshal.FreeCoTaskMem((IntPtr)_tsName);
+        NativeMemory.Free(_edge);
+    }
+
+    /// <summary>Hands over every report in a DR event, 1,024 at a time: one event holds a whole produce response (thousands of records).</summary>
+    private int HandleReports(IntPtr ev, INativeProducerEvents handler)
+    {
+        int total = 0;
+        fixed (Interop.Librdkafka.Message** messages = _messages)
+        {
+            while (true)
+            {
+                int n = (int)Interop.Librdkafka.rd_kafka_event_message_array(ev, messages, MaxReportsPerPoll);
+                if (n == 0)
+                {
+                    return total;
+                }
+
+                for (int i = 0; i < n; i++)
+                {
+                    Interop.Librdkafka.Message* message = messages[i];
+                    int error = message->Err;
+
+                    // The status costs a call; an acknowledged record is persisted by definition.
+                    int status = error == 0 ? 2 : Interop.Librdkafka.rd_kafka_message_status(message);
+                    _reports[i] = new NativeDeliveryReport((long)message->Private, error, status);
+                }
+
+                handler.OnDeliveryReports(_reports.AsSpan(0, n));
+                total += n;
+            }
+        }
     }
 }

@@ -25,15 +25,16 @@ public sealed class NativeProducerTests(KafkaClusterFixture fixture)
             Assert.Equal(0, producer.Produce(Encoding.UTF8.GetBytes($"dev-{i % 10:000}"), value, (uint)(1000 + i), 1_767_225_600_000_000_000L + (i * 1_000_000L), opaque: 10_000 + i));
         }
 
-        var reports = new List<(long Opaque, int Error)>();
+        var events = new Events();
         DateTime deadline = DateTime.UtcNow + TestProducer.Wait;
-        while (reports.Count < count && DateTime.UtcNow < deadline)
+        while (events.Reports.Count < count && DateTime.UtcNow < deadline)
         {
-            producer.Poll(100, (opaque, error) => reports.Add((opaque, error)));
+            producer.Poll(100, events);
         }
 
-        Assert.Equal(Enumerable.Range(10_000, count).Select(i => (long)i), reports.Select(r => r.Opaque).Order());
-        Assert.All(reports, r => Assert.Equal(0, r.Error));
+        Assert.Equal(Enumerable.Range(10_000, count).Select(i => (long)i), events.Reports.Select(r => r.Opaque).Order());
+        Assert.All(events.Reports, r => Assert.Equal((0, 2), (r.Error, r.Status)));
+        Assert.Equal(0, producer.OutQueueLength);
 
         IReadOnlyList<TopicRecord> records = TopicReader.Read(_cluster.BootstrapServers, "native-produce", count, TestProducer.Wait);
         Assert.Equal(count, records.Count);
@@ -46,6 +47,64 @@ public sealed class NativeProducerTests(KafkaClusterFixture fixture)
             Assert.Equal("edge-7", Encoding.UTF8.GetString(r.Header("edge")!));
             Assert.Equal(1_767_225_600_000_000_000L + (i * 1_000_000L), BinaryPrimitives.ReadInt64BigEndian(r.Header("ts")));
             Assert.Equal(1_767_225_600_000L + i, r.TimestampUnixMs);
+        }
+    }
+
+    [Fact]
+    public void The_probe_sees_the_topic_and_its_leaders_and_says_why_it_fails_without_a_broker()
+    {
+        _cluster.CreateTopic("native-probe", partitions: 2);
+        using var producer = new NativeProducer(new Dictionary<string, string> { ["bootstrap.servers"] = _cluster.BootstrapServers }, "native-probe", "edge-7");
+        Assert.True(producer.ProbeTopic(TestProducer.Wait, out string problem), problem);
+        Assert.Equal(string.Empty, problem);
+
+        // Nothing listens on the discard port: no broker answers within the probe's time.
+        using var unreachable = new NativeProducer(new Dictionary<string, string> { ["bootstrap.servers"] = "127.0.0.1:9" }, "native-probe", "edge-7");
+        Assert.False(unreachable.ProbeTopic(TimeSpan.FromSeconds(1), out problem));
+        Assert.NotEqual(string.Empty, problem);
+    }
+
+    [Fact]
+    public void Purged_records_come_back_as_events_with_the_purge_error_and_not_persisted()
+    {
+        _cluster.CreateTopic("native-purge", partitions: 1);
+        using var producer = new NativeProducer(new Dictionary<string, string>
+        {
+            ["bootstrap.servers"] = _cluster.BootstrapServers, ["enable.idempotence"] = "true", ["acks"] = "all", ["linger.ms"] = "60000",
+        }, "native-purge", "edge-7");
+        for (int i = 0; i < 20; i++)
+        {
+            Assert.Equal(0, producer.Produce("dev-1"u8, "{}"u8, (uint)i, 0, opaque: i));
+        }
+
+        Assert.Equal(0, producer.Purge(inFlight: true));
+        var events = new Events();
+        DateTime deadline = DateTime.UtcNow + TestProducer.Wait;
+        while (events.Reports.Count < 20 && DateTime.UtcNow < deadline)
+        {
+            producer.Poll(100, events);
+        }
+
+        Assert.Equal(Enumerable.Range(0, 20).Select(i => (long)i), events.Reports.Select(r => r.Opaque));
+        Assert.All(events.Reports, r => Assert.Equal((-152, 0), (r.Error, r.Status))); // RD_KAFKA_RESP_ERR__PURGE_QUEUE, not persisted
+    }
+
+    private sealed class Events : INativeProducerEvents
+    {
+        public List<NativeDeliveryReport> Reports { get; } = [];
+
+        public void OnDeliveryReports(ReadOnlySpan<NativeDeliveryReport> reports) => Reports.AddRange(reports);
+
+        public void OnError(int code, string reason, bool fatal)
+        {
+        }
+
+        public void OnLog(int level, string facility, string text)
+        {
+        }
+
+        public void OnStatistics(string json)
+        {
         }
     }
 }

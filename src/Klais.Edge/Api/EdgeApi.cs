@@ -6,6 +6,7 @@ using System.Text.Json;
 using Klais.Contracts.Configuration;
 using Klais.Contracts.Security;
 using Klais.Edge.Api.Http;
+using Klais.Edge.Configuration;
 using Klais.Edge.Devices;
 using Klais.Edge.Hosting;
 using Microsoft.Extensions.Logging;
@@ -23,12 +24,33 @@ internal sealed partial class EdgeApi
     public const int MaxConfigBodyBytes = 16 * 1024;
     private const string PrometheusType = "text/plain; version=0.0.4; charset=utf-8";
 
-    private readonly EdgeNode _node;
+    private readonly EdgeConfig _config;
+    private readonly EdgeLifetime _lifetime;
+    private readonly EdgeStatsWriter _stats;
+    private readonly PrometheusText _prometheus;
+    private readonly DevicePolicy _devices;
+    private readonly Dam.Dam _dam;
+    private readonly TimeProvider _time;
     private readonly ILogger _log;
 
-    public EdgeApi(EdgeNode node, ILogger log)
+    /// <param name="config">Tokens, and the control start timeout <c>/health/ready</c> names.</param>
+    /// <param name="lifetime">Readiness.</param>
+    /// <param name="stats"><c>/health</c> and <c>/stats</c>.</param>
+    /// <param name="prometheus"><c>/metrics</c>.</param>
+    /// <param name="devices">The blocklist and limits the API reads and changes.</param>
+    /// <param name="dam">The rate and burst <c>POST /config</c> changes.</param>
+    /// <param name="time">The clock of block expiries.</param>
+    /// <param name="log">Where changes are logged.</param>
+    public EdgeApi(EdgeConfig config, EdgeLifetime lifetime, EdgeStatsWriter stats, PrometheusText prometheus, DevicePolicy devices, Dam.Dam dam,
+        TimeProvider time, ILogger<EdgeApi> log)
     {
-        _node = node;
+        _config = config;
+        _lifetime = lifetime;
+        _stats = stats;
+        _prometheus = prometheus;
+        _devices = devices;
+        _dam = dam;
+        _time = time;
         _log = log;
     }
 
@@ -48,7 +70,7 @@ internal sealed partial class EdgeApi
         if (request.Path is not ("/health" or "/health/live" or "/health/ready"))
         {
             ApiRole required = request.Method is "GET" or "HEAD" ? ApiRole.Read : ApiRole.Operate;
-            ApiAccess access = _node.Config.ApiTokens.Check(request.Authorization, required);
+            ApiAccess access = _config.ApiTokens.Check(request.Authorization, required);
             if (!access.IsAllowed)
             {
                 Interlocked.Increment(ref access.Status == 401 ? ref _unauthorized : ref _forbidden);
@@ -65,18 +87,18 @@ internal sealed partial class EdgeApi
     {
         "/health" => Get(request, () => ApiResponse.Json(200, w =>
         {
-            EdgeStatsWriter.WriteHealth(w, _node);
+            _stats.WriteHealth(w);
             w.WriteStartObject("api_access");
-            w.WriteString("mode", _node.Config.ApiTokens.Mode);
+            w.WriteString("mode", _config.ApiTokens.Mode);
             w.WriteNumber("unauthorized", Interlocked.Read(ref _unauthorized));
             w.WriteNumber("forbidden", Interlocked.Read(ref _forbidden));
             w.WriteEndObject();
-            w.WriteBoolean("ready", _node.IsReady);
+            w.WriteBoolean("ready", _lifetime.IsReady);
         })),
         "/health/live" => Get(request, () => ApiResponse.Json(200, w => w.WriteString("status", "live"))),
         "/health/ready" => Get(request, Ready),
-        "/stats" => Get(request, () => ApiResponse.Json(200, w => EdgeStatsWriter.WriteStats(w, _node))),
-        "/metrics" => Get(request, () => ApiResponse.Text(200, PrometheusType, PrometheusText.Write(_node))),
+        "/stats" => Get(request, () => ApiResponse.Json(200, w => _stats.WriteStats(w))),
+        "/metrics" => Get(request, () => ApiResponse.Text(200, PrometheusType, _prometheus.Write())),
         "/config" => request.Method == "POST" ? Mutating(request, PostConfig) : MethodNotAllowed("POST"),
         "/blocklist" => request.Method switch
         {
@@ -104,15 +126,15 @@ internal sealed partial class EdgeApi
     /// </summary>
     private ApiResponse Ready()
     {
-        bool ready = _node.IsReady;
+        bool ready = _lifetime.IsReady;
         return ApiResponse.Json(ready ? 200 : 503, w =>
         {
-            w.WriteString("status", ready ? "ready" : _node.IsStopping ? "stopping" : "starting");
+            w.WriteString("status", ready ? "ready" : _lifetime.IsStopping ? "stopping" : "starting");
             if (!ready)
             {
-                w.WriteString("reason", _node.IsStopping
+                w.WriteString("reason", _lifetime.IsStopping
                     ? "SIGTERM: the edge stopped receiving and is draining to Kafka and the spill."
-                    : string.Create(CultureInfo.InvariantCulture, $"Replaying klais.control before receiving (at most {_node.Config.ControlStartTimeout.TotalSeconds:0.#} s, KLAIS_CONTROL_START_TIMEOUT_MS); datagrams wait in the socket's buffer, overflow counted in receive.kernel_drops."));
+                    : string.Create(CultureInfo.InvariantCulture, $"Replaying klais.control before receiving (at most {_config.ControlStartTimeout.TotalSeconds:0.#} s, KLAIS_CONTROL_START_TIMEOUT_MS); datagrams wait in the socket's buffer, overflow counted in receive.kernel_drops."));
             }
         });
     }
@@ -149,11 +171,11 @@ internal sealed partial class EdgeApi
 
     private ApiResponse GetBlocklist()
     {
-        IReadOnlyList<BlockEntry> blocked = _node.Devices.ListBlocked();
-        DateTimeOffset now = _node.Time.GetUtcNow();
+        IReadOnlyList<BlockEntry> blocked = _devices.ListBlocked();
+        DateTimeOffset now = _time.GetUtcNow();
         return ApiResponse.Json(200, w =>
         {
-            w.WriteString("enforced_in", _node.Devices.EnforceInUserSpace ? "user_space" : "kernel");
+            w.WriteString("enforced_in", _devices.EnforceInUserSpace ? "user_space" : "kernel");
             w.WriteNumber("count", blocked.Count);
             w.WriteStartArray("devices");
             foreach (BlockEntry e in blocked)
@@ -193,15 +215,15 @@ internal sealed partial class EdgeApi
             return ApiResponse.Error(400, error!);
         }
 
-        BlockEntry entry = _node.Devices.Block(block.DeviceId, block.Ttl, block.Reason, BlockSource.Operator);
+        BlockEntry entry = _devices.Block(block.DeviceId, block.Ttl, block.Reason, BlockSource.Operator);
         LogBlocked(_log, entry.DeviceId, block.Ttl.TotalSeconds, entry.Reason);
-        DateTimeOffset now = _node.Time.GetUtcNow();
+        DateTimeOffset now = _time.GetUtcNow();
         return ApiResponse.Json(201, w => WriteBlock(w, entry, now));
     }
 
     private ApiResponse DeleteBlock(string deviceId)
     {
-        if (!_node.Devices.Unblock(deviceId))
+        if (!_devices.Unblock(deviceId))
         {
             return ApiResponse.Error(404, $"Device \"{deviceId}\" is not blocked.");
         }
@@ -216,10 +238,10 @@ internal sealed partial class EdgeApi
 
     private ApiResponse GetLimits()
     {
-        IReadOnlyList<LimitEntry> limits = _node.Devices.ListLimits();
+        IReadOnlyList<LimitEntry> limits = _devices.ListLimits();
         return ApiResponse.Json(200, w =>
         {
-            w.WriteString("enforced_in", _node.Devices.EnforceInUserSpace ? "user_space" : "kernel");
+            w.WriteString("enforced_in", _devices.EnforceInUserSpace ? "user_space" : "kernel");
             w.WriteNumber("count", limits.Count);
             w.WriteStartArray("devices");
             foreach (LimitEntry e in limits)
@@ -249,14 +271,14 @@ internal sealed partial class EdgeApi
             return ApiResponse.Error(400, error!);
         }
 
-        LimitEntry entry = _node.Devices.SetLimit(deviceId, limit.Rate, limit.Burst);
+        LimitEntry entry = _devices.SetLimit(deviceId, limit.Rate, limit.Burst);
         LogLimitSet(_log, deviceId, limit.Rate, limit.Burst);
         return ApiResponse.Json(200, w => WriteLimit(w, entry));
     }
 
     private ApiResponse DeleteLimit(string deviceId)
     {
-        if (!_node.Devices.RemoveLimit(deviceId))
+        if (!_devices.RemoveLimit(deviceId))
         {
             return ApiResponse.Error(404, $"Device \"{deviceId}\" has no limit of its own.");
         }
@@ -284,9 +306,9 @@ internal sealed partial class EdgeApi
             return ApiResponse.Error(400, error);
         }
 
-        double rate = change.NewRate ?? _node.Dam.CurrentRate;
-        long burst = change.BurstSize ?? _node.Dam.CurrentBurst;
-        _node.Dam.Reconfigure(rate, burst);
+        double rate = change.NewRate ?? _dam.CurrentRate;
+        long burst = change.BurstSize ?? _dam.CurrentBurst;
+        _dam.Reconfigure(rate, burst);
         LogConfigChanged(_log, rate, burst);
         return ApiResponse.Json(200, w =>
         {

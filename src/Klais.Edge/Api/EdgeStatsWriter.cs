@@ -1,44 +1,53 @@
-using Klais.Contracts.Security;
 using System.Text.Json;
-using Klais.Contracts.Wire;
-using Klais.Edge.Dedupe;
+using Klais.Contracts.Security;
+using Klais.Edge.Configuration;
+using Klais.Edge.Control;
 using Klais.Edge.Delivery;
 using Klais.Edge.Hosting;
+using Klais.Edge.Kafka;
+using Klais.Edge.Pipeline;
 using Klais.Edge.Spill;
+using Klais.Edge.Xdp;
 using Polly.CircuitBreaker;
 
 namespace Klais.Edge.Api;
 
-/// <summary>Writes <c>/health</c> and <c>/stats</c>. Field names are the documented contract (docs/edge.md).</summary>
-internal static class EdgeStatsWriter
+/// <summary>
+/// Writes <c>/health</c> and <c>/stats</c> from the components they show. Field names are the documented contract
+/// (docs/edge.md).
+/// </summary>
+/// <param name="control">The control side; null when control is off.</param>
+internal sealed class EdgeStatsWriter(
+    EdgeConfig config, EdgeMetrics table, EdgeLifetime lifetime, EdgeHealth health, KafkaEndpoint kafka, SpillDirectory spillDirectory, Dam.Dam dam,
+    KafkaCircuit circuit, DeliveryRouter router, SpillLog spill, EdgePipeline pipeline, EdgeXdp xdp, EdgeControl? control = null)
 {
-    /// <summary>Degradation levels of the design (section 3), by number.</summary>
+    /// <summary>Names of the degradation levels, by number.</summary>
     public static IReadOnlyList<string> DegradationNames => EdgeDegradation.Names;
 
-    public static void WriteHealth(Utf8JsonWriter w, EdgeNode node)
+    public void WriteHealth(Utf8JsonWriter w)
     {
-        EdgeDegradation degradation = node.Degradation;
+        EdgeDegradation degradation = health.Degradation;
         var warnings = new List<string>();
-        if (node.EmbeddedCluster is not null)
+        if (kafka.IsEmbedded)
         {
             warnings.Add("Kafka is an embedded in-memory dev cluster: not durable, records are lost when the edge exits. Set KLAIS_KAFKA_BOOTSTRAP.");
         }
 
-        if (node.SpillIsTemporary)
+        if (spillDirectory.IsTemporary)
         {
             warnings.Add("KLAIS_SPILL_DIR is unset: the spill is in a temporary directory; a Kafka outage's backlog does not survive a restart.");
         }
 
-        if (node.Xdp.NotAttachedReason is { } xdpReason)
+        if (xdp.NotAttachedReason is { } xdpReason)
         {
             warnings.Add(xdpReason);
         }
-        else if (!node.Xdp.Attached)
+        else if (!xdp.Attached)
         {
             warnings.Add("XDP is off (KLAIS_XDP_IFACE is unset): every datagram is filtered in user space.");
         }
 
-        if (node.Config.ApiTokens.IsOpen)
+        if (config.ApiTokens.IsOpen)
         {
             warnings.Add(ApiTokens.OpenWarning);
         }
@@ -53,31 +62,31 @@ internal static class EdgeStatsWriter
         }
 
         w.WriteEndArray();
-        w.WriteNumber("queue_depth", node.Dam.QueueDepth);
-        w.WriteNumber("rate_limit", node.Dam.CurrentRate);
-        w.WriteNumber("burst_size", node.Dam.CurrentBurst);
-        w.WriteNumber("policy_version", node.Control?.Applier.PolicyVersion ?? 0);
+        w.WriteNumber("queue_depth", dam.QueueDepth);
+        w.WriteNumber("rate_limit", dam.CurrentRate);
+        w.WriteNumber("burst_size", dam.CurrentBurst);
+        w.WriteNumber("policy_version", control?.Applier.PolicyVersion ?? 0);
         w.WriteString("version", EdgeApi.Version);
-        w.WriteString("node_id", node.Config.NodeId);
-        w.WriteNumber("uptime_seconds", Math.Round(node.Time.GetElapsedTime(node.StartedAt).TotalSeconds, 1));
+        w.WriteString("node_id", config.NodeId);
+        w.WriteNumber("uptime_seconds", lifetime.UptimeSeconds);
         w.WriteStartObject("kafka");
-        w.WriteBoolean("embedded", node.EmbeddedCluster is not null);
-        w.WriteBoolean("durable", node.EmbeddedCluster is null);
-        w.WriteString("bootstrap", node.KafkaBootstrap);
-        w.WriteString("topic", node.Config.KafkaTopic);
-        w.WriteString("circuit", CircuitName(node.Circuit.State));
-        w.WriteString("delivery", DeliveryName(node.Router.Mode));
+        w.WriteBoolean("embedded", kafka.IsEmbedded);
+        w.WriteBoolean("durable", !kafka.IsEmbedded);
+        w.WriteString("bootstrap", kafka.Bootstrap);
+        w.WriteString("topic", config.KafkaTopic);
+        w.WriteString("circuit", CircuitName(circuit.State));
+        w.WriteString("delivery", DeliveryName(router.Mode));
         w.WriteEndObject();
         w.WriteStartObject("spill");
-        w.WriteString("directory", node.Spill.Directory);
-        w.WriteBoolean("temporary", node.SpillIsTemporary);
-        w.WriteNumber("pending_records", node.Spill.PendingRecords);
-        w.WriteNumber("bytes", node.Spill.Bytes);
-        w.WriteNumber("max_bytes", node.Spill.Options.MaxBytes);
-        w.WriteBoolean("full", node.Spill.IsFull);
+        w.WriteString("directory", spill.Directory);
+        w.WriteBoolean("temporary", spillDirectory.IsTemporary);
+        w.WriteNumber("pending_records", spill.PendingRecords);
+        w.WriteNumber("bytes", spill.Bytes);
+        w.WriteNumber("max_bytes", spill.Options.MaxBytes);
+        w.WriteBoolean("full", spill.IsFull);
         w.WriteEndObject();
         w.WriteStartObject("xdp");
-        WriteXdpState(w, node);
+        WriteXdpState(w);
         w.WriteEndObject();
         w.WriteStartArray("warnings");
         foreach (string warning in warnings)
@@ -95,36 +104,36 @@ internal static class EdgeStatsWriter
     /// <c>/stats</c>: every number of <paramref name="metrics"/> (the metrics table, <see cref="EdgeMetrics.All"/>) at its
     /// path, plus what is not a counter: names, settings, the latency distribution and the control plane's state.
     /// </summary>
-    public static void WriteStats(Utf8JsonWriter w, EdgeNode node, IReadOnlyList<EdgeMetric>? metrics = null)
+    public void WriteStats(Utf8JsonWriter w, IReadOnlyList<EdgeMetric>? metrics = null)
     {
-        metrics ??= EdgeMetrics.All;
-        w.WriteString("node_id", node.Config.NodeId);
-        WriteMetrics(w, node, metrics, "");
+        metrics ??= table.All;
+        w.WriteString("node_id", config.NodeId);
+        WriteMetrics(w, metrics, "");
         foreach (string section in Sections.Concat(metrics.Select(m => m.StatsSection).Where(s => s.Length > 0).Distinct().Except(Sections)))
         {
             w.WriteStartObject(section);
-            WriteMetrics(w, node, metrics, section);
+            WriteMetrics(w, metrics, section);
             switch (section)
             {
                 case "kafka":
-                    w.WriteBoolean("embedded", node.EmbeddedCluster is not null);
-                    w.WriteString("topic", node.Config.KafkaTopic);
+                    w.WriteBoolean("embedded", kafka.IsEmbedded);
+                    w.WriteString("topic", config.KafkaTopic);
                     break;
                 case "circuit":
-                    w.WriteString("last_problem", node.Circuit.LastProblem);
+                    w.WriteString("last_problem", circuit.LastProblem);
                     break;
                 case "latency":
-                    Pipeline.LatencyHistogram latency = node.Pipeline.ReceiveToEnqueue;
+                    LatencyHistogram latency = pipeline.ReceiveToEnqueue;
                     w.WriteNumber("receive_to_enqueue_count", latency.Count);
                     w.WriteNumber("receive_to_enqueue_p50_us", latency.QuantileNanos(0.50) / 1000.0);
                     w.WriteNumber("receive_to_enqueue_p99_us", latency.QuantileNanos(0.99) / 1000.0);
                     w.WriteNumber("receive_to_enqueue_p999_us", latency.QuantileNanos(0.999) / 1000.0);
                     break;
                 case "xdp":
-                    WriteXdpState(w, node, attached: false);
+                    WriteXdpState(w, attached: false);
                     break;
                 case "control":
-                    WriteControl(w, node);
+                    WriteControl(w);
                     break;
             }
 
@@ -132,7 +141,7 @@ internal static class EdgeStatsWriter
         }
     }
 
-    private static void WriteMetrics(Utf8JsonWriter w, EdgeNode node, IReadOnlyList<EdgeMetric> metrics, string section)
+    private static void WriteMetrics(Utf8JsonWriter w, IReadOnlyList<EdgeMetric> metrics, string section)
     {
         foreach (EdgeMetric metric in metrics)
         {
@@ -141,7 +150,7 @@ internal static class EdgeStatsWriter
                 continue;
             }
 
-            double value = metric.Read(node);
+            double value = metric.Read();
             if (metric.StatsNames is { } names)
             {
                 w.WriteString(metric.StatsField, names[Math.Clamp((int)value, 0, names.Count - 1)]);
@@ -162,12 +171,11 @@ internal static class EdgeStatsWriter
     }
 
     /// <summary>What the control plane has applied here (docs/edge.md, "Control plane"); nulls while nothing came.</summary>
-    private static void WriteControl(Utf8JsonWriter w, EdgeNode node)
+    private void WriteControl(Utf8JsonWriter w)
     {
-        Control.EdgeControl? control = node.Control;
         w.WriteBoolean("enabled", control is not null);
-        w.WriteNumber("current_rate", node.Dam.CurrentRate);
-        w.WriteNumber("base_rate", control?.Applier.Policy.DamMaxRate ?? node.Config.DamMaxRate);
+        w.WriteNumber("current_rate", dam.CurrentRate);
+        w.WriteNumber("base_rate", control?.Applier.Policy.DamMaxRate ?? config.DamMaxRate);
         WriteNumberOrNull(w, "burst_probability", control?.Applier.BurstProbability);
         w.WriteNumber("burst_level", control?.Applier.BurstLevel ?? 0);
         if (control?.Applier.BurstModel is { } model)
@@ -185,11 +193,11 @@ internal static class EdgeStatsWriter
 
         w.WriteNull("anomaly_score");
         WriteNumberOrNull(w, "pid_output", control?.Applier.PidOutput);
-        w.WriteNumber("queue_scale", node.Dam.QueueScale);
+        w.WriteNumber("queue_scale", dam.QueueScale);
         w.WriteNumber("linger_advice_ms", control?.Applier.LingerMs ?? 0);
         w.WriteNumber("applied_version", control?.Applier.AppliedVersion ?? 0);
         w.WriteNumber("applied_policy_version", control?.Applier.PolicyVersion ?? 0);
-        WritePolicy(w, node, control);
+        WritePolicy(w);
         w.WriteBoolean("caught_up", control?.CaughtUp.IsCompletedSuccessfully ?? false);
     }
 
@@ -197,9 +205,9 @@ internal static class EdgeStatsWriter
     /// <c>control.policy</c>: the fleet policy in force (version 0: the configured settings), when it was applied, the
     /// value of every policy setting in force, and the newest version refused with its problems.
     /// </summary>
-    private static void WritePolicy(Utf8JsonWriter w, EdgeNode node, Control.EdgeControl? control)
+    private void WritePolicy(Utf8JsonWriter w)
     {
-        Control.EdgePolicy policy = control?.Applier.Policy ?? Control.EdgePolicy.Configured(node.Config);
+        EdgePolicy policy = control?.Applier.Policy ?? EdgePolicy.Configured(config);
         w.WriteStartObject("policy");
         w.WriteNumber("version", policy.Version);
         w.WriteNumber("applied_unix_ms", policy.AppliedUnixMs);
@@ -248,20 +256,20 @@ internal static class EdgeStatsWriter
         }
     }
 
-    private static void WriteXdpState(Utf8JsonWriter w, EdgeNode node, bool attached = true)
+    private void WriteXdpState(Utf8JsonWriter w, bool attached = true)
     {
         if (attached)
         {
-            w.WriteBoolean("attached", node.Xdp.Attached); // in /stats it comes from the metrics table
+            w.WriteBoolean("attached", xdp.Attached); // in /stats it comes from the metrics table
         }
 
-        w.WriteString("mode", node.Xdp.Mode);
-        if (node.Xdp.Interface is { } iface)
+        w.WriteString("mode", xdp.Mode);
+        if (xdp.Interface is { } iface)
         {
             w.WriteString("interface", iface);
         }
 
-        if (node.Xdp.NotAttachedReason is { } reason)
+        if (xdp.NotAttachedReason is { } reason)
         {
             w.WriteString("reason", reason);
         }

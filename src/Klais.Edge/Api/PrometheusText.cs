@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
-using Klais.Edge.Hosting;
+using Klais.Edge.Configuration;
+using Klais.Edge.Pipeline;
 
 namespace Klais.Edge.Api;
 
@@ -8,14 +9,14 @@ namespace Klais.Edge.Api;
 /// Prometheus text exposition (format 0.0.4) for <c>GET /metrics</c>. The OpenTelemetry Prometheus exporter does
 /// not restore from our feed, so we write the format ourselves; it is read from live counters at scrape time.
 /// </summary>
-internal static class PrometheusText
+internal sealed class PrometheusText(EdgeConfig config, EdgeMetrics table, EdgePipeline pipeline)
 {
-    /// <summary>Every series of <paramref name="metrics"/> (the metrics table, <see cref="EdgeMetrics.All"/>), then the latency summary.</summary>
-    public static string Write(EdgeNode node, IReadOnlyList<EdgeMetric>? metrics = null)
+    /// <summary>Every series of <paramref name="metrics"/> (the metrics table, <see cref="EdgeMetrics.All"/>, by default), then the latency summary.</summary>
+    public string Write(IReadOnlyList<EdgeMetric>? metrics = null)
     {
-        metrics ??= EdgeMetrics.All;
+        metrics ??= table.All;
         var sb = new StringBuilder(8192);
-        string labels = $"node=\"{Escape(node.Config.NodeId)}\"";
+        string labels = $"node=\"{Escape(config.NodeId)}\"";
         string? family = null;
         foreach (EdgeMetric metric in metrics)
         {
@@ -25,10 +26,10 @@ internal static class PrometheusText
                 family = metric.Name;
             }
 
-            Sample(sb, metric.Name, metric.Label is { } label ? $"{labels},{label.Name}=\"{label.Value}\"" : labels, metric.Read(node));
+            Sample(sb, metric.Name, metric.Label is { } label ? $"{labels},{label.Name}=\"{label.Value}\"" : labels, metric.Read());
         }
 
-        Pipeline.LatencyHistogram h = node.Pipeline.ReceiveToEnqueue;
+        LatencyHistogram h = pipeline.ReceiveToEnqueue;
         Header(sb, "klais_receive_to_enqueue_seconds", "summary", "Time from recvmmsg returning to the Dam's decision.");
         foreach (double q in (ReadOnlySpan<double>)[0.5, 0.9, 0.99, 0.999])
         {

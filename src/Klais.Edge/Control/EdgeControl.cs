@@ -1,4 +1,7 @@
 using Klais.Contracts.Proto;
+using Klais.Edge.Configuration;
+using Klais.Edge.Delivery;
+using Klais.Edge.Devices;
 using Klais.Edge.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -19,7 +22,14 @@ internal sealed partial class EdgeControl : IDisposable
     /// <summary>The longest a stop waits for reports to be acknowledged (and Dispose for the reporter).</summary>
     private static readonly TimeSpan ReportFlushLimit = TimeSpan.FromSeconds(1);
 
-    private readonly EdgeNode _node;
+    private readonly EdgeConfig _config;
+    private readonly string _bootstrap;
+    private readonly DevicePolicy _devices;
+    private readonly Dam.Dam _dam;
+    private readonly KafkaCircuit _circuit;
+    private readonly Func<long> _kafkaInFlight;
+    private readonly EdgeHealth _health;
+    private readonly TimeProvider _time;
     private readonly ILogger _log;
     private readonly ControlFollower _follower;
     private readonly CancellationTokenSource _stop = new();
@@ -32,29 +42,50 @@ internal sealed partial class EdgeControl : IDisposable
     private long _interimReports;
     private int _activeDevices;
 
-    public EdgeControl(EdgeNode node, DeviceActivity activity, ILogger log)
+    /// <param name="config">Validated settings: report intervals, thresholds, the node id, the start timeout.</param>
+    /// <param name="bootstrap">The Kafka of klais.control and klais.reports.</param>
+    /// <param name="applier">Applies klais.control (built by <see cref="NewApplier"/>).</param>
+    /// <param name="activity">Per-device counts the pipeline records (built by <see cref="NewActivity"/>).</param>
+    /// <param name="devices">Blocklist and limits, counted when the replay is done.</param>
+    /// <param name="dam">Rates and the queue depth for node reports.</param>
+    /// <param name="circuit">Whether reports get a last flush at the stop (only while Kafka answers).</param>
+    /// <param name="kafkaInFlight">Records handed to librdkafka and not yet acknowledged (the producer's count).</param>
+    /// <param name="health">The degradation level node reports carry.</param>
+    /// <param name="time">The clock reports are scheduled on.</param>
+    /// <param name="log">Where the control side logs.</param>
+    public EdgeControl(EdgeConfig config, string bootstrap, ControlApplier applier, DeviceActivity activity, DevicePolicy devices, Dam.Dam dam,
+        KafkaCircuit circuit, Func<long> kafkaInFlight, EdgeHealth health, TimeProvider time, ILogger log)
     {
-        _node = node;
+        _config = config;
+        _bootstrap = bootstrap;
+        _devices = devices;
+        _dam = dam;
+        _circuit = circuit;
+        _kafkaInFlight = kafkaInFlight;
+        _health = health;
+        _time = time;
         _log = log;
+        Applier = applier;
         Activity = activity;
-        Applier = new ControlApplier(node.Config, node.Dam, node.Devices, node.Time, log, node.Producer.AdviseLinger,
-            policy => activity.Retune(SuspectPackets(policy.SuspectRate, node.Config.DeviceReportWindow), policy.SuspectSources, policy.HeavyHitterShare));
-        _follower = new ControlFollower(node.KafkaBootstrap, node.Config.NodeId, Applier.Apply, e => LogFollowerProblem(_log, e));
+        _follower = new ControlFollower(bootstrap, config.NodeId, Applier.Apply, e => LogFollowerProblem(_log, e));
     }
 
-    /// <summary>The node's control side, or null when <c>KLAIS_CONTROL=off</c> or Kafka is the embedded dev cluster.</summary>
-    public static EdgeControl? Create(EdgeNode node, ILoggerFactory loggers)
-    {
-        if (!node.Config.ControlEnabled || node.EmbeddedCluster is not null)
-        {
-            return null;
-        }
+    /// <summary>Whether the edge has a control side: <c>KLAIS_CONTROL</c> on and a Kafka of its own (not the embedded dev cluster).</summary>
+    public static bool IsEnabled(EdgeConfig config) => config.ControlEnabled && !config.EmbeddedKafka;
 
-        long suspectPackets = SuspectPackets(node.Config.SuspectRate, node.Config.DeviceReportWindow);
-        var activity = new DeviceActivity(Math.Min(1 << 20, Math.Max(1024, 4 * node.Config.ReportMaxDevices)), suspectPackets,
-            node.Config.SuspectSources, node.Config.HeavyHitterShare, () => node.Dam.Received);
-        return new EdgeControl(node, activity, loggers.CreateLogger<EdgeControl>());
-    }
+    /// <summary>The per-device counts the pipeline records and reports are made of; heavy hitters are judged against the Dam's admitted count.</summary>
+    public static DeviceActivity NewActivity(EdgeConfig config, Dam.Dam dam) =>
+        new(Math.Min(1 << 20, Math.Max(1024, 4 * config.ReportMaxDevices)), SuspectPackets(config.SuspectRate, config.DeviceReportWindow),
+            config.SuspectSources, config.HeavyHitterShare, () => dam.Received);
+
+    /// <summary>
+    /// The applier of klais.control: rates and queue scale to the Dam, blocks and limits to the device policy, linger
+    /// advice to the producer (<paramref name="adviseLinger"/>), a fleet policy's thresholds to <paramref name="activity"/>.
+    /// </summary>
+    public static ControlApplier NewApplier(EdgeConfig config, Dam.Dam dam, DevicePolicy devices, DeviceActivity activity, Action<int> adviseLinger,
+        TimeProvider time, ILogger log) =>
+        new(config, dam, devices, time, log, adviseLinger,
+            policy => activity.Retune(SuspectPackets(policy.SuspectRate, config.DeviceReportWindow), policy.SuspectSources, policy.HeavyHitterShare));
 
     public ControlApplier Applier { get; }
 
@@ -97,7 +128,7 @@ internal sealed partial class EdgeControl : IDisposable
         bool caughtUp;
         try
         {
-            await _follower.CaughtUp.WaitAsync(_node.Config.ControlStartTimeout, cancellationToken).ConfigureAwait(false);
+            await _follower.CaughtUp.WaitAsync(_config.ControlStartTimeout, cancellationToken).ConfigureAwait(false);
             caughtUp = true;
         }
         catch (TimeoutException)
@@ -114,11 +145,11 @@ internal sealed partial class EdgeControl : IDisposable
         {
             // Availability over completeness: in a Kafka outage the edge must still receive and spill. It starts
             // with what it has and says so; the follower goes on and applies the topic when Kafka answers.
-            LogStartWithoutReplay(_log, _node.Config.ControlStartTimeout.TotalSeconds);
+            LogStartWithoutReplay(_log, _config.ControlStartTimeout.TotalSeconds);
         }
 
-        CaughtUpAt = caughtUp ? _node.Time.GetTimestamp() : 0;
-        LogCaughtUp(_log, _follower.Skipped, Applier.Applied, _node.Devices.ListBlocked().Count, _node.Devices.ListLimits().Count, Applier.AppliedVersion);
+        CaughtUpAt = caughtUp ? _time.GetTimestamp() : 0;
+        LogCaughtUp(_log, _follower.Skipped, Applier.Applied, _devices.ListBlocked().Count, _devices.ListLimits().Count, Applier.AppliedVersion);
         _reporter = Task.Run(() =>
         {
             // The publisher reads klais.reports' partition count from Kafka: off the start path, so an outage only
@@ -128,8 +159,8 @@ internal sealed partial class EdgeControl : IDisposable
                 // Reports have a client of their own: the telemetry producer is librdkafka without Confluent's
                 // managed layer (no Handle to share). Reports that cannot be delivered during an outage are counted
                 // failed when their message timeout passes, and the next interval sends fresh ones.
-                _reportProducer = ReportPublisher.BuildProducer(_node.KafkaBootstrap, _node.Config.NodeId);
-                _reports = new ReportPublisher(_reportProducer, _node.Config.NodeId, cancellationToken: _stop.Token);
+                _reportProducer = ReportPublisher.BuildProducer(_bootstrap, _config.NodeId);
+                _reports = new ReportPublisher(_reportProducer, _config.NodeId, cancellationToken: _stop.Token);
             }
             catch (OperationCanceledException)
             {
@@ -152,8 +183,8 @@ internal sealed partial class EdgeControl : IDisposable
     /// </summary>
     public async Task StopAsync(TimeSpan timeout)
     {
-        long start = _node.Time.GetTimestamp();
-        TimeSpan Left() => TimeSpan.FromTicks(Math.Max(0, timeout.Ticks - _node.Time.GetElapsedTime(start).Ticks));
+        long start = _time.GetTimestamp();
+        TimeSpan Left() => TimeSpan.FromTicks(Math.Max(0, timeout.Ticks - _time.GetElapsedTime(start).Ticks));
 
         await _stop.CancelAsync().ConfigureAwait(false);
         _follower.Stop(Left());
@@ -170,7 +201,7 @@ internal sealed partial class EdgeControl : IDisposable
             }
         }
 
-        if (_node.Circuit.State == Polly.CircuitBreaker.CircuitState.Closed)
+        if (_circuit.State == Polly.CircuitBreaker.CircuitState.Closed)
         {
             _reports?.Flush(Left() < ReportFlushLimit ? Left() : ReportFlushLimit);
         }
@@ -182,13 +213,13 @@ internal sealed partial class EdgeControl : IDisposable
     /// </summary>
     private async Task ReportLoopAsync(CancellationToken stop)
     {
-        TimeProvider time = _node.Time;
-        TimeSpan window = _node.Config.DeviceReportWindow;
+        TimeProvider time = _time;
+        TimeSpan window = _config.DeviceReportWindow;
         long start = time.GetTimestamp();
         long nextNode = start + Ticks(time, Applier.Policy.ReportInterval); // the first report covers one interval
         long nextWindow = start + Ticks(time, window);
         long windowStartMs = time.GetUtcNow().ToUnixTimeMilliseconds();
-        var rates = new RateSampler(_node);
+        var rates = new RateSampler(_dam, _time);
         try
         {
             while (!stop.IsCancellationRequested)
@@ -248,7 +279,7 @@ internal sealed partial class EdgeControl : IDisposable
 
     private void PublishUrgent(long windowStartMs)
     {
-        int windowMs = (int)Math.Max(1, _node.Time.GetUtcNow().ToUnixTimeMilliseconds() - windowStartMs);
+        int windowMs = (int)Math.Max(1, _time.GetUtcNow().ToUnixTimeMilliseconds() - windowStartMs);
         foreach (DeviceWindow device in Activity.TakeUrgent())
         {
             Publish(device, windowStartMs, windowMs, interim: true);
@@ -259,7 +290,7 @@ internal sealed partial class EdgeControl : IDisposable
     {
         (List<DeviceWindow> devices, _, _) = Activity.EndWindow();
         Volatile.Write(ref _activeDevices, devices.Count);
-        int max = _node.Config.ReportMaxDevices;
+        int max = _config.ReportMaxDevices;
         for (int i = 0; i < devices.Count && i < max; i++)
         {
             Publish(devices[i], windowStartMs, Math.Max(1, windowMs), interim: false);
@@ -285,9 +316,9 @@ internal sealed partial class EdgeControl : IDisposable
         if (device.Suspect)
         {
             // Suspect by its rate, or by the number of addresses one id arrives from (spoofed or cloned ids).
-            report.Vote = device.Sources >= _node.Config.SuspectSources
-                ? new SuspicionVote { Reason = "sources", Score = device.Sources / (double)_node.Config.SuspectSources }
-                : new SuspicionVote { Reason = "rate", Score = rate / _node.Config.SuspectRate };
+            report.Vote = device.Sources >= _config.SuspectSources
+                ? new SuspicionVote { Reason = "sources", Score = device.Sources / (double)_config.SuspectSources }
+                : new SuspicionVote { Reason = "rate", Score = rate / _config.SuspectRate };
             Interlocked.Increment(ref _votes);
         }
 
@@ -304,15 +335,15 @@ internal sealed partial class EdgeControl : IDisposable
         (double received, double passed, double dropped, double cpu) = rates.Sample();
         _reports!.PublishNode(new NodeReport
         {
-            NodeId = _node.Config.NodeId,
+            NodeId = _config.NodeId,
             ReceivedPerSecond = received,
             PassedPerSecond = passed,
             DroppedPerSecond = dropped,
             KafkaLag = LagOverride?.Invoke() ?? KafkaLag,
             Cpu = CpuOverride?.Invoke() ?? cpu,
-            DegradationLevel = _node.Degradation.Level,
+            DegradationLevel = _health.Degradation.Level,
             BaseRate = Applier.Policy.DamMaxRate,
-            CurrentRate = _node.Dam.CurrentRate,
+            CurrentRate = _dam.CurrentRate,
             AppliedControlVersion = Applier.AppliedVersion,
             AppliedPolicyVersion = Applier.PolicyVersion,
             RejectedPolicyVersion = Applier.RejectedPolicyVersion,
@@ -323,7 +354,7 @@ internal sealed partial class EdgeControl : IDisposable
     }
 
     /// <summary>Records handed to librdkafka and not yet acknowledged, plus the Dam's queue.</summary>
-    public long KafkaLag => _node.Producer.InFlight + _node.Dam.QueueDepth;
+    public long KafkaLag => _kafkaInFlight() + _dam.QueueDepth;
 
     public void Dispose()
     {
@@ -332,24 +363,23 @@ internal sealed partial class EdgeControl : IDisposable
         _follower.Dispose();
         _reports?.Dispose();
         _reportProducer?.Dispose();
-        Activity.Dispose();
         _stop.Dispose();
     }
 
     /// <summary>Per-second rates between two node reports, and the process's CPU share of the machine.</summary>
-    private sealed class RateSampler(EdgeNode node)
+    private sealed class RateSampler(Dam.Dam dam, TimeProvider time)
     {
-        private long _at = node.Time.GetTimestamp();
-        private long _received = node.Dam.Received;
-        private long _passed = node.Dam.Passed;
-        private long _dropped = node.Dam.Dropped;
+        private long _at = time.GetTimestamp();
+        private long _received = dam.Received;
+        private long _passed = dam.Passed;
+        private long _dropped = dam.Dropped;
         private TimeSpan _cpu = ProcessCpu();
 
         public (double Received, double Passed, double Dropped, double Cpu) Sample()
         {
-            long at = node.Time.GetTimestamp();
-            double seconds = Math.Max(1e-3, node.Time.GetElapsedTime(_at, at).TotalSeconds);
-            long received = node.Dam.Received, passed = node.Dam.Passed, dropped = node.Dam.Dropped;
+            long at = time.GetTimestamp();
+            double seconds = Math.Max(1e-3, time.GetElapsedTime(_at, at).TotalSeconds);
+            long received = dam.Received, passed = dam.Passed, dropped = dam.Dropped;
             TimeSpan cpu = ProcessCpu();
 
             var result = ((received - _received) / seconds, (passed - _passed) / seconds, (dropped - _dropped) / seconds,

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Klais.Edge.Control;
 using Klais.Edge.Delivery;
 using Klais.Edge.Spill;
 using Polly.CircuitBreaker;
@@ -6,7 +7,7 @@ using Polly.CircuitBreaker;
 namespace Klais.Edge.Hosting;
 
 /// <summary>
-/// The edge's degradation level (design section 3) with the reasons behind it, as <c>/health</c> and <c>/metrics</c>
+/// The edge's degradation level with the reasons behind it, as <c>/health</c> and <c>/metrics</c>
 /// show it. 0 NORMAL; 1 DEGRADED_ML (the fleet's burst model is unavailable and the swarm predicts with its heuristic,
 /// as the last burst advice on klais.control says); 2 DEGRADED_KAFKA (circuit not closed, or records going to the spill or being replayed from it);
 /// 3 DEGRADED_FULL (Kafka degraded and the spill cannot take more either: full or failing, so admitted records are
@@ -23,17 +24,17 @@ internal sealed record EdgeDegradation(int Level, IReadOnlyList<string> Reasons)
 
     public string Name => Names[Level];
 
-    public static EdgeDegradation Of(EdgeNode node)
+    /// <param name="applier">The control side's state, null when control is off (no fleet model: never DEGRADED_ML).</param>
+    public static EdgeDegradation Of(KafkaCircuit kafka, DeliveryRouter router, SpillLog spill, ControlApplier? applier)
     {
         var reasons = new List<string>();
-        CircuitState circuit = node.Circuit.State;
-        DeliveryMode mode = node.Router.Mode;
-        SpillLog spill = node.Spill;
-        string since = Seconds(node.Circuit);
+        CircuitState circuit = kafka.State;
+        DeliveryMode mode = router.Mode;
+        string since = Seconds(kafka);
         switch (circuit)
         {
             case CircuitState.Open or CircuitState.Isolated:
-                reasons.Add($"Kafka circuit open for {since} s: {node.Circuit.LastProblem ?? "delivery failing"}.");
+                reasons.Add($"Kafka circuit open for {since} s: {kafka.LastProblem ?? "delivery failing"}.");
                 break;
             case CircuitState.HalfOpen:
                 reasons.Add("Kafka circuit half-open: probing Kafka.");
@@ -57,17 +58,17 @@ internal sealed record EdgeDegradation(int Level, IReadOnlyList<string> Reasons)
         if (full)
         {
             reasons.Add(spill.Options.FullPolicy == SpillFullPolicy.RefuseNewest
-                ? $"Spill full ({spill.Bytes} of {spill.Options.MaxBytes} bytes): newest records are refused; {node.Router.Lost} lost so far (spill.lost)."
+                ? $"Spill full ({spill.Bytes} of {spill.Options.MaxBytes} bytes): newest records are refused; {router.Lost} lost so far (spill.lost)."
                 : $"Spill full ({spill.Bytes} of {spill.Options.MaxBytes} bytes): the Dam holds new records and drops them when its queue is full.");
         }
 
         bool failing = spill.IsFailing && mode != DeliveryMode.Direct && !full;
         if (failing)
         {
-            reasons.Add($"Spill writes failing: {spill.LastError}; {node.Router.Lost} records lost so far.");
+            reasons.Add($"Spill writes failing: {spill.LastError}; {router.Lost} records lost so far.");
         }
 
-        string? modelError = node.Control?.Applier.BurstModelError;
+        string? modelError = applier?.BurstModelError;
         if (modelError is not null)
         {
             reasons.Add($"The fleet's burst model is unavailable; the control plane predicts bursts with its heuristic: {modelError}");
@@ -82,4 +83,10 @@ internal sealed record EdgeDegradation(int Level, IReadOnlyList<string> Reasons)
 
     private static string Seconds(KafkaCircuit circuit) =>
         circuit.TimeInState.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture);
+}
+
+/// <summary>The edge's degradation now, from the components it depends on (<c>/health</c>, <c>/metrics</c>, node reports).</summary>
+internal sealed class EdgeHealth(KafkaCircuit circuit, DeliveryRouter router, SpillLog spill, ControlApplier? applier = null)
+{
+    public EdgeDegradation Degradation => EdgeDegradation.Of(circuit, router, spill, applier);
 }

@@ -5,8 +5,9 @@ namespace Klais.Edge.Kafka;
 
 /// <summary>
 /// The producer's own copy of one record handed to librdkafka and not yet acknowledged. Its delivery report
-/// finds it again (each slot carries its own handler delegate, made once), so a record that librdkafka gives back
-/// (purged, timed out) can still be spilled instead of lost. Slots are pooled: none is allocated in steady state.
+/// finds it again (the record's opaque is the slot's <see cref="Index"/> in the producer's table), so a record that
+/// librdkafka gives back (purged, timed out) can still be spilled instead of lost. Slots are reused: none is
+/// allocated in steady state.
 /// </summary>
 internal sealed class InFlightRecord
 {
@@ -17,8 +18,10 @@ internal sealed class InFlightRecord
     private int _idLength;
     private int _payloadLength;
 
-    internal InFlightRecord(Action<InFlightRecord, DeliveryReport<byte[], byte[]>> onDelivery) =>
-        Handler = report => onDelivery(this, report);
+    internal InFlightRecord(int index) => Index = index;
+
+    /// <summary>The slot's place in the producer's table: the opaque its record is produced with.</summary>
+    public int Index { get; }
 
     /// <summary><see cref="Direct"/>, or the replayer's ticket of a record read from the spill.</summary>
     public long Ticket { get; private set; }
@@ -43,8 +46,6 @@ internal sealed class InFlightRecord
     /// <summary>Bytes of device id and payload.</summary>
     public int Length => _idLength + _payloadLength;
 
-    internal Action<DeliveryReport<byte[], byte[]>> Handler { get; }
-
     internal void Fill(in Admitted record, long ticket, long order)
     {
         Order = order;
@@ -65,7 +66,7 @@ internal sealed class InFlightRecord
 }
 
 /// <summary>
-/// Told what became of each record the producer took; called on Confluent's poll thread, in report order, and for
+/// Told what became of each record the producer took; called on the producer's event thread, in report order, and for
 /// records the producer was still holding (linger advice) on the thread calling <see cref="TelemetryProducer.Purge"/>.
 /// </summary>
 internal interface IDeliveryObserver

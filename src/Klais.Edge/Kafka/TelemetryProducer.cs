@@ -1,6 +1,4 @@
-using System.Buffers.Binary;
 using System.Diagnostics;
-using System.Text;
 using Confluent.Kafka;
 using Klais.Edge.Configuration;
 using Klais.Edge.Dam;
@@ -25,6 +23,13 @@ namespace Klais.Edge.Kafka;
 /// back (purged, timed out) an <see cref="IDeliveryObserver"/> can spill it instead of losing it.
 /// </para>
 /// <para>
+/// The client is librdkafka itself (<see cref="NativeProducer"/>), not Confluent's managed layer: a record is one
+/// <c>rd_kafka_produceva</c> call whose opaque is its slot's index in a fixed table, and delivery reports, errors,
+/// logs and statistics arrive as events that one thread of ours (<c>klais-kafka-events</c>) takes in batches, with no
+/// managed object per record (docs/design/edge-produce-path.md). Confluent.Kafka's types name error codes and
+/// persistence statuses (their values are librdkafka's).
+/// </para>
+/// <para>
 /// Linger advice (<see cref="AdviseLinger"/>): librdkafka cannot change <c>linger.ms</c> once the producer exists, so
 /// while the control plane advises a longer linger than the configured one the producer holds records itself: each
 /// reserved and copied record joins a FIFO, and a timer hands the FIFO to librdkafka, in order, every
@@ -34,28 +39,35 @@ namespace Klais.Edge.Kafka;
 /// </para>
 /// Thread-safe: several receive threads may call <see cref="TryDeliver"/> at once.
 /// </summary>
-internal sealed partial class TelemetryProducer : IDamSink, IDisposable
+internal sealed partial class TelemetryProducer : IDamSink, INativeProducerEvents, IDisposable
 {
-    private const string SeqHeader = "seq";
-    private const string EdgeHeader = "edge";
-    private const string TsHeader = "ts";
+    /// <summary>How long the event thread waits for an event before it looks at the stop flag again.</summary>
+    private const int EventPollMs = 100;
 
-    // Reused key/value arrays exist for lengths up to these; longer ones are allocated per record.
-    // 64: device ids are short text; 2048: a datagram's payload fits in one Ethernet frame.
-    private const int MaxReusedKeyLength = 64;
-    private const int MaxReusedValueLength = 2048;
+    /// <summary>Receive threads that served reports this recently (ms) are serving them: the event thread leaves them to it.</summary>
+    private const long ReceiverServingMs = 3;
 
-    [ThreadStatic]
-    private static Scratch? t_scratch;
+    /// <summary>Events a receive thread serves after one batch at most, so that a backlog of reports does not hold up receiving.</summary>
+    private const int EventsPerBatch = 4;
 
-    private readonly IProducer<byte[], byte[]> _producer;
+    private readonly NativeProducer _producer;
+    private readonly Thread _events;
     private readonly ILogger _logger;
     private readonly string _topic;
     private readonly int _maxInFlight;
-    private readonly Header _edgeHeader;
-    private readonly Action<InFlightRecord, DeliveryReport<byte[], byte[]>> _onDelivery;
     private readonly Lock _poolGate = new();
-    private readonly Stack<InFlightRecord> _pool = new();
+
+    // The slot table: a record's opaque is its slot's index. It grows (under _poolGate) to the most records ever in
+    // flight at once, at most the in-flight cap, then stays; _free holds the indices of slots not in use.
+    private InFlightRecord[] _slots;
+    private int[] _free;
+    private int _freeCount;
+    private int _created;
+    private volatile bool _stopEvents;
+
+    // One thread at a time takes events off the queue: a receive thread after its batch, or the event thread.
+    private readonly Lock _eventGate = new();
+    private long _receiverServedAt = long.MinValue / 2;
     private readonly TimeProvider _time;
     private readonly int _configuredLingerMs;
     private readonly int _batchSizeBytes;
@@ -91,13 +103,12 @@ internal sealed partial class TelemetryProducer : IDamSink, IDisposable
         _time = time ?? TimeProvider.System;
         _configuredLingerMs = options.LingerMs;
         _batchSizeBytes = options.BatchSizeBytes;
-        _edgeHeader = new Header(EdgeHeader, Encoding.UTF8.GetBytes(options.NodeId));
-        _onDelivery = OnDelivery;
-        _producer = new ProducerBuilder<byte[], byte[]>(ProducerConfig(options))
-            .SetLogHandler((_, m) => LogLibrdkafka(_logger, ToLogLevel(m.Level), m.Facility, m.Message))
-            .SetErrorHandler((_, e) => OnClientError(e))
-            .SetStatisticsHandler((_, json) => LogStatistics(_logger, json))
-            .Build();
+        int initialSlots = Math.Min(_maxInFlight, 1024);
+        _slots = new InFlightRecord[initialSlots];
+        _free = new int[initialSlots];
+        _producer = new NativeProducer(ProducerConfig(options), _topic, options.NodeId);
+        _events = new Thread(ServeEvents) { IsBackground = true, Name = "klais-kafka-events" };
+        _events.Start();
         LogStarted(_logger, options.BootstrapServers, _topic, options.NodeId, _maxInFlight);
     }
 
@@ -209,26 +220,23 @@ internal sealed partial class TelemetryProducer : IDamSink, IDisposable
     /// </summary>
     private bool Send(InFlightRecord slot, in Admitted record)
     {
-        // The scratch carries this producer's edge header: a thread that served another producer before (tests run
-        // several in one process) gets a fresh one instead of sending the other producer's node id.
-        Scratch scratch = t_scratch is { } cached && ReferenceEquals(cached.Edge, _edgeHeader) ? cached : t_scratch = new Scratch(_edgeHeader);
-        Message<byte[], byte[]> message = scratch.Fill(record);
-        try
+        int error = _producer.Produce(record.DeviceId, record.Payload, record.Sequence, record.ReceivedUnixNanos, slot.Index);
+        if (error == 0)
         {
-            _producer.Produce(_topic, message, slot.Handler);
             return true;
         }
-        catch (ProduceException<byte[], byte[]> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
+
+        if (error == (int)ErrorCode.Local_QueueFull)
         {
             return false;
         }
-        catch (KafkaException ex)
-        {
-            // Not back-pressure (e.g. record too large, fatal idempotence error): the record is taken and counted failed.
-            Release(slot);
-            RecordFailure(ex.Error);
-            return true;
-        }
+
+        // Not back-pressure (e.g. record too large, fatal idempotence error): the record is taken and counted failed.
+        Release(slot);
+        RecordFailure(error == (int)ErrorCode.Local_Fatal && _producer.FatalError() is { } fatal
+            ? new Error(ErrorCode.Local_Fatal, fatal, isFatal: true)
+            : new Error((ErrorCode)error));
+        return true;
     }
 
     /// <summary>
@@ -340,39 +348,22 @@ internal sealed partial class TelemetryProducer : IDamSink, IDisposable
 
         foreach (InFlightRecord slot in held)
         {
-            slot.Handler(PurgedReport);
+            var purged = new NativeDeliveryReport(slot.Index, (int)ErrorCode.Local_PurgeQueue, (int)PersistenceStatus.NotPersisted);
+            HandleReports(new ReadOnlySpan<NativeDeliveryReport>(in purged));
         }
 
-        ProducerPurge.Purge(_producer, inFlight);
+        int error = _producer.Purge(inFlight);
+        if (error != 0)
+        {
+            throw new KafkaException((ErrorCode)error);
+        }
     }
 
     /// <summary>
     /// The circuit breaker's half-open probe: a metadata request for the topic over this producer's own connections.
     /// True when a broker answered and every partition has a leader.
     /// </summary>
-    public bool Probe(TimeSpan timeout, out string problem)
-    {
-        try
-        {
-            using IAdminClient admin = DependentAdmin.Build(_producer.Handle);
-            Metadata metadata = admin.GetMetadata(_topic, timeout);
-            TopicMetadata? topic = metadata.Topics.Find(t => t.Topic == _topic);
-            if (topic is null || topic.Error.IsError || topic.Partitions.Count == 0)
-            {
-                problem = topic is null ? "topic missing from metadata" : $"topic: {topic.Error.Reason}";
-                return false;
-            }
-
-            PartitionMetadata? leaderless = topic.Partitions.Find(p => p.Leader < 0 || p.Error.IsError);
-            problem = leaderless is null ? string.Empty : $"partition {leaderless.PartitionId} has no leader";
-            return leaderless is null;
-        }
-        catch (KafkaException ex)
-        {
-            problem = $"{ex.Error.Code}: {ex.Error.Reason}";
-            return false;
-        }
-    }
+    public bool Probe(TimeSpan timeout, out string problem) => _producer.ProbeTopic(timeout, out problem);
 
     /// <summary>
     /// Waits up to <paramref name="timeout"/> for every record taken so far to be acknowledged or failed
@@ -390,9 +381,10 @@ internal sealed partial class TelemetryProducer : IDamSink, IDisposable
             ReleaseHeld();
         }
 
-        _producer.Flush(timeout);
+        // librdkafka waits for its out queue, reports not yet taken by the event thread included, to empty.
+        _producer.Flush((int)Math.Clamp(timeout.TotalMilliseconds, 0, int.MaxValue));
 
-        // Flush returns once librdkafka's queues are empty; the last delivery handlers may still be running.
+        // The last reports may still be in the observer.
         TimeSpan left = timeout - elapsed.Elapsed;
         bool drained = SpinWait.SpinUntil(() => InFlight == 0, left > TimeSpan.Zero ? left : TimeSpan.Zero);
         if (!drained && logIncomplete)
@@ -417,11 +409,10 @@ internal sealed partial class TelemetryProducer : IDamSink, IDisposable
             ReleaseHeld();
         }
 
+        _stopEvents = true;
+        _events.Join();
         _producer.Dispose();
     }
-
-    /// <summary>What a held record's handler receives on <see cref="Purge"/>: librdkafka's report for a purged queued record.</summary>
-    private static DeliveryReport<byte[], byte[]> PurgedReport => new() { Error = new Error(ErrorCode.Local_PurgeQueue), Status = PersistenceStatus.NotPersisted };
 
     private static ProducerConfig ProducerConfig(KafkaProducerOptions options) => new()
     {
@@ -438,39 +429,120 @@ internal sealed partial class TelemetryProducer : IDamSink, IDisposable
         // count can briefly exceed ours; this margin keeps Local_QueueFull from ever being the limit.
         QueueBufferingMaxMessages = (int)Math.Min(2L * options.MaxInFlightMessages, int.MaxValue),
 
-        // The delivery handler reads only the status: do not copy keys, values or headers back.
-        DeliveryReportFields = "status",
         StatisticsIntervalMs = options.StatisticsIntervalMs,
 
         // After an outage, reconnect within a second of the brokers' return instead of librdkafka's 10 s backoff cap.
         ReconnectBackoffMaxMs = 1000,
     };
 
-    private void OnDelivery(InFlightRecord slot, DeliveryReport<byte[], byte[]> report)
+    /// <summary>
+    /// Serves delivery reports (and any other event) waiting now, at most a few events; for a receive thread after
+    /// each batch. Under load the records are freed by the thread that made them: librdkafka allocates each record
+    /// and its headers with malloc on the producing thread, and freeing them there keeps glibc's allocator on its
+    /// lock-free per-thread path instead of two threads contending for one arena (the profile's largest cost after
+    /// the copy out of the kernel; docs/design/edge-produce-path.md). Another thread already serving: nothing to do.
+    /// </summary>
+    public void ServeReports()
     {
-        IDeliveryObserver? observer = Observer;
-        if (!report.Error.IsError)
+        Volatile.Write(ref _receiverServedAt, Environment.TickCount64);
+        if (!_eventGate.TryEnter())
         {
-            Interlocked.Increment(ref _delivered);
-            observer?.OnDelivered(slot);
+            return;
         }
-        else if (observer is not null && !IsPermanent(report.Error.Code))
+
+        try
         {
-            Interlocked.Increment(ref _returned);
-            if (report.Status != PersistenceStatus.NotPersisted)
+            for (int i = 0; i < EventsPerBatch && _producer.Poll(0, this) >= 0; i++)
             {
-                Interlocked.Increment(ref _returnedPossiblyPersisted);
+            }
+        }
+        finally
+        {
+            _eventGate.Exit();
+        }
+    }
+
+    /// <summary>
+    /// The event thread: serves librdkafka's event queue until <see cref="Dispose"/> whenever no receive thread is
+    /// doing so (idle, stopping, spilling, or no receive path at all); it checks again every few milliseconds.
+    /// </summary>
+    private void ServeEvents()
+    {
+        while (!_stopEvents)
+        {
+            if (Environment.TickCount64 - Volatile.Read(ref _receiverServedAt) < ReceiverServingMs)
+            {
+                Thread.Sleep((int)ReceiverServingMs);
+                continue;
             }
 
-            observer.OnReturned(slot, report.Error.Code, report.Status);
+            lock (_eventGate)
+            {
+                _producer.Poll(EventPollMs, this);
+            }
         }
-        else
+    }
+
+    void INativeProducerEvents.OnDeliveryReports(ReadOnlySpan<NativeDeliveryReport> reports) => HandleReports(reports);
+
+    void INativeProducerEvents.OnError(int code, string reason, bool fatal) => OnClientError(new Error((ErrorCode)code, reason, fatal));
+
+    void INativeProducerEvents.OnLog(int level, string facility, string text) => LogLibrdkafka(_logger, ToLogLevel((SyslogLevel)level), facility, text);
+
+    void INativeProducerEvents.OnStatistics(string json) => LogStatistics(_logger, json);
+
+    /// <summary>
+    /// A batch of reports (the event thread), or one for a held record (<see cref="Purge"/>): counts them, tells the
+    /// observer in report order, and only then frees their slots, so that <see cref="InFlight"/> reaching 0 means every
+    /// report has been handled, observer included.
+    /// </summary>
+    private void HandleReports(ReadOnlySpan<NativeDeliveryReport> reports)
+    {
+        InFlightRecord[] slots = Volatile.Read(ref _slots);
+        IDeliveryObserver? observer = Observer;
+        long delivered = 0;
+        foreach (NativeDeliveryReport report in reports)
         {
-            RecordFailure(report.Error);
+            if (report.Error == 0)
+            {
+                delivered++;
+            }
         }
 
-        // Last: InFlight == 0 means every report has been handled, observer included.
-        Release(slot);
+        Interlocked.Add(ref _delivered, delivered);
+        foreach (NativeDeliveryReport report in reports)
+        {
+            InFlightRecord slot = slots[(int)report.Opaque];
+            var code = (ErrorCode)report.Error;
+            if (code == ErrorCode.NoError)
+            {
+                observer?.OnDelivered(slot);
+            }
+            else if (observer is not null && !IsPermanent(code))
+            {
+                Interlocked.Increment(ref _returned);
+                if (report.Status != (int)PersistenceStatus.NotPersisted)
+                {
+                    Interlocked.Increment(ref _returnedPossiblyPersisted);
+                }
+
+                observer.OnReturned(slot, code, (PersistenceStatus)report.Status);
+            }
+            else
+            {
+                RecordFailure(new Error(code));
+            }
+        }
+
+        lock (_poolGate)
+        {
+            foreach (NativeDeliveryReport report in reports)
+            {
+                _free[_freeCount++] = (int)report.Opaque;
+            }
+        }
+
+        Interlocked.Add(ref _inFlight, -reports.Length);
     }
 
     /// <summary>Errors no retry can fix: the record itself is unacceptable. Anything else may pass and is returned to the observer.</summary>
@@ -482,21 +554,33 @@ internal sealed partial class TelemetryProducer : IDamSink, IDisposable
     {
         lock (_poolGate)
         {
-            if (_pool.TryPop(out InFlightRecord? slot))
+            if (_freeCount > 0)
             {
-                return slot;
+                return _slots[_free[--_freeCount]];
             }
-        }
 
-        // The pool grows to the largest number of records ever in flight (at most MaxInFlightMessages), then stays.
-        return new InFlightRecord(_onDelivery);
+            // Slots in use never outnumber the reserved records, so the table never passes the in-flight cap.
+            int index = _created++;
+            if (index == _slots.Length)
+            {
+                int length = (int)Math.Min((long)_slots.Length * 2, _maxInFlight);
+                InFlightRecord[] slots = new InFlightRecord[length];
+                _slots.CopyTo(slots, 0);
+                _free = new int[length];
+                Volatile.Write(ref _slots, slots);
+            }
+
+            var slot = new InFlightRecord(index);
+            _slots[index] = slot;
+            return slot;
+        }
     }
 
     private void Release(InFlightRecord slot)
     {
         lock (_poolGate)
         {
-            _pool.Push(slot);
+            _free[_freeCount++] = slot.Index;
         }
 
         Interlocked.Decrement(ref _inFlight);
@@ -536,52 +620,6 @@ internal sealed partial class TelemetryProducer : IDamSink, IDisposable
         SyslogLevel.Notice or SyslogLevel.Info => LogLevel.Information,
         _ => LogLevel.Debug,
     };
-
-    /// <summary>
-    /// Per-thread objects handed to Produce, refilled for every record. Safe because Confluent.Kafka 1.9.3
-    /// copies key, value and headers into librdkafka during Produce (RD_KAFKA_MSG_F_COPY, header values
-    /// copied by rd_kafka_header_add) and keeps none of them once Produce returns (delivery reports carry
-    /// the status only, see DeliveryReportFields). A test reads back many records of varying sizes to guard this.
-    /// </summary>
-    private sealed class Scratch
-    {
-        private readonly byte[] _seq = new byte[sizeof(uint)];
-        private readonly byte[] _ts = new byte[sizeof(long)];
-        private readonly byte[]?[] _keys = new byte[MaxReusedKeyLength + 1][];
-        private readonly byte[]?[] _values = new byte[MaxReusedValueLength + 1][];
-        private readonly Message<byte[], byte[]> _message;
-
-        public Header Edge { get; }
-
-        public Scratch(Header edge)
-        {
-            Edge = edge;
-            _message = new Message<byte[], byte[]>
-            {
-                Headers = [new Header(SeqHeader, _seq), edge, new Header(TsHeader, _ts)],
-            };
-        }
-
-        public Message<byte[], byte[]> Fill(in Admitted record)
-        {
-            BinaryPrimitives.WriteUInt32BigEndian(_seq, record.Sequence);
-            BinaryPrimitives.WriteInt64BigEndian(_ts, record.ReceivedUnixNanos);
-            _message.Key = Exact(_keys, record.DeviceId);
-            _message.Value = Exact(_values, record.Payload);
-            _message.Timestamp = new Timestamp(record.ReceivedUnixNanos / 1_000_000, TimestampType.CreateTime);
-            return _message;
-        }
-
-        /// <summary>An array of exactly the span's length holding its bytes (Confluent sends whole arrays).</summary>
-        private static byte[] Exact(byte[]?[] byLength, ReadOnlySpan<byte> bytes)
-        {
-            byte[] array = bytes.Length < byLength.Length
-                ? byLength[bytes.Length] ??= new byte[bytes.Length]
-                : new byte[bytes.Length];
-            bytes.CopyTo(array);
-            return array;
-        }
-    }
 
     [LoggerMessage(EventId = EventIds.KafkaStarted, Level = LogLevel.Information, Message = "Kafka producer to {Bootstrap}, topic {Topic}, edge {NodeId}, at most {MaxInFlight} records in flight")]
     private static partial void LogStarted(ILogger logger, string bootstrap, string topic, string nodeId, int maxInFlight);

@@ -15,6 +15,11 @@ namespace Klais.Edge.Pipeline;
 /// receive-to-enqueue latency. Allocates nothing.
 /// </summary>
 /// <remarks>
+/// Per-batch work (the latency sample, serving the producer's delivery reports) happens once at the end of each
+/// receive batch (<see cref="EndBatch"/>), not per datagram: the latency of every datagram offered in a batch is
+/// recorded as the time from <c>recvmmsg</c> returning to the batch's last decision, an upper bound for each of them.
+/// </remarks>
+/// <remarks>
 /// Every datagram ends under exactly one outcome: a parser rejection, <c>duplicate</c>, or offered to the Dam
 /// (<c>dam.received</c> = passed + dropped + queued). A record the Dam drops is forgotten by the dedupe window again,
 /// so the device's retransmission of it is not mistaken for a duplicate.
@@ -30,10 +35,16 @@ internal sealed class EdgePipeline : IDatagramHandler
     private readonly long _unixNanosAtStart;
     private readonly long _timestampAtStart;
     private readonly double _nanosPerTick = 1e9 / Stopwatch.Frequency;
+    private readonly Action? _afterBatch;
 
+    [ThreadStatic]
+    private static int t_offered;
+
+    /// <param name="afterBatch">Run on the receive thread after each batch (the producer serves its delivery reports there).</param>
     public EdgePipeline(Dam.Dam dam, int maxPayloadBytes, bool validateJson, TimeProvider time, DedupeTable? dedupe = null, DevicePolicy? policy = null,
-        DeviceActivity? activity = null)
+        DeviceActivity? activity = null, Action? afterBatch = null)
     {
+        _afterBatch = afterBatch;
         _activity = activity;
         _dam = dam;
         _dedupe = dedupe;
@@ -91,6 +102,17 @@ internal sealed class EdgePipeline : IDatagramHandler
             _dedupe?.Forget(header.DeviceKey, header.Sequence);
         }
 
-        ReceiveToEnqueue.RecordTicks(Stopwatch.GetTimestamp() - receivedTimestamp);
+        t_offered++;
+    }
+
+    public void EndBatch(long receivedTimestamp)
+    {
+        if (t_offered > 0)
+        {
+            ReceiveToEnqueue.RecordTicks(Stopwatch.GetTimestamp() - receivedTimestamp, t_offered);
+            t_offered = 0;
+        }
+
+        _afterBatch?.Invoke();
     }
 }

@@ -21,15 +21,18 @@ internal sealed class LatencyHistogram
 
     public void RecordTicks(long ticks) => RecordNanos((long)(ticks * NanosPerTick));
 
-    public void RecordNanos(long nanos)
+    /// <summary>Records <paramref name="count"/> samples of the same duration (a receive batch's datagrams) in one step.</summary>
+    public void RecordTicks(long ticks, int count) => RecordNanos((long)(ticks * NanosPerTick), count);
+
+    public void RecordNanos(long nanos, int count = 1)
     {
         if (nanos < 0)
         {
             nanos = 0;
         }
 
-        Interlocked.Increment(ref _buckets[Index(nanos)]);
-        Interlocked.Add(ref _sumNanos, nanos);
+        Interlocked.Add(ref _buckets[Index(nanos)], count);
+        Interlocked.Add(ref _sumNanos, nanos * count);
     }
 
     public long Count

@@ -13,4 +13,10 @@ internal interface IDatagramHandler
     /// <param name="source">Its sender's address and port.</param>
     /// <param name="receivedTimestamp"><see cref="System.Diagnostics.Stopwatch.GetTimestamp"/> when the batch returned from recvmmsg.</param>
     void Handle(ReadOnlySpan<byte> datagram, in DatagramSource source, long receivedTimestamp);
+
+    /// <summary>Called once after the batch's last datagram, on the same thread: per-batch work goes here, not per datagram.</summary>
+    /// <param name="receivedTimestamp">The batch's timestamp, as passed to <see cref="Handle"/>.</param>
+    void EndBatch(long receivedTimestamp)
+    {
+    }
 }

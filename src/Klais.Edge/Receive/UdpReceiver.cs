@@ -302,6 +302,15 @@ internal sealed class UdpReceiver : IDisposable
                 }
             }
 
+            try
+            {
+                handler.EndBatch(timestamp);
+            }
+            catch (Exception)
+            {
+                Volatile.Write(ref HandlerFaults, HandlerFaults + 1);
+            }
+
             Volatile.Write(ref Datagrams, Datagrams + count);
             Volatile.Write(ref Batches, Batches + 1);
             Volatile.Write(ref Bytes, Bytes + bytes);

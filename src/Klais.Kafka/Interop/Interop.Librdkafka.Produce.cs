@@ -12,6 +12,11 @@ internal static partial class Interop
     internal static partial class Librdkafka
     {
         internal const int EventDr = 0x1;         // RD_KAFKA_EVENT_DR
+        internal const int EventLog = 0x4;        // RD_KAFKA_EVENT_LOG
+        internal const int EventError = 0x8;      // RD_KAFKA_EVENT_ERROR
+        internal const int EventStats = 0x40;     // RD_KAFKA_EVENT_STATS
+        internal const int ErrQueueFull = -184;   // RD_KAFKA_RESP_ERR__QUEUE_FULL
+        internal const int ErrFatal = -150;       // RD_KAFKA_RESP_ERR__FATAL
         internal const int MsgFlagCopy = 0x2;     // RD_KAFKA_MSG_F_COPY
 
         /// <summary>rd_kafka_vtype_t.</summary>
@@ -92,5 +97,79 @@ internal static partial class Interop
 
         [LibraryImport(Libraries.Rdkafka)]
         internal static partial int rd_kafka_flush(SafeKafkaHandle rk, int timeoutMs);
+
+        [LibraryImport(Libraries.Rdkafka)]
+        internal static partial int rd_kafka_outq_len(SafeKafkaHandle rk);
+
+        /// <summary>rd_kafka_msg_status_t: 0 not persisted, 1 possibly persisted, 2 persisted.</summary>
+        [LibraryImport(Libraries.Rdkafka)]
+        internal static unsafe partial int rd_kafka_message_status(Message* message);
+
+        [LibraryImport(Libraries.Rdkafka)]
+        internal static partial int rd_kafka_event_error(IntPtr ev);
+
+        [LibraryImport(Libraries.Rdkafka)]
+        internal static partial IntPtr rd_kafka_event_error_string(IntPtr ev);
+
+        [LibraryImport(Libraries.Rdkafka)]
+        internal static partial int rd_kafka_event_error_is_fatal(IntPtr ev);
+
+        [LibraryImport(Libraries.Rdkafka)]
+        internal static unsafe partial int rd_kafka_event_log(IntPtr ev, byte** facility, byte** text, int* level);
+
+        [LibraryImport(Libraries.Rdkafka)]
+        internal static partial IntPtr rd_kafka_event_stats(IntPtr ev);
+
+        /// <summary>Forwards librdkafka's logs to <paramref name="queue"/> (IntPtr.Zero: the main queue); needs <c>log.queue=true</c>.</summary>
+        [LibraryImport(Libraries.Rdkafka)]
+        internal static partial int rd_kafka_set_log_queue(SafeKafkaHandle rk, IntPtr queue);
+
+        [LibraryImport(Libraries.Rdkafka)]
+        internal static unsafe partial int rd_kafka_fatal_error(SafeKafkaHandle rk, byte* errstr, nuint size);
+
+        [LibraryImport(Libraries.Rdkafka, StringMarshalling = StringMarshalling.Utf8)]
+        internal static partial IntPtr rd_kafka_topic_new(SafeKafkaHandle rk, string topic, IntPtr conf);
+
+        [LibraryImport(Libraries.Rdkafka)]
+        internal static partial void rd_kafka_topic_destroy(IntPtr rkt);
+
+        [LibraryImport(Libraries.Rdkafka)]
+        internal static unsafe partial int rd_kafka_metadata(SafeKafkaHandle rk, int allTopics, IntPtr onlyTopic, MetadataList** metadata, int timeoutMs);
+
+        [LibraryImport(Libraries.Rdkafka)]
+        internal static unsafe partial void rd_kafka_metadata_destroy(MetadataList* metadata);
+
+        /// <summary>struct rd_kafka_metadata: the topics part (brokers are not read).</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        internal unsafe struct MetadataList
+        {
+            public int BrokerCount;
+            public void* Brokers;
+            public int TopicCount;
+            public MetadataTopic* Topics;
+        }
+
+        /// <summary>struct rd_kafka_metadata_topic.</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        internal unsafe struct MetadataTopic
+        {
+            public byte* Name;
+            public int PartitionCount;
+            public MetadataPartition* Partitions;
+            public int Err;
+        }
+
+        /// <summary>struct rd_kafka_metadata_partition.</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        internal unsafe struct MetadataPartition
+        {
+            public int Id;
+            public int Err;
+            public int Leader;
+            public int ReplicaCount;
+            public int* Replicas;
+            public int IsrCount;
+            public int* Isrs;
+        }
     }
 }

@@ -57,31 +57,31 @@ public sealed class EdgeMetricsTests : IAsyncLifetime
     {
         EdgeMetric[] table =
         [
-            .. EdgeMetrics.All,
-            new("klais_receive_widgets_total", MetricType.Counter, "widgets", "receive.widgets", "Widgets received.", _ => 42),
-            new("klais_gadget_level", MetricType.Gauge, "level", "gadgets.level", "A section /stats did not have.", _ => 2.5),
+            .. _edge.Node.Metrics.All,
+            new("klais_receive_widgets_total", MetricType.Counter, "widgets", "receive.widgets", "Widgets received.", () => 42),
+            new("klais_gadget_level", MetricType.Gauge, "level", "gadgets.level", "A section /stats did not have.", () => 2.5),
         ];
 
-        JsonElement stats = OutageTests.Render(w => EdgeStatsWriter.WriteStats(w, _edge.Node, table));
+        JsonElement stats = OutageTests.Render(w => _edge.Node.Stats.WriteStats(w, table));
         Assert.Equal(42, stats.GetProperty("receive").GetProperty("widgets").GetInt64());
         Assert.Equal(4, stats.GetProperty("receive").GetProperty("datagrams").GetInt64()); // the section keeps what it had
         Assert.Equal(2.5, stats.GetProperty("gadgets").GetProperty("level").GetDouble());
 
-        string metrics = PrometheusText.Write(_edge.Node, table);
+        string metrics = _edge.Node.Prometheus.Write(table);
         Assert.Contains("# HELP klais_receive_widgets_total Widgets received.\n# TYPE klais_receive_widgets_total counter\nklais_receive_widgets_total{node=\"edge-test\"} 42\n", metrics, StringComparison.Ordinal);
         Assert.Contains("# TYPE klais_gadget_level gauge\nklais_gadget_level{node=\"edge-test\"} 2.5\n", metrics, StringComparison.Ordinal);
 
         // Without them in the table, neither output has them.
-        Assert.False(OutageTests.Render(w => EdgeStatsWriter.WriteStats(w, _edge.Node)).GetProperty("receive").TryGetProperty("widgets", out _));
-        Assert.DoesNotContain("klais_receive_widgets_total", PrometheusText.Write(_edge.Node), StringComparison.Ordinal);
+        Assert.False(OutageTests.Render(w => _edge.Node.Stats.WriteStats(w)).GetProperty("receive").TryGetProperty("widgets", out _));
+        Assert.DoesNotContain("klais_receive_widgets_total", _edge.Node.Prometheus.Write(), StringComparison.Ordinal);
     }
 
     [Fact]
     public void Every_entry_of_the_table_is_in_stats_at_its_path_and_in_metrics_with_the_same_value()
     {
-        JsonElement stats = OutageTests.Render(w => EdgeStatsWriter.WriteStats(w, _edge.Node));
-        Dictionary<string, double> samples = Samples(PrometheusText.Write(_edge.Node));
-        foreach (EdgeMetric metric in EdgeMetrics.All)
+        JsonElement stats = OutageTests.Render(w => _edge.Node.Stats.WriteStats(w));
+        Dictionary<string, double> samples = Samples(_edge.Node.Prometheus.Write());
+        foreach (EdgeMetric metric in _edge.Node.Metrics.All)
         {
             string series = metric.Label is { } label ? $"{metric.Name}{{node=\"edge-test\",{label.Name}=\"{label.Value}\"}}" : $"{metric.Name}{{node=\"edge-test\"}}";
             Assert.True(samples.TryGetValue(series, out double sample), $"{series} is not in /metrics");
@@ -109,7 +109,7 @@ public sealed class EdgeMetricsTests : IAsyncLifetime
     [Fact]
     public void Metrics_published_before_the_table_keep_their_names_and_types()
     {
-        string metrics = PrometheusText.Write(_edge.Node);
+        string metrics = _edge.Node.Prometheus.Write();
         foreach (string name in PublishedNames)
         {
             string type = name.EndsWith("_total", StringComparison.Ordinal) ? "counter" : name.EndsWith("_seconds", StringComparison.Ordinal) ? "summary" : "gauge";

@@ -1,29 +1,32 @@
 using System.Net.Sockets;
 using System.Text;
 using Klais.Edge.Configuration;
-using Klais.Edge.Hosting;
+using Klais.Edge.Tests.EndToEnd;
 using Klais.Testing;
-using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace Klais.Edge.Tests.Delivery;
 
 /// <summary>
-/// An <see cref="EdgeNode"/> without the HTTP layer: real UDP socket, real Kafka protocol to a dev cluster, and a
-/// manual clock for the circuit breaker, the spill's fsync timer and checkpoint pacing.
+/// An edge host without the HTTP layer: real UDP socket, real Kafka protocol to a dev cluster, and a manual clock
+/// for the circuit breaker, the spill's fsync timer and checkpoint pacing.
 /// </summary>
 internal sealed class NodeHarness : IAsyncDisposable
 {
+    private readonly IHost _host;
     private readonly Socket _sender;
 
-    private NodeHarness(EdgeNode node, ManualTimeProvider clock)
+    private NodeHarness(IHost host, ManualTimeProvider clock)
     {
-        Node = node;
+        _host = host;
+        Node = new EdgeComponents(host.Services);
         Clock = clock;
         _sender = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        _sender.Connect(node.Receiver.LocalEndPoint);
+        _sender.Connect(Node.Receiver.LocalEndPoint);
     }
 
-    public EdgeNode Node { get; }
+    public EdgeComponents Node { get; }
 
     public ManualTimeProvider Clock { get; }
 
@@ -59,9 +62,12 @@ internal sealed class NodeHarness : IAsyncDisposable
     public static NodeHarness Start(EdgeConfig config)
     {
         var clock = new ManualTimeProvider();
-        var node = new EdgeNode(config, NullLoggerFactory.Instance, TimeProvider.System, clock);
-        node.Start();
-        return new NodeHarness(node, clock);
+        HostApplicationBuilder builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { Args = [] });
+        builder.Services.AddKeyedSingleton<TimeProvider>(EdgeServiceCollectionExtensions.DeliveryClock, clock);
+        builder.Services.AddKlaisEdge(config, TimeProvider.System);
+        IHost host = builder.Build();
+        host.StartAsync().GetAwaiter().GetResult();
+        return new NodeHarness(host, clock);
     }
 
     public static byte[] Datagram(string device, uint sequence, string payload)
@@ -108,6 +114,7 @@ internal sealed class NodeHarness : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _sender.Dispose();
-        await Node.DisposeAsync();
+        await _host.StopAsync();
+        _host.Dispose();
     }
 }

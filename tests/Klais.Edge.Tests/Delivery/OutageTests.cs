@@ -53,14 +53,14 @@ public sealed class OutageTests : IDisposable
         SendRange(edge, Devices, PerDevice / 2, PerDevice);  // these go straight to the spill
         Assert.True(await NodeHarness.WaitForAsync(() => edge.Node.Dam.Received == N && edge.Node.Spill.PendingRecords == N, TimeSpan.FromSeconds(30)),
             $"received {edge.Node.Dam.Received}, pending {edge.Node.Spill.PendingRecords}");
-        JsonElement health = Render(w => EdgeStatsWriter.WriteHealth(w, edge.Node));
+        JsonElement health = Render(w => edge.Node.Stats.WriteHealth(w));
         Assert.Equal(EdgeDegradation.DegradedKafka, health.GetProperty("degradation").GetInt32());
         Assert.Equal("DEGRADED_KAFKA", health.GetProperty("degradation_name").GetString());
         Assert.Contains(health.GetProperty("degradation_reasons").EnumerateArray(), r => r.GetString()!.StartsWith("Kafka circuit open", StringComparison.Ordinal));
         Assert.Equal("open", health.GetProperty("kafka").GetProperty("circuit").GetString());
         Assert.Equal(N, health.GetProperty("spill").GetProperty("pending_records").GetInt64());
-        Assert.Contains("klais_degradation_level{node=\"edge-test\"} 2\n", PrometheusText.Write(edge.Node), StringComparison.Ordinal);
-        Assert.Contains("klais_circuit_state{node=\"edge-test\"} 1\n", PrometheusText.Write(edge.Node), StringComparison.Ordinal);
+        Assert.Contains("klais_degradation_level{node=\"edge-test\"} 2\n", edge.Node.Prometheus.Write(), StringComparison.Ordinal);
+        Assert.Contains("klais_circuit_state{node=\"edge-test\"} 1\n", edge.Node.Prometheus.Write(), StringComparison.Ordinal);
         Assert.Equal(0, edge.Node.Producer.Delivered);
 
         _cluster.SetAllBrokersUp();
@@ -99,7 +99,7 @@ public sealed class OutageTests : IDisposable
 
         Assert.True(await NodeHarness.WaitForAsync(() => edge.Node.Producer.Delivered == N, TimeSpan.FromSeconds(30)));
         AssertExactlyOnceInOrder(TopicReader.ReadToEnd(_cluster.BootstrapServers, "twice", TimeSpan.FromSeconds(30)), Devices, PerDevice);
-        JsonElement stats = Render(w => EdgeStatsWriter.WriteStats(w, edge.Node));
+        JsonElement stats = Render(w => edge.Node.Stats.WriteStats(w));
         Assert.Equal(N, stats.GetProperty("rejected").GetProperty("duplicate").GetInt64());
         Assert.Equal(N, stats.GetProperty("kafka").GetProperty("delivered").GetInt64());
         Assert.Equal(Devices, stats.GetProperty("dedupe").GetProperty("devices").GetInt64());
@@ -158,7 +158,7 @@ public sealed class OutageTests : IDisposable
             Assert.True(await NodeHarness.WaitForAsync(() => first.Node.Producer.Delivered == Devices * 100, TimeSpan.FromSeconds(30)));
         }   // SIGTERM's path: the dedupe windows are saved beside the spill
 
-        Assert.True(File.Exists(Path.Combine(_spill, EdgeNode.DedupeStateFile)));
+        Assert.True(File.Exists(Path.Combine(_spill, EdgeStateService.DedupeStateFile)));
         await using NodeHarness second = NodeHarness.Start(config);
 
         // Each device lost its link for a while and now sends its buffer: the last 50 the edge already had, then 50 new.

@@ -4,6 +4,8 @@ using System.Text;
 using System.Text.Json;
 using Klais.Contracts.Wire;
 using Klais.Kafka;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace Klais.Edge.Tests.EndToEnd;
 
@@ -125,7 +127,9 @@ public sealed class EdgeEndToEndTests : IDisposable
     [Fact]
     public async Task Ready_answers_200_while_the_edge_receives_and_503_from_the_stop_on_while_live_stays_200()
     {
-        await using EdgeHarness edge = await EdgeHarness.StartAsync(EdgeHarness.Config(_cluster.BootstrapServers, "ready"));
+        var gate = new StopGate();
+        await using EdgeHarness edge = await EdgeHarness.StartAsync(EdgeHarness.Config(_cluster.BootstrapServers, "ready"),
+            services: s => s.AddHostedService(_ => gate));
         using (HttpResponseMessage ready = await edge.Http.GetAsync(new Uri("/health/ready", UriKind.Relative)))
         {
             Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
@@ -133,7 +137,9 @@ public sealed class EdgeEndToEndTests : IDisposable
 
         Assert.True((await edge.GetJsonAsync("/health")).GetProperty("ready").GetBoolean());
 
-        await edge.Node.StopAsync(); // the API outlives the node, as on SIGTERM
+        // SIGTERM's stop: every step of the edge's runs, then the gate holds the host before the API's own stop.
+        Task stop = edge.StopAsync();
+        await gate.Reached.WaitAsync(TimeSpan.FromSeconds(30));
 
         using HttpResponseMessage stopping = await edge.Http.GetAsync(new Uri("/health/ready", UriKind.Relative));
         using JsonDocument body = JsonDocument.Parse(await stopping.Content.ReadAsStringAsync());
@@ -141,6 +147,8 @@ public sealed class EdgeEndToEndTests : IDisposable
         Assert.Equal("stopping", body.RootElement.GetProperty("status").GetString());
         Assert.Equal("live", (await edge.GetJsonAsync("/health/live")).GetProperty("status").GetString());
         Assert.False((await edge.GetJsonAsync("/health")).GetProperty("ready").GetBoolean());
+        gate.Release();
+        await stop;
     }
 
     [Fact]
@@ -162,5 +170,35 @@ public sealed class EdgeEndToEndTests : IDisposable
         Assert.Contains("klais_rejected_total{node=\"edge-test\",reason=\"too_short\"} 1\n", metrics, StringComparison.Ordinal);
         Assert.Contains("# TYPE klais_dam_passed_total counter\n", metrics, StringComparison.Ordinal);
         Assert.Contains("klais_dam_rate{node=\"edge-test\"} 10000\n", metrics, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Registered after the edge's services, so its <see cref="StoppedAsync"/> comes after every stop step of the
+    /// edge's and before the API's (which stops after it): it holds the stop there until the test releases it.
+    /// </summary>
+    private sealed class StopGate : IHostedLifecycleService
+    {
+        private readonly TaskCompletionSource _reached = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task Reached => _reached.Task;
+
+        public void Release() => _release.TrySetResult();
+
+        public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StoppedAsync(CancellationToken cancellationToken)
+        {
+            _reached.TrySetResult();
+            return _release.Task;
+        }
     }
 }

@@ -13,17 +13,18 @@ internal sealed class EdgeHarness : IAsyncDisposable
 {
     private readonly IHost _host;
     private readonly Socket _sender;
+    private Task? _stop;
 
     private EdgeHarness(IHost host)
     {
         _host = host;
-        Node = host.Services.GetRequiredService<EdgeNode>();
+        Node = new EdgeComponents(host.Services);
         Http = new HttpClient { BaseAddress = new Uri($"http://{host.Services.GetRequiredService<EdgeApiService>().LocalEndPoint}/") };
         _sender = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         _sender.Connect(Node.Receiver.LocalEndPoint);
     }
 
-    public EdgeNode Node { get; }
+    public EdgeComponents Node { get; }
 
     public HttpClient Http { get; }
 
@@ -49,10 +50,13 @@ internal sealed class EdgeHarness : IAsyncDisposable
         return result.Config ?? throw new InvalidOperationException(string.Join("; ", result.Errors));
     }
 
-    /// <summary>Starts an edge; <paramref name="time"/> is the node's clock (the system's when null).</summary>
-    public static async Task<EdgeHarness> StartAsync(EdgeConfig config, TimeProvider? time = null)
+    /// <summary>
+    /// Starts an edge; <paramref name="time"/> is the node's clock (the system's when null); <paramref name="services"/>
+    /// adds a test's own services after the edge's.
+    /// </summary>
+    public static async Task<EdgeHarness> StartAsync(EdgeConfig config, TimeProvider? time = null, Action<IServiceCollection>? services = null)
     {
-        IHost host = Program.Build(config, time);
+        IHost host = Program.Build(config, time, services);
         await host.StartAsync();
         return new EdgeHarness(host);
     }
@@ -84,11 +88,14 @@ internal sealed class EdgeHarness : IAsyncDisposable
         return true;
     }
 
+    /// <summary>Stops the host as SIGTERM does (once, however often it is called).</summary>
+    public Task StopAsync() => _stop ??= _host.StopAsync();
+
     public async ValueTask DisposeAsync()
     {
         _sender.Dispose();
         Http.Dispose();
-        await _host.StopAsync();
+        await StopAsync();
         _host.Dispose();
     }
 }
