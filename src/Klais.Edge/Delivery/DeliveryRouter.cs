@@ -9,30 +9,16 @@ using Polly.CircuitBreaker;
 
 namespace Klais.Edge.Delivery;
 
-/// <summary>Where the router sends what the Dam lets through.</summary>
-internal enum DeliveryMode
-{
-    /// <summary>Circuit closed, spill empty: straight to librdkafka.</summary>
-    Direct = 0,
-
-    /// <summary>Switching to the spill: librdkafka's records are being taken back (purged) and spilled; new records wait in the Dam.</summary>
-    Draining = 1,
-
-    /// <summary>Circuit open, or a backlog is being replayed: new records go to the spill's tail.</summary>
-    Spilling = 2,
-}
-
 /// <summary>
 /// The Dam's sink: delivers admitted records to Kafka while Kafka takes them, and to the <see cref="SpillLog"/>
 /// while it does not; replays the spill, oldest first, when Kafka is back, and only then delivers directly again.
 /// </summary>
 /// <remarks>
-/// <para>Invariant that keeps each device's order: whatever librdkafka holds is older than anything in the spill.
-/// Going to the spill (circuit open, or librdkafka gave a record back) first takes back everything librdkafka
-/// holds (<c>rd_kafka_purge</c>) and spills it in delivery-report order, which is per-partition produce order, while
-/// new records wait in the Dam (<see cref="DeliveryMode.Draining"/>). Replay produces from the spill's head while new
-/// records go to its tail; the switch back to direct happens under the spill's lock when the reader has read
-/// everything written.</para>
+/// <para>The mode (direct, draining, spilling) and the invariant that keeps each device's order live in
+/// <see cref="DeliveryGate"/>: the router asks it before handing a record to librdkafka or to the spill. Going to the
+/// spill (circuit open, or librdkafka gave a record back) first takes back everything librdkafka holds
+/// (<c>rd_kafka_purge</c>) and spills it in produce order while new records wait in the Dam; replay produces from the
+/// spill's head while new records go to its tail, and the gate switches back to direct when replay caught up.</para>
 /// <para>Exactly once: a replayed record leaves the spill only when Kafka acknowledged it (<see cref="ReplayWindow"/>,
 /// checkpoint). Records acknowledged out of order are remembered so neither a rewind nor a restart sends them again.
 /// What stays open: a record librdkafka had sent and then gave back (<see cref="PersistenceStatus.PossiblyPersisted"/>)
@@ -63,21 +49,18 @@ internal sealed partial class DeliveryRouter : IDamSink, IDeliveryObserver, IDis
     private readonly ILogger _log;
     private readonly SpillReader _reader;
     private readonly ReplayWindow _window;
-    private readonly Lock _modeGate = new();
+    private readonly DeliveryGate _gate;
     private readonly SemaphoreSlim _wake = new(0);
-    private readonly List<ReturnedRecord> _returned = [];
     private readonly CancellationTokenSource _stopping = new();
-    private int _mode;
     private Task? _replayer;
-    private Task _draining = Task.CompletedTask;
     private long _lastCommit;
     private SpillPosition _committed = new(-1, -1);
     private long _spilled;
     private long _lost;
     private long _replayed;
     private long _rewinds;
-    private long _spillEpisodes;
     private int _lostLogged;
+    private int _lostAfterStopLogged;
 
     public DeliveryRouter(TelemetryProducer producer, SpillLog spill, KafkaCircuit circuit, TimeProvider time, ILogger<DeliveryRouter> logger, int replayWindow = DefaultReplayWindow)
     {
@@ -89,19 +72,14 @@ internal sealed partial class DeliveryRouter : IDamSink, IDeliveryObserver, IDis
         _reader = new SpillReader(spill);
         _window = new ReplayWindow(replayWindow);
         _lastCommit = time.GetTimestamp();
-        if (spill.PendingRecords > 0 || spill.SegmentCount > 0)
-        {
-            // A backlog from an earlier run: it goes first, so new records queue behind it.
-            spill.OpenForAppends();
-            _mode = (int)DeliveryMode.Spilling;
-        }
+        _gate = new DeliveryGate(spill, backlog: spill.PendingRecords > 0 || spill.SegmentCount > 0);
 
         producer.Observer = this;
         circuit.Opened += OnCircuitOpened;
         circuit.Closed += Wake;
     }
 
-    public DeliveryMode Mode => (DeliveryMode)Volatile.Read(ref _mode);
+    public DeliveryMode Mode => _gate.Mode;
 
     /// <summary>Records this router wrote to the spill (from the Dam, or given back by librdkafka).</summary>
     public long Spilled => Interlocked.Read(ref _spilled);
@@ -116,7 +94,7 @@ internal sealed partial class DeliveryRouter : IDamSink, IDeliveryObserver, IDis
     public long Rewinds => Interlocked.Read(ref _rewinds);
 
     /// <summary>Times the router switched from direct delivery to the spill.</summary>
-    public long SpillEpisodes => Interlocked.Read(ref _spillEpisodes);
+    public long SpillEpisodes => _gate.Drains;
 
     public int ReplayInFlight => _window.InFlight;
 
@@ -129,10 +107,10 @@ internal sealed partial class DeliveryRouter : IDamSink, IDeliveryObserver, IDis
     {
         while (true)
         {
-            int mode = Volatile.Read(ref _mode);
-            if (mode == (int)DeliveryMode.Direct)
+            DeliveryMode mode = _gate.Mode;
+            if (mode == DeliveryMode.Direct)
             {
-                if (_producer.TryProduceWhile(record, ref _mode, (int)DeliveryMode.Direct, out bool closed))
+                if (_producer.TryProduceWhile(record, ref _gate.ProduceGate, DeliveryGate.Open, out bool closed))
                 {
                     return true;
                 }
@@ -145,7 +123,7 @@ internal sealed partial class DeliveryRouter : IDamSink, IDeliveryObserver, IDis
                 continue;
             }
 
-            if (mode == (int)DeliveryMode.Draining)
+            if (mode == DeliveryMode.Draining)
             {
                 return false;       // the Dam holds it until librdkafka's records are back in the spill
             }
@@ -156,7 +134,7 @@ internal sealed partial class DeliveryRouter : IDamSink, IDeliveryObserver, IDis
                 case SpillAppendResult.Appended:
                     Interlocked.Increment(ref _spilled);
                     return true;
-                case SpillAppendResult.Closed:
+                case SpillAppendResult.Closed when !_gate.IsStopped:
                     continue;       // replay just caught up: direct again
                 default:
                     if (result == SpillAppendResult.Full && _spill.Options.FullPolicy == SpillFullPolicy.Block)
@@ -200,15 +178,9 @@ internal sealed partial class DeliveryRouter : IDamSink, IDeliveryObserver, IDis
 
         // Keep order: once one record fell out of librdkafka, everything after it goes through the spill too.
         BeginSpilling(ours ? "records taken back from librdkafka" : $"a record came back undelivered ({code})");
-        lock (_modeGate)
+        if (_gate.TryHoldReturned(record))
         {
-            if (_mode == (int)DeliveryMode.Draining)
-            {
-                // Spilled when the drain ends, sorted by produce order: librdkafka reports in-flight and queued
-                // records of one partition in separate passes, not necessarily oldest first.
-                _returned.Add(new ReturnedRecord(record));
-                return;
-            }
+            return;     // spilled, in produce order, when the drain ends
         }
 
         while (true)
@@ -220,9 +192,11 @@ internal sealed partial class DeliveryRouter : IDamSink, IDeliveryObserver, IDis
                 return;
             }
 
-            if (result != SpillAppendResult.Closed)
+            if (result != SpillAppendResult.Closed || _gate.IsStopped)
             {
-                CountLost(result);  // full or failing: this thread cannot hold it (it is librdkafka's poll thread)
+                // Full or failing: this thread cannot hold it (it is librdkafka's poll thread). Closed by the stop:
+                // nothing takes it any more, and asking again would spin on this thread for ever.
+                CountLost(result);
                 return;
             }
 
@@ -268,9 +242,9 @@ internal sealed partial class DeliveryRouter : IDamSink, IDeliveryObserver, IDis
             PurgeUntilEmpty(Left() + TimeSpan.FromSeconds(1), graceForSent: false);
         }
 
-        await _draining.ConfigureAwait(false);
+        await _gate.Drained.ConfigureAwait(false);
         Commit(force: true);
-        _spill.Close();
+        _gate.Stop();
         LogStopped(_log, heldBack, _spill.PendingRecords, _spill.Bytes, Lost);
     }
 
@@ -323,20 +297,10 @@ internal sealed partial class DeliveryRouter : IDamSink, IDeliveryObserver, IDis
     /// <summary>Direct → Draining: take everything back from librdkafka into the spill, then spill new records.</summary>
     internal void BeginSpilling(string reason)
     {
-        lock (_modeGate)
+        if (_gate.TryBeginDraining(FinishDraining))
         {
-            if (_mode != (int)DeliveryMode.Direct)
-            {
-                return;
-            }
-
-            _spill.OpenForAppends();
-            Interlocked.Exchange(ref _mode, (int)DeliveryMode.Draining);   // a full fence: see TelemetryProducer.TryProduceWhile
-            Interlocked.Increment(ref _spillEpisodes);
-            _draining = Task.Run(FinishDraining);
+            LogSpilling(_log, reason, _producer.InFlight);
         }
-
-        LogSpilling(_log, reason, _producer.InFlight);
     }
 
     /// <summary>Takes everything back from librdkafka, spills it in produce order, then lets new records into the spill.</summary>
@@ -344,17 +308,9 @@ internal sealed partial class DeliveryRouter : IDamSink, IDeliveryObserver, IDis
     {
         PurgeUntilEmpty(_stopping.IsCancellationRequested ? TimeSpan.Zero : Timeout.InfiniteTimeSpan, graceForSent: !_stopping.IsCancellationRequested);
         PurgeUntilEmpty(Timeout.InfiniteTimeSpan, graceForSent: false);
-        ReturnedRecord[] returned;
-        lock (_modeGate)
+        _gate.EndDraining(record =>
         {
-            returned = [.. _returned];
-            _returned.Clear();
-        }
-
-        Array.Sort(returned, static (a, b) => a.Order.CompareTo(b.Order));
-        foreach (ReturnedRecord r in returned)
-        {
-            SpillAppendResult result = _spill.Append(r.Record);
+            SpillAppendResult result = _spill.Append(record);
             if (result == SpillAppendResult.Appended)
             {
                 Interlocked.Increment(ref _spilled);
@@ -363,12 +319,7 @@ internal sealed partial class DeliveryRouter : IDamSink, IDeliveryObserver, IDis
             {
                 CountLost(result);
             }
-        }
-
-        lock (_modeGate)
-        {
-            Interlocked.Exchange(ref _mode, (int)DeliveryMode.Spilling);
-        }
+        });
 
         Wake();
     }
@@ -453,8 +404,8 @@ internal sealed partial class DeliveryRouter : IDamSink, IDeliveryObserver, IDis
     /// <summary>One step of replay; true when it did something (so the loop does not wait).</summary>
     internal bool ReplayStep()
     {
-        int mode = Volatile.Read(ref _mode);
-        if (mode == (int)DeliveryMode.Draining)
+        DeliveryMode mode = _gate.Mode;
+        if (mode == DeliveryMode.Draining)
         {
             return false;
         }
@@ -478,7 +429,7 @@ internal sealed partial class DeliveryRouter : IDamSink, IDeliveryObserver, IDis
             return true;
         }
 
-        if (mode != (int)DeliveryMode.Spilling || !kafkaUp)
+        if (mode != DeliveryMode.Spilling || !kafkaUp)
         {
             return false;
         }
@@ -488,7 +439,7 @@ internal sealed partial class DeliveryRouter : IDamSink, IDeliveryObserver, IDis
         {
             if (!_reader.TryRead(out Admitted record, out SpillPosition position, out bool alreadyDone))
             {
-                if (_spill.TryCloseWhenCaughtUp(_reader.Position, () => Interlocked.Exchange(ref _mode, (int)DeliveryMode.Direct)))
+                if (_gate.TryReturnToDirect(_reader.Position))
                 {
                     // The tail is sealed now: one more read moves the reader past it, so the checkpoint can pass it
                     // and the segment is deleted once its last records are acknowledged.
@@ -551,23 +502,17 @@ internal sealed partial class DeliveryRouter : IDamSink, IDeliveryObserver, IDis
     private void CountLost(SpillAppendResult result)
     {
         Interlocked.Increment(ref _lost);
-        if (Interlocked.Exchange(ref _lostLogged, 1) == 0)
+        if (result == SpillAppendResult.Closed)
+        {
+            if (Interlocked.Exchange(ref _lostAfterStopLogged, 1) == 0)
+            {
+                LogLostAfterStop(_log, _producer.InFlight);
+            }
+        }
+        else if (Interlocked.Exchange(ref _lostLogged, 1) == 0)
         {
             LogLost(_log, result == SpillAppendResult.Full ? "full" : "failing", _spill.Bytes, _spill.LastError ?? string.Empty);
         }
-    }
-
-    /// <summary>A copy of a record librdkafka gave back while draining, kept until the drain ends.</summary>
-    private sealed class ReturnedRecord(InFlightRecord from)
-    {
-        private readonly byte[] _id = from.Record.DeviceId.ToArray();
-        private readonly byte[] _payload = from.Record.Payload.ToArray();
-        private readonly uint _sequence = from.Sequence;
-        private readonly long _received = from.ReceivedUnixNanos;
-
-        public long Order { get; } = from.Order;
-
-        public Admitted Record => new(_id, _sequence, _payload, _received);
     }
 
     [LoggerMessage(EventId = EventIds.SpillingStarted, Level = LogLevel.Warning, Message = "Spilling: {Reason}; taking back {InFlight} records from librdkafka into the spill")]
@@ -581,6 +526,10 @@ internal sealed partial class DeliveryRouter : IDamSink, IDeliveryObserver, IDis
 
     [LoggerMessage(EventId = EventIds.SpillFull, Level = LogLevel.Error, Message = "Spill {State} ({Bytes} bytes; {Error}): admitted records are being refused and counted as spill.lost (logged once)")]
     private static partial void LogLost(ILogger logger, string state, long bytes, string error);
+
+    [LoggerMessage(EventId = EventIds.DeliveryAfterStop, Level = LogLevel.Error,
+        Message = "A record reached delivery after the stop had closed the spill ({InFlight} still in librdkafka): it is counted as spill.lost (logged once)")]
+    private static partial void LogLostAfterStop(ILogger logger, long inFlight);
 
     [LoggerMessage(EventId = EventIds.ShutdownSpilled, Level = LogLevel.Information, Message = "Delivery stopped: {HeldBack} records taken back from librdkafka; spill holds {Pending} records ({Bytes} bytes); lost {Lost}")]
     private static partial void LogStopped(ILogger logger, long heldBack, long pending, long bytes, long lost);

@@ -44,6 +44,7 @@ internal static class EventIds
     public const int CircuitProbe = 707;
     public const int ReplayReadFailed = 708;
     public const int ShutdownFlushGaveUp = 709;
+    public const int DeliveryAfterStop = 710;
     public const int DedupeState = 800;
     public const int DedupeSaved = 801;
     public const int DedupeSaveFailed = 802;
