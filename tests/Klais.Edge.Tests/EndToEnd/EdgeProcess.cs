@@ -37,8 +37,9 @@ internal sealed class EdgeProcess : IDisposable
 
     /// <summary>
     /// Starts klais-edge with only <paramref name="env"/> as its KLAIS_ settings (the test process's own are removed):
-    /// the JIT build beside the tests, or the executable <c>KLAIS_TEST_EDGE</c> names (e.g. <c>out/bin/klais-edge</c>,
-    /// the NativeAOT build <c>make publish</c> makes), so the process tests can run against what is deployed.
+    /// the JIT build beside the tests, or the executable <c>KLAIS_TEST_EDGE</c> names (an absolute path: tests run in
+    /// their bin folder; e.g. <c>$PWD/out/bin/klais-edge</c>, the NativeAOT build <c>make publish</c> makes), so the
+    /// process tests can run against what is deployed.
     /// </summary>
     public static EdgeProcess Start(Dictionary<string, string> env)
     {
