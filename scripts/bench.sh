@@ -184,22 +184,17 @@ stop_pid "$rsyslog" 10
 # during the load (the highest) and 5 s after it.
 start_edge "$out/edge.steady.log"
 b=$(curl -fsS "http://$api/stats")
-rss() { awk '/VmRSS/ { print $2 }' "/proc/$1/status"; }
 take 1000000
 ./bench/sink/udp_flood "127.0.0.1:$port" "$devices" 100000 1000000 "$taken" >"$out/flood.txt" &
 gen=$!
-rss_peak=0
-while kill -0 "$gen" 2>/dev/null; do
-  r=$(rss "$edge"); [ "$r" -gt "$rss_peak" ] && rss_peak=$r
-  sleep 0.2
-done
+rss_peak=$(peak_rss_kb "$edge" "$gen")
 wait "$gen"
 settle edge_delivered >/dev/null
 sleep 5
 s=$(curl -fsS "http://$api/stats")
 mb() { awk -v k="$1" 'BEGIN { printf "%.1f MB", k / 1024 }'; }
 delta() { echo $(( $(jq "$1" <<<"$s") - $(jq "$1" <<<"$b") )); }
-say "steady 100000/s for 10 s: RSS during the load at most $(mb "$rss_peak"), 5 s after it $(mb "$(rss "$edge")"); receive-to-enqueue p50 $(jq .latency.receive_to_enqueue_p50_us <<<"$s") us, p99 $(jq .latency.receive_to_enqueue_p99_us <<<"$s") us, p99.9 $(jq .latency.receive_to_enqueue_p999_us <<<"$s") us (since start, warm-up included); delivered $(delta .kafka.delivered) of $(delta .receive.datagrams) received of 1000000 sent, $(delta .receive.kernel_drops) kernel drops"
+say "steady 100000/s for 10 s: RSS during the load at most $(mb "$rss_peak"), 5 s after it $(mb "$(rss_kb "$edge")"); receive-to-enqueue p50 $(jq .latency.receive_to_enqueue_p50_us <<<"$s") us, p99 $(jq .latency.receive_to_enqueue_p99_us <<<"$s") us, p99.9 $(jq .latency.receive_to_enqueue_p999_us <<<"$s") us (since start, warm-up included); delivered $(delta .kafka.delivered) of $(delta .receive.datagrams) received of 1000000 sent, $(delta .receive.kernel_drops) kernel drops"
 stop_pid "$edge" 20
 
 # 3. Idle RSS: 10 s after the API answered its first /health, no traffic.

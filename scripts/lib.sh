@@ -32,6 +32,18 @@ wait_http() {
   return 1
 }
 
+# rss_kb PID: VmRSS of PID in kB. peak_rss_kb PID WATCHED: the highest VmRSS of PID, sampled every 200 ms while the
+# process WATCHED runs (call it in $( ), then wait for WATCHED in the calling shell).
+rss_kb() { awk '/VmRSS/ { print $2 }' "/proc/$1/status"; }
+peak_rss_kb() {
+  local peak=0 r
+  while kill -0 "$2" 2>/dev/null; do
+    r=$(rss_kb "$1"); [ "${r:-0}" -gt "$peak" ] && peak=$r
+    sleep 0.2
+  done
+  echo "$peak"
+}
+
 # stat JSON_PATH: one number from the edge's /stats (API in $api).
 stat() { curl -fsS "http://$api/stats" | jq -r "$1"; }
 

@@ -4,7 +4,8 @@
 set -euo pipefail
 
 # Native librdkafka (Confluent.Kafka's runtime and the mock cluster), kcat for poking at topics,
-# clang/llvm/libbpf/bpftool for the XDP program, iproute2 for namespaces and veth pairs in tests,
+# clang/llvm/libbpf/bpftool for the XDP program (clang also links the NativeAOT klais-edge; the ILCompiler package
+# brings its own zlib), iproute2 for namespaces and veth pairs in tests,
 # curl and jq for the demo and bench scripts, redis-server for the silos' membership, grain state and reminders
 # (tests and the demo start their own on a free port; the package's system service is never used).
 packages=(librdkafka1 librdkafka-dev kcat clang llvm libbpf-dev libbpf1 bpftool iproute2 procps curl jq redis-server chromium)
@@ -26,7 +27,7 @@ if ! grep -q 'libbpf\.so\.1' <<<"$libraries"; then
   echo "setup: libbpf.so.1 not found after install" >&2; exit 1
 fi
 if ! command -v clang >/dev/null 2>&1; then
-  echo "setup: clang not found after install (bpf/ needs it)" >&2; exit 1
+  echo "setup: clang not found after install (bpf/ and the NativeAOT klais-edge need it)" >&2; exit 1
 fi
 
 # Debian starts the package's redis-server service on 6379 at install where an init system runs; KLAIS never uses it

@@ -12,7 +12,7 @@ using Klais.Testing;
 namespace Klais.SiloBench;
 
 /// <summary>
-/// <c>operator-block [blocks] [klais-edge.dll]</c>: an operator's block from the grain API's POST until both edges
+/// <c>operator-block [blocks] [klais-edge]</c> (the published executable, or a JIT build's klais-edge.dll): an operator's block from the grain API's POST until both edges
 /// enforce it. One in-process silo on a redis-server of its own, the Kafka dev cluster, two klais-edge processes
 /// (the published binary) following klais.control. One block every 30 ms; both edges' <c>GET /blocklist</c> polled
 /// back to back, so a block counts as reached when the second edge lists it.
@@ -25,7 +25,7 @@ internal static class OperatorBlock
     {
         if (!File.Exists(edgeDll))
         {
-            Console.Error.WriteLine($"operator-block: {edgeDll} not found (make publish, or pass the path of klais-edge.dll)");
+            Console.Error.WriteLine($"operator-block: {edgeDll} not found (make publish, or pass the path of klais-edge or klais-edge.dll)");
             return 2;
         }
 
@@ -119,7 +119,10 @@ internal static class OperatorBlock
     private static (Process Process, HttpClient Api) StartEdge(string edgeDll, string bootstrap, string nodeId, string spill)
     {
         int apiPort = FreePorts.Next();
-        var info = new ProcessStartInfo("dotnet", edgeDll) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        ProcessStartInfo info = edgeDll.EndsWith(".dll", StringComparison.Ordinal) ? new ProcessStartInfo("dotnet", edgeDll) : new ProcessStartInfo(Path.GetFullPath(edgeDll));
+        info.UseShellExecute = false;
+        info.RedirectStandardOutput = true;
+        info.RedirectStandardError = true;
         foreach (string name in info.Environment.Keys.Where(k => k.StartsWith("KLAIS_", StringComparison.Ordinal)).ToList())
         {
             info.Environment.Remove(name);

@@ -13,7 +13,7 @@ namespace Klais.SiloBench;
 
 /// <summary>
 /// <c>klais-silobench throughput [reports] [devices] [batch] [wait_ms] [batch_devices]</c>, <c>memory [grains]</c>, <c>redis-writes [devices] [seconds]</c>,
-/// <c>operator-block [blocks] [klais-edge.dll]</c>, <c>inference [steps] [edges]</c> (<see cref="InferenceBench"/>: no silo, the swarm controller alone),
+/// <c>operator-block [blocks] [klais-edge]</c>, <c>inference [steps] [edges]</c> (<see cref="InferenceBench"/>: no silo, the swarm controller alone),
 /// <c>outliers [devices]</c> (<see cref="OutlierBench"/>: the outlier shard and the device decisions alone).
 /// One in-process klais-silo on a redis-server of its own and the Kafka dev cluster. Each prints its result lines;
 /// docs/BENCHMARKS.md keeps them with the command.
@@ -42,7 +42,7 @@ internal static class Program
                 await RedisWrites((int)Arg(1, 100_000), (int)Arg(2, 10));
                 return 0;
             case "operator-block":
-                return await OperatorBlock.RunAsync((int)Arg(1, 100), args.Length > 2 ? args[2] : "out/bin/klais-edge.dll");
+                return await OperatorBlock.RunAsync((int)Arg(1, 100), args.Length > 2 ? args[2] : "out/bin/klais-edge");
             case "inference":
                 InferenceBench.Run((int)Arg(1, 20_000), (int)Arg(2, 10));
                 return 0;
@@ -50,7 +50,7 @@ internal static class Program
                 OutlierBench.Run((int)Arg(1, 100_000));
                 return 0;
             default:
-                Console.Error.WriteLine("usage: klais-silobench throughput [reports] [devices] [batch] [wait_ms] [batch_devices] | memory [grains] | redis-writes [devices] [seconds] | operator-block [blocks] [klais-edge.dll] | inference [steps] [edges] | outliers [devices]");
+                Console.Error.WriteLine("usage: klais-silobench throughput [reports] [devices] [batch] [wait_ms] [batch_devices] | memory [grains] | redis-writes [devices] [seconds] | operator-block [blocks] [klais-edge] | inference [steps] [edges] | outliers [devices]");
                 return 2;
         }
     }

@@ -17,8 +17,8 @@ public static class DependentAdmin
     /// <summary>Confluent's <c>dotnet.cancellation.delay.max.ms</c> default: a disposed admin client's thread ends within it.</summary>
     private const int PollTimeoutMs = 100;
 
-    private static readonly FieldInfo? PollTimeout = typeof(DependentAdminClientBuilder).Assembly
-        .GetType("Confluent.Kafka.AdminClient")?
+    // Type and field named by literals, so trimming (NativeAOT) sees and keeps them.
+    private static readonly FieldInfo? PollTimeout = Type.GetType("Confluent.Kafka.AdminClient, Confluent.Kafka")?
         .GetField("cancellationDelayMaxMs", BindingFlags.Instance | BindingFlags.NonPublic);
 
     /// <summary>True when this Confluent.Kafka build has the field the fix sets (checked by a test).</summary>

@@ -89,6 +89,10 @@ internal sealed class EdgeMetrics
                 () => lifetime.UptimeSeconds),
             Gauge("klais_degradation_level", "level", "degradation", "0 NORMAL, 1 DEGRADED_ML, 2 DEGRADED_KAFKA, 3 DEGRADED_FULL.", () => health.Degradation.Level),
 
+            Gauge("klais_process_resident_bytes", "bytes", "process.resident_bytes", "Resident set of the edge process (VmRSS).", () => ProcessMemory.ResidentBytes()),
+            Gauge("klais_gc_heap_bytes", "bytes", "process.gc_heap_bytes", "Managed objects on the GC heap now, uncollected garbage included.", () => ProcessMemory.GcHeapBytes()),
+            Gauge("klais_gc_committed_bytes", "bytes", "process.gc_committed_bytes", "Memory the GC had committed at its last collection.", () => ProcessMemory.GcCommittedBytes()),
+
             Counter("klais_receive_datagrams_total", "datagrams", "receive.datagrams", "Datagrams read from the UDP sockets.", () => receiver.Datagrams),
             Counter("klais_receive_bytes_total", "bytes", "receive.bytes", "Bytes read from the UDP sockets.", () => receiver.Bytes),
             Counter("klais_receive_batches_total", "batches", "receive.batches", "recvmmsg calls that returned datagrams.", () => receiver.Batches),

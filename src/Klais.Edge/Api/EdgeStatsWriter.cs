@@ -98,7 +98,7 @@ internal sealed class EdgeStatsWriter(
     }
 
     /// <summary>Objects of <c>/stats</c> in the order they are written; a section new to the table goes after them.</summary>
-    private static readonly string[] Sections = ["receive", "dam", "rejected", "kafka", "circuit", "spill", "dedupe", "latency", "xdp", "control"];
+    private static readonly string[] Sections = ["process", "receive", "dam", "rejected", "kafka", "circuit", "spill", "dedupe", "latency", "xdp", "control"];
 
     /// <summary>
     /// <c>/stats</c>: every number of <paramref name="metrics"/> (the metrics table, <see cref="EdgeMetrics.All"/>) at its

@@ -56,6 +56,8 @@ internal sealed partial class KafkaCircuit
     private long _stateSince;
     private string? _lastProblem;
 
+    [System.Diagnostics.CodeAnalysis.UnconditionalSuppressMessage("AOT", "IL3050:RequiresDynamicCode",
+        Justification = "Polly validates the breaker's options (DataAnnotations, Enum.GetValues(Type)) when the pipeline is built; checked on the NativeAOT edge: it builds the pipeline and the circuit opens when the brokers go away (docs/BENCHMARKS.md, edge memory).")]
     public KafkaCircuit(CircuitOptions options, KafkaProbe probe, Func<long> inFlight, TimeProvider time, ILogger<KafkaCircuit> logger)
     {
         ArgumentNullException.ThrowIfNull(options);

@@ -35,15 +35,21 @@ internal sealed class EdgeProcess : IDisposable
         }
     }
 
-    /// <summary>Starts klais-edge with only <paramref name="env"/> as its KLAIS_ settings (the test process's own are removed).</summary>
+    /// <summary>
+    /// Starts klais-edge with only <paramref name="env"/> as its KLAIS_ settings (the test process's own are removed):
+    /// the JIT build beside the tests, or the executable <c>KLAIS_TEST_EDGE</c> names (an absolute path: tests run in
+    /// their bin folder; e.g. <c>$PWD/out/bin/klais-edge</c>, the NativeAOT build <c>make publish</c> makes), so the
+    /// process tests can run against what is deployed.
+    /// </summary>
     public static EdgeProcess Start(Dictionary<string, string> env)
     {
-        var info = new ProcessStartInfo("dotnet", Path.Combine(AppContext.BaseDirectory, "klais-edge.dll"))
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
+        string? executable = Environment.GetEnvironmentVariable("KLAIS_TEST_EDGE");
+        ProcessStartInfo info = string.IsNullOrEmpty(executable)
+            ? new ProcessStartInfo("dotnet", Path.Combine(AppContext.BaseDirectory, "klais-edge.dll"))
+            : new ProcessStartInfo(Path.GetFullPath(executable));
+        info.RedirectStandardOutput = true;
+        info.RedirectStandardError = true;
+        info.UseShellExecute = false;
         foreach (string name in info.Environment.Keys.Where(k => k.StartsWith("KLAIS_", StringComparison.Ordinal)).ToList())
         {
             info.Environment.Remove(name);
