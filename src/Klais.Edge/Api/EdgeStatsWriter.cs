@@ -21,9 +21,6 @@ internal sealed class EdgeStatsWriter(
     EdgeConfig config, EdgeMetrics table, EdgeLifetime lifetime, EdgeHealth health, KafkaEndpoint kafka, SpillDirectory spillDirectory, Dam.Dam dam,
     KafkaCircuit circuit, DeliveryRouter router, SpillLog spill, EdgePipeline pipeline, EdgeXdp xdp, EdgeControl? control = null)
 {
-    /// <summary>Names of the degradation levels, by number.</summary>
-    public static IReadOnlyList<string> DegradationNames => EdgeDegradation.Names;
-
     public void WriteHealth(Utf8JsonWriter w)
     {
         EdgeDegradation degradation = health.Degradation;

@@ -96,29 +96,16 @@ internal sealed class UdpReceiver : IDisposable
 
     /// <summary>
     /// Datagrams the kernel dropped at the sockets (receive queue full), summed over sockets: each socket's current
-    /// count from <see cref="SocketDrops"/>, so that drops while nobody reads (start-up, a stall) count at once;
-    /// SO_RXQ_OVFL's count from the last batch when the table cannot be read.
+    /// count from <see cref="SocketDrops"/>, read per call, so that drops while nobody reads (start-up, a stall) count
+    /// at once; 0 when the table cannot be read.
     /// </summary>
     public long KernelDrops
     {
         get
         {
             Span<long> drops = stackalloc long[_workers.Length];
-            for (int i = 0; i < _workers.Length; i++)
-            {
-                drops[i] = Volatile.Read(ref _workers[i].KernelDrops);
-            }
-
-            Span<long> current = stackalloc long[_workers.Length];
-            current.Clear();
-            if (SocketDrops.TryRead(_inodes, current))
-            {
-                for (int i = 0; i < drops.Length; i++)
-                {
-                    drops[i] = Math.Max(drops[i], current[i]);
-                }
-            }
-
+            drops.Clear();
+            SocketDrops.TryRead(_inodes, drops);
             long sum = 0;
             foreach (long d in drops)
             {
@@ -223,7 +210,6 @@ internal sealed class UdpReceiver : IDisposable
         public long Batches;
         public long Bytes;
         public long Truncated;
-        public long KernelDrops;
         public long HandlerFaults;
         public long AllocatedSinceWarmup;
         public bool WarmedUp;
@@ -317,7 +303,6 @@ internal sealed class UdpReceiver : IDisposable
             Volatile.Write(ref Batches, Batches + 1);
             Volatile.Write(ref Bytes, Bytes + bytes);
             Volatile.Write(ref Truncated, Truncated + batch.TruncatedCount);
-            Volatile.Write(ref KernelDrops, batch.KernelDrops);
         }
     }
 }

@@ -15,8 +15,6 @@ internal static partial class Interop
         internal const int EventLog = 0x4;        // RD_KAFKA_EVENT_LOG
         internal const int EventError = 0x8;      // RD_KAFKA_EVENT_ERROR
         internal const int EventStats = 0x40;     // RD_KAFKA_EVENT_STATS
-        internal const int ErrQueueFull = -184;   // RD_KAFKA_RESP_ERR__QUEUE_FULL
-        internal const int ErrFatal = -150;       // RD_KAFKA_RESP_ERR__FATAL
         internal const int MsgFlagCopy = 0x2;     // RD_KAFKA_MSG_F_COPY
 
         /// <summary>rd_kafka_vtype_t.</summary>
