@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
 
@@ -37,10 +38,15 @@ public interface INativeProducerEvents
 /// <see cref="Produce"/>, <see cref="Purge"/>, <see cref="Flush"/> and <see cref="ProbeTopic"/> may be called from any
 /// thread; <see cref="Poll"/> from one thread at a time. With delivery reports as events, <c>rd_kafka_flush</c> does
 /// not serve them: it waits for the out queue (reports not yet polled included) to empty, so somebody must be polling
-/// meanwhile. Stop polling before <see cref="Dispose"/>.
+/// meanwhile. <see cref="Dispose"/> may race with any call: a call under way holds the client (and its queue and topic
+/// handles) until it returns, and a call after it finds no client: <see cref="Produce"/> answers
+/// <see cref="Destroyed"/>, <see cref="Poll"/> no event, <see cref="OutQueueLength"/> 0.
 /// </remarks>
 public sealed unsafe class NativeProducer : IDisposable
 {
+    /// <summary>librdkafka's <c>__DESTROY</c>: what <see cref="Produce"/> answers once the producer is disposed; nothing was taken.</summary>
+    public const int Destroyed = -197;
+
     private const int MaxReportsPerPoll = 1024;
 
     private readonly SafeKafkaHandle _rk;
@@ -53,6 +59,7 @@ public sealed unsafe class NativeProducer : IDisposable
     private readonly int _edgeLength;
     private readonly Interop.Librdkafka.Message*[] _messages = new Interop.Librdkafka.Message*[MaxReportsPerPoll];
     private readonly NativeDeliveryReport[] _reports = new NativeDeliveryReport[MaxReportsPerPoll];
+    private readonly List<byte[]> _pinned = new(4);
     private int _disposed;
 
     /// <summary>
@@ -74,36 +81,64 @@ public sealed unsafe class NativeProducer : IDisposable
 
         // A topic handle made once: produce by name would look the topic up under the client's lock for every record.
         _rkt = Interop.Librdkafka.rd_kafka_topic_new(_rk, topic, IntPtr.Zero);
+        _rk.Own(_queue, _rkt);
         if (_rkt == IntPtr.Zero)
         {
-            Interop.Librdkafka.rd_kafka_queue_destroy(_queue);
             _rk.Dispose();
             throw new ArgumentException($"librdkafka refused the topic name '{topic}'", nameof(topic));
         }
 
-        _seqName = (byte*)Marshal.StringToCoTaskMemUTF8("seq");
-        _edgeName = (byte*)Marshal.StringToCoTaskMemUTF8("edge");
-        _tsName = (byte*)Marshal.StringToCoTaskMemUTF8("ts");
+        _seqName = Pinned("seq\0"u8);
+        _edgeName = Pinned("edge\0"u8);
+        _tsName = Pinned("ts\0"u8);
         _edgeLength = Encoding.UTF8.GetByteCount(edge);
-        _edge = (byte*)NativeMemory.Alloc((nuint)Math.Max(1, _edgeLength));
-        Encoding.UTF8.GetBytes(edge, new Span<byte>(_edge, _edgeLength));
+        _edge = Pinned(Encoding.UTF8.GetBytes(edge + "\0"));
     }
 
     public string Topic { get; }
 
+    /// <summary>True once <see cref="Dispose"/> has closed the client: every later call answers as documented, without librdkafka.</summary>
+    public bool IsDisposed => _rk.IsClosed;
+
     /// <summary>Records librdkafka holds (queued, in flight) plus events not yet polled: <c>rd_kafka_outq_len</c>.</summary>
-    public int OutQueueLength => Interop.Librdkafka.rd_kafka_outq_len(_rk);
+    public int OutQueueLength
+    {
+        get
+        {
+            if (!TryEnter())
+            {
+                return 0;
+            }
+
+            try
+            {
+                return Interop.Librdkafka.rd_kafka_outq_len(_rk);
+            }
+            finally
+            {
+                _rk.DangerousRelease();
+            }
+        }
+    }
 
     /// <summary>
     /// Hands one record to librdkafka: 0, or librdkafka's error code (-184 <c>__QUEUE_FULL</c>: back-pressure, nothing
-    /// was taken; -150 <c>__FATAL</c>: the idempotent producer has failed for good). <paramref name="opaque"/> comes
-    /// back with the record's delivery report; nothing comes back for a record refused here.
+    /// was taken; -150 <c>__FATAL</c>: the idempotent producer has failed for good; <see cref="Destroyed"/>: disposed,
+    /// nothing was taken). <paramref name="opaque"/> comes back with the record's delivery report; nothing comes back
+    /// for a record refused here.
     /// </summary>
     [System.Runtime.CompilerServices.SkipLocalsInit] // the nine entries are written in full below: no need to zero 648 bytes per record
     public int Produce(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint sequence, long receivedUnixNanos, long opaque)
     {
+        if (!TryEnter())
+        {
+            return Destroyed;
+        }
+
         uint seq = BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(sequence) : sequence;
         long ts = BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(receivedUnixNanos) : receivedUnixNanos;
+        try
+        {
         fixed (byte* k = key)
         fixed (byte* v = value)
         {
@@ -121,7 +156,7 @@ public sealed unsafe class NativeProducer : IDisposable
             vus[6] = Interop.Librdkafka.Vu.Header(_edgeName, _edge, _edgeLength);
             vus[7] = Interop.Librdkafka.Vu.Header(_tsName, &ts, sizeof(long));
             vus[8] = new Interop.Librdkafka.Vu { Type = Interop.Librdkafka.VType.Opaque, I64 = opaque };
-            IntPtr error = Interop.Librdkafka.rd_kafka_produceva(_rk, vus, 9);
+            IntPtr error = Interop.Librdkafka.rd_kafka_produceva(_rk.DangerousGetHandle(), vus, 9);
             if (error == IntPtr.Zero)
             {
                 return 0;
@@ -130,6 +165,11 @@ public sealed unsafe class NativeProducer : IDisposable
             int code = Interop.Librdkafka.rd_kafka_error_code(error);
             Interop.Librdkafka.rd_kafka_error_destroy(error);
             return code;
+        }
+        }
+        finally
+        {
+            _rk.DangerousRelease();
         }
     }
 
@@ -141,14 +181,20 @@ public sealed unsafe class NativeProducer : IDisposable
     public int Poll(int timeoutMs, INativeProducerEvents handler)
     {
         ArgumentNullException.ThrowIfNull(handler);
-        IntPtr ev = Interop.Librdkafka.rd_kafka_queue_poll(_queue, timeoutMs);
-        if (ev == IntPtr.Zero)
+        if (!TryEnter())
         {
             return -1;
         }
 
+        IntPtr ev = IntPtr.Zero;
         try
         {
+            ev = Interop.Librdkafka.rd_kafka_queue_poll(_queue, timeoutMs);
+            if (ev == IntPtr.Zero)
+            {
+                return -1;
+            }
+
             switch (Interop.Librdkafka.rd_kafka_event_type(ev))
             {
                 case Interop.Librdkafka.EventDr:
@@ -178,7 +224,12 @@ public sealed unsafe class NativeProducer : IDisposable
         }
         finally
         {
-            Interop.Librdkafka.rd_kafka_event_destroy(ev);
+            if (ev != IntPtr.Zero)
+            {
+                Interop.Librdkafka.rd_kafka_event_destroy(ev);
+            }
+
+            _rk.DangerousRelease();
         }
     }
 
@@ -199,6 +250,12 @@ public sealed unsafe class NativeProducer : IDisposable
     /// </summary>
     public bool ProbeTopic(TimeSpan timeout, out string problem)
     {
+        if (!TryEnter())
+        {
+            problem = "producer disposed";
+            return false;
+        }
+
         Interop.Librdkafka.MetadataList* metadata = null;
         try
         {
@@ -245,6 +302,8 @@ public sealed unsafe class NativeProducer : IDisposable
             {
                 Interop.Librdkafka.rd_kafka_metadata_destroy(metadata);
             }
+
+            _rk.DangerousRelease();
         }
     }
 
@@ -256,7 +315,10 @@ public sealed unsafe class NativeProducer : IDisposable
         return code == 0 ? null : $"{Interop.Librdkafka.ErrorText(code)}: {Marshal.PtrToStringUTF8((IntPtr)text)}";
     }
 
-    /// <summary>Destroys the client without flushing: records it still holds are dropped. Stop polling first.</summary>
+    /// <summary>
+    /// Destroys the client without flushing: records it still holds are dropped. A call under way on another thread
+    /// keeps the client until it returns, and the header names it passes are the producer's own pinned arrays.
+    /// </summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
@@ -264,13 +326,40 @@ public sealed unsafe class NativeProducer : IDisposable
             return;
         }
 
-        Interop.Librdkafka.rd_kafka_queue_destroy(_queue);
-        Interop.Librdkafka.rd_kafka_topic_destroy(_rkt);
         _rk.Dispose();
-        Marshal.FreeCoTaskMem((IntPtr)_seqName);
-        Marshal.FreeCoTaskMem((IntPtr)_edgeName);
-        Marshal.FreeCoTaskMem((IntPtr)_tsName);
-        NativeMemory.Free(_edge);
+    }
+
+    /// <summary>
+    /// A copy of <paramref name="bytes"/> on the pinned heap: it never moves and lives as long as this producer, so
+    /// no call under way can pass librdkafka freed memory, and nothing is left to free at <see cref="Dispose"/>.
+    /// </summary>
+    private byte* Pinned(ReadOnlySpan<byte> bytes)
+    {
+        byte[] array = GC.AllocateArray<byte>(bytes.Length, pinned: true);
+        bytes.CopyTo(array);
+        _pinned.Add(array);
+        return (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(array));
+    }
+
+    /// <summary>Takes a reference on the client for one call; false once it is disposed.</summary>
+    private bool TryEnter()
+    {
+        if (_rk.IsClosed)
+        {
+            return false;
+        }
+
+        bool added = false;
+        try
+        {
+            _rk.DangerousAddRef(ref added);
+        }
+        catch (ObjectDisposedException)
+        {
+            // Disposed between the check and the reference.
+        }
+
+        return added;
     }
 
     /// <summary>Hands over every report in a DR event, 1,024 at a time: one event holds a whole produce response (thousands of records).</summary>

@@ -85,8 +85,75 @@ public sealed class NativeProducerTests(KafkaClusterFixture fixture)
             producer.Poll(100, events);
         }
 
-        Assert.Equal(Enumerable.Range(0, 20).Select(i => (long)i), events.Reports.Select(r => r.Opaque));
+        // Sorted: records still waiting for the topic's metadata (the first produce asks for it) are purged from
+        // another queue than those already given a partition, so their reports may come in another order.
+        Assert.Equal(Enumerable.Range(0, 20).Select(i => (long)i), events.Reports.Select(r => r.Opaque).Order());
         Assert.All(events.Reports, r => Assert.Equal((-152, 0), (r.Error, r.Status))); // RD_KAFKA_RESP_ERR__PURGE_QUEUE, not persisted
+    }
+
+    /// <summary>
+    /// A stop can dispose the producer while a receive thread still produces and serves reports (a thread slow to
+    /// notice the stop on a loaded machine). Those calls must neither touch a destroyed client (a crash of the whole
+    /// process) nor throw: they answer "destroyed" and "no event". Repeated, since the race is one of timing.
+    /// </summary>
+    [Fact]
+    public void Dispose_during_produce_and_poll_on_other_threads_answers_destroyed_and_never_touches_a_freed_client()
+    {
+        _cluster.CreateTopic("native-dispose-race", partitions: 2);
+        for (int round = 0; round < 20; round++)
+        {
+            var producer = new NativeProducer(new Dictionary<string, string>
+            {
+                ["bootstrap.servers"] = _cluster.BootstrapServers, ["enable.idempotence"] = "true", ["acks"] = "all", ["linger.ms"] = "1",
+            }, "native-dispose-race", "edge-7");
+            using var started = new CountdownEvent(2);
+            int destroyedAnswers = 0;
+            int unexpected = 0;
+            int pollAfterDispose = 0;
+            var producing = new Thread(() =>
+            {
+                started.Signal();
+                for (uint i = 0; ; i++)
+                {
+                    int error = producer.Produce("dev-1"u8, "{}"u8, i, 0, opaque: i);
+                    if (error == NativeProducer.Destroyed)
+                    {
+                        Interlocked.Increment(ref destroyedAnswers);
+                        return;
+                    }
+
+                    if (error is not (0 or -184)) // taken, or __QUEUE_FULL
+                    {
+                        unexpected = error;
+                    }
+                }
+            });
+            var polling = new Thread(() =>
+            {
+                var events = new Events();
+                started.Signal();
+                while (!producer.IsDisposed)
+                {
+                    producer.Poll(1, events);
+                    _ = producer.OutQueueLength;
+                }
+
+                pollAfterDispose = producer.Poll(1, events);
+            });
+            producing.Start();
+            polling.Start();
+            started.Wait();
+            Thread.Sleep(round % 5);
+            producer.Dispose();
+
+            Assert.True(producing.Join(TestProducer.Wait));
+            Assert.True(polling.Join(TestProducer.Wait));
+            Assert.Equal((1, 0, -1), (destroyedAnswers, unexpected, pollAfterDispose));
+            Assert.Equal(NativeProducer.Destroyed, producer.Produce("dev-1"u8, "{}"u8, 0, 0, opaque: 0));
+            Assert.Equal(0, producer.OutQueueLength);
+            Assert.False(producer.ProbeTopic(TimeSpan.FromMilliseconds(10), out string problem));
+            Assert.Equal("producer disposed", problem);
+        }
     }
 
     private sealed class Events : INativeProducerEvents

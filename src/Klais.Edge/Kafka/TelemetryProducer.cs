@@ -215,8 +215,8 @@ internal sealed partial class TelemetryProducer : IDamSink, INativeProducerEvent
     }
 
     /// <summary>
-    /// Hands a filled slot to librdkafka. False only for back-pressure (Local_QueueFull): the slot is still the
-    /// caller's. Any other error takes the record (released and counted failed).
+    /// Hands a filled slot to librdkafka. False only for back-pressure (Local_QueueFull) or a closed producer: the
+    /// slot is still the caller's. Any other error takes the record (released and counted failed).
     /// </summary>
     private bool Send(InFlightRecord slot, in Admitted record)
     {
@@ -226,7 +226,9 @@ internal sealed partial class TelemetryProducer : IDamSink, INativeProducerEvent
             return true;
         }
 
-        if (error == (int)ErrorCode.Local_QueueFull)
+        // Back-pressure, or the producer is closed (a stop racing the Dam's last offers): the record stays the
+        // caller's, for the Dam or the spill to keep.
+        if (error is (int)ErrorCode.Local_QueueFull or NativeProducer.Destroyed)
         {
             return false;
         }

@@ -67,7 +67,7 @@ internal static partial class Interop
         internal static partial void rd_kafka_conf_set_events(IntPtr conf, int events);
 
         [LibraryImport(Libraries.Rdkafka)]
-        internal static unsafe partial IntPtr rd_kafka_produceva(SafeKafkaHandle rk, Vu* vus, nuint count);
+        internal static unsafe partial IntPtr rd_kafka_produceva(IntPtr rk, Vu* vus, nuint count);
 
         [LibraryImport(Libraries.Rdkafka)]
         internal static partial int rd_kafka_error_code(IntPtr error);

@@ -105,6 +105,23 @@ public sealed class TelemetryProducerTests : IDisposable
         Assert.True(producer.TryDeliver(new Admitted("d"u8, 10, "{}"u8, 10)));
     }
 
+    /// <summary>
+    /// A receive thread slow to notice the stop can still offer and serve reports after the producer is closed: the
+    /// record stays the caller's (false, nothing counted) and serving is a no-op, with no call into a freed client.
+    /// </summary>
+    [Fact]
+    public void After_dispose_a_record_is_refused_and_not_counted_and_serving_reports_is_harmless()
+    {
+        TelemetryProducer producer = Producer();
+        Assert.True(producer.TryDeliver(new Admitted("d"u8, 1, "{}"u8, 1)));
+        Assert.True(producer.Flush(Wait));
+        producer.Dispose();
+
+        Assert.False(producer.TryDeliver(new Admitted("d"u8, 2, "{}"u8, 2)));
+        producer.ServeReports();
+        Assert.Equal((1L, 0L, 0L), (producer.Delivered, producer.Failed, producer.InFlight));
+    }
+
     [Fact]
     public void Flush_returns_true_once_everything_is_delivered()
     {
