@@ -2,7 +2,8 @@
 # make bench: the edge's figures, each side by side with its peers in the same run (machines are noisy).
 #  1. Against peers, every one fed by the same C sender (bench/sink/udp_flood: sendmmsg, 64 per call, one thread;
 #     10,000 devices, 60-byte payloads): the C recvmmsg sink (the ceiling), a Python asyncio receiver, rsyslog's
-#     imudp -> omkafka (Debian rsyslog-kafka, installed here; the edge's Kafka settings) and klais-edge.
+#     imudp -> omkafka (Debian rsyslog-kafka, installed here; the edge's Kafka settings) and klais-edge in each
+#     record format (KLAIS_BENCH_FORMATS, default "headers envelope": KLAIS_KAFKA_RECORD_FORMAT, docs/kafka.md).
 #     a. the sender at full speed: received/s (sinks) and delivered to Kafka/s (edge, rsyslog);
 #     b. an offered-load sweep (KLAIS_BENCH_SWEEP rates, 5 s each): delivered share and kernel drops at each rate,
 #        and the highest rate with no loss.
@@ -23,7 +24,8 @@ count=${KLAIS_BENCH_DATAGRAMS:-3000000}
 port=${KLAIS_BENCH_PORT:-5600}
 api=127.0.0.1:${KLAIS_BENCH_API_PORT:-8600}
 rounds=${KLAIS_BENCH_ROUNDS:-3}
-sweep=(${KLAIS_BENCH_SWEEP:-100000 150000 200000 250000 300000})
+sweep=(${KLAIS_BENCH_SWEEP:-100000 150000 200000 250000 300000 350000 400000})
+formats=(${KLAIS_BENCH_FORMATS:-headers envelope})
 devices=10000
 say() { echo "$*" | tee -a "$summary"; }
 
@@ -97,11 +99,11 @@ settle() {
   echo "$last $(awk -v a="$t0" -v f="${first:-$t0}" -v l="$lastt" 'BEGIN { printf "%.3f %.3f", f - a, l - a }')"
 }
 
-# start_edge LOG: klais-edge on $port with the Dam far above any offered load (its PID in $edge), warmed up with
-# 300,000 datagrams delivered.
+# start_edge LOG [FORMAT]: klais-edge on $port with the Dam far above any offered load (its PID in $edge), records in
+# FORMAT (KLAIS_KAFKA_RECORD_FORMAT; default headers), warmed up with 300,000 datagrams delivered.
 start_edge() {
   KLAIS_UDP_BIND=127.0.0.1:$port KLAIS_API_BIND=$api KLAIS_KAFKA_BOOTSTRAP=$bootstrap KLAIS_KAFKA_TOPIC=iot_telemetry \
-  KLAIS_DAM_MAX_RATE=100000000 KLAIS_DAM_BURST_SIZE=100000000 KLAIS_LOG_LEVEL=warn \
+  KLAIS_DAM_MAX_RATE=100000000 KLAIS_DAM_BURST_SIZE=100000000 KLAIS_LOG_LEVEL=warn KLAIS_KAFKA_RECORD_FORMAT=${2:-headers} \
     "$bin/klais-edge" >"$1" 2>&1 &
   edge=$!
   wait_http "http://$api/health" 30 || { cat "$1"; exit 1; }
@@ -136,37 +138,55 @@ sink_run() { # PROGRAM...: a receiver that prints received=... rate=...; sets s_
 for round in $(seq "$rounds"); do
   sink_run ./bench/sink/udp_sink; sink_recv=$s_received sink_rate=$s_rate
   sink_run python3 bench/sink/asyncio_sink.py; py_recv=$s_received py_rate=$s_rate
-  start_edge "$out/edge.$round.log"
-  kbase=$(stat .receive.kernel_drops)
-  timed "$port" edge_delivered; e_sent=$t_sent e_del=$t_delivered e_rate=$t_rate
-  s=$(curl -fsS "http://$api/stats")
-  p50=$(jq .latency.receive_to_enqueue_p50_us <<<"$s"); p99=$(jq .latency.receive_to_enqueue_p99_us <<<"$s")
-  kdrops=$(( $(jq .receive.kernel_drops <<<"$s") - kbase ))
-  rejected=$(jq '[.rejected[]] | add' <<<"$s")
-  stop_pid "$edge" 20
+  edges=""
+  for format in "${formats[@]}"; do
+    start_edge "$out/edge.$round.$format.log" "$format"
+    kbase=$(stat .receive.kernel_drops)
+    timed "$port" edge_delivered; e_sent=$t_sent e_del=$t_delivered e_rate=$t_rate
+    s=$(curl -fsS "http://$api/stats")
+    p50=$(jq .latency.receive_to_enqueue_p50_us <<<"$s"); p99=$(jq .latency.receive_to_enqueue_p99_us <<<"$s")
+    kdrops=$(( $(jq .receive.kernel_drops <<<"$s") - kbase ))
+    rejected=$(jq '[.rejected[]] | add' <<<"$s")
+    stop_pid "$edge" 20
+    edges+=" | klais-edge ($format) ${e_rate}/s delivered to Kafka ($e_del of $e_sent, $kdrops kernel drops, $rejected rejected since start; receive-to-enqueue p50 ${p50} us p99 ${p99} us)"
+    eval "rate_$format=$e_rate"
+  done
   rbase=$(udp_drops "$rsyslog_port")
   timed "$rsyslog_port" rsyslog_delivered; r_sent=$t_sent r_del=$t_delivered r_rate=$t_rate
   rdrops=$(( $(udp_drops "$rsyslog_port") - rbase ))
-  say "round $round: C sink ${sink_rate}/s ($sink_recv received) | python asyncio ${py_rate}/s ($py_recv received) | rsyslog ${r_rate}/s delivered to Kafka ($r_del of $r_sent, $rdrops kernel drops) | klais-edge ${e_rate}/s delivered to Kafka ($e_del of $e_sent, $kdrops kernel drops, $rejected rejected since start) | edge/sink $(awk -v e="$e_rate" -v s="$sink_rate" 'BEGIN { printf "%.2f", e / s }') edge/rsyslog $(awk -v e="$e_rate" -v s="$r_rate" 'BEGIN { printf "%.2f", e / s }') edge/asyncio $(awk -v e="$e_rate" -v s="$py_rate" 'BEGIN { printf "%.1f", e / s }') | receive-to-enqueue p50 ${p50} us p99 ${p99} us"
+  ratios=""
+  for format in "${formats[@]}"; do
+    e_rate=$(eval echo "\$rate_$format")
+    ratios+=" | $format: edge/sink $(awk -v e="$e_rate" -v s="$sink_rate" 'BEGIN { printf "%.2f", e / s }') edge/rsyslog $(awk -v e="$e_rate" -v s="$r_rate" 'BEGIN { printf "%.2f", e / s }') edge/asyncio $(awk -v e="$e_rate" -v s="$py_rate" 'BEGIN { printf "%.1f", e / s }')"
+  done
+  say "round $round: C sink ${sink_rate}/s ($sink_recv received) | python asyncio ${py_rate}/s ($py_recv received) | rsyslog ${r_rate}/s delivered to Kafka ($r_del of $r_sent, $rdrops kernel drops)$edges$ratios"
 done
 
 # 1b. Offered-load sweep: each rate for 5 s; delivered share = what reached Kafka (or the sink) / what was sent.
-start_edge "$out/edge.sweep.log"
 share() { awk -v d="$1" -v s="$2" 'BEGIN { printf "%.1f %%", 100 * d / s }'; }
-edge_lossless=0 rsyslog_lossless=0 sink_lossless=0
+rsyslog_lossless=0 sink_lossless=0 edge_lossless=""
+for format in "${formats[@]}"; do
+  start_edge "$out/edge.sweep.$format.log" "$format"
+  lossless=0
+  for rate in "${sweep[@]}"; do
+    n=$((rate * 5))
+    base=$(edge_delivered); kbase=$(stat .receive.kernel_drops)
+    flood "$port" "$rate" "$n"
+    read -r d _ < <(settle edge_delivered); d=$((d - base)); kd=$(( $(stat .receive.kernel_drops) - kbase ))
+    [ "$d" -ge "$sent" ] && [ "$rate" -gt "$lossless" ] && lossless=$rate
+    say "offered ${rate}/s for 5 s: klais-edge ($format) $(share "$d" "$sent") delivered ($d of $sent, $kd kernel drops)"
+  done
+  stop_pid "$edge" 20
+  edge_lossless+="klais-edge ($format) ${lossless}/s, "
+done
 for rate in "${sweep[@]}"; do
   n=$((rate * 5))
-  base=$(edge_delivered); kbase=$(stat .receive.kernel_drops)
-  flood "$port" "$rate" "$n"
-  read -r d _ < <(settle edge_delivered); d=$((d - base)); kd=$(( $(stat .receive.kernel_drops) - kbase ))
-  [ "$d" -ge "$sent" ] && [ "$rate" -gt "$edge_lossless" ] && edge_lossless=$rate
   base=$(rsyslog_delivered); rbase=$(udp_drops "$rsyslog_port")
   flood "$rsyslog_port" "$rate" "$n"
   read -r r _ < <(settle rsyslog_delivered); r=$((r - base)); rd=$(( $(udp_drops "$rsyslog_port") - rbase ))
   [ "$r" -ge "$n" ] && [ "$rate" -gt "$rsyslog_lossless" ] && rsyslog_lossless=$rate
-  say "offered ${rate}/s for 5 s: klais-edge $(share "$d" "$sent") delivered ($d of $sent, $kd kernel drops) | rsyslog $(share "$r" "$n") delivered ($r of $n, $rd kernel drops)"
+  say "offered ${rate}/s for 5 s: rsyslog $(share "$r" "$n") delivered ($r of $n, $rd kernel drops)"
 done
-stop_pid "$edge" 20
 for rate in "${sweep[@]}"; do
   n=$((rate * 5))
   ./bench/sink/udp_sink "$port" 1000 >"$out/sink.txt" &
@@ -177,7 +197,7 @@ for rate in "${sweep[@]}"; do
   [ "$got" -ge "$n" ] && [ "$rate" -gt "$sink_lossless" ] && sink_lossless=$rate
   say "offered ${rate}/s for 5 s: C sink $(share "$got" "$n") received ($got of $n)"
 done
-say "highest offered rate without loss (of ${sweep[*]}): klais-edge ${edge_lossless}/s, rsyslog ${rsyslog_lossless}/s, C sink ${sink_lossless}/s"
+say "highest offered rate without loss (of ${sweep[*]}): ${edge_lossless}rsyslog ${rsyslog_lossless}/s, C sink ${sink_lossless}/s"
 stop_pid "$rsyslog" 10
 
 # 2. Latency and memory at a steady 100,000 datagrams/s for 10 s (the C sender, paced): RSS sampled every 200 ms

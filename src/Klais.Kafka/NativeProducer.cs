@@ -28,11 +28,11 @@ public interface INativeProducerEvents
 }
 
 /// <summary>
-/// A producer straight on librdkafka, the edge's per-record path. A record is one <c>rd_kafka_produceva</c> call (key,
-/// value and the three KLAIS headers <c>seq</c>, <c>edge</c>, <c>ts</c> copied by librdkafka, a 64-bit opaque that
-/// comes back with its report); delivery reports, errors, logs and statistics arrive as events on one queue, and
-/// <see cref="Poll"/> hands reports over in batches of up to 1,024, with no managed object per record. Topic and header
-/// names are UTF-8 in native memory made once.
+/// A producer straight on librdkafka, the edge's per-record path. A record is one <c>rd_kafka_produceva</c> call: key,
+/// value and the KLAIS fields <c>seq</c>, <c>edge</c>, <c>ts</c> (three headers, or an envelope before the payload:
+/// <see cref="RecordFormat"/>) copied by librdkafka, and a 64-bit opaque that comes back with its report. Delivery
+/// reports, errors, logs and statistics arrive as events on one queue, and <see cref="Poll"/> hands reports over in
+/// batches of up to 1,024, with no managed object per record. Header names and the edge id are UTF-8 made once.
 /// </summary>
 /// <remarks>
 /// <see cref="Produce"/>, <see cref="Purge"/>, <see cref="Flush"/> and <see cref="ProbeTopic"/> may be called from any
@@ -60,18 +60,30 @@ public sealed unsafe class NativeProducer : IDisposable
     private readonly Interop.Librdkafka.Message*[] _messages = new Interop.Librdkafka.Message*[MaxReportsPerPoll];
     private readonly NativeDeliveryReport[] _reports = new NativeDeliveryReport[MaxReportsPerPoll];
     private readonly List<byte[]> _pinned = new(4);
+    private readonly RecordFormat _format;
     private int _disposed;
+
+    /// <summary>Each producing thread's buffer for an envelope and its payload; grows to the largest record, never per record.</summary>
+    [ThreadStatic]
+    private static byte[]? t_envelope;
 
     /// <summary>
     /// A producer of <paramref name="topic"/> with librdkafka <paramref name="config"/> (bootstrap.servers, acks, …),
-    /// sending <paramref name="edge"/> as the <c>edge</c> header. Keys starting with <c>dotnet.</c> (Confluent.Kafka's
-    /// own settings) are skipped, so a Confluent <c>ProducerConfig</c> can be passed as it is.
+    /// sending <paramref name="edge"/> as the <c>edge</c> field, in headers or in an envelope as <paramref name="format"/>
+    /// says. Keys starting with <c>dotnet.</c> (Confluent.Kafka's own settings) are skipped, so a Confluent
+    /// <c>ProducerConfig</c> can be passed as it is.
     /// </summary>
-    public NativeProducer(IEnumerable<KeyValuePair<string, string>> config, string topic, string edge)
+    public NativeProducer(IEnumerable<KeyValuePair<string, string>> config, string topic, string edge, RecordFormat format = RecordFormat.Headers)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentException.ThrowIfNullOrEmpty(topic);
         ArgumentNullException.ThrowIfNull(edge);
+        if (format == RecordFormat.Envelope && Encoding.UTF8.GetByteCount(edge) > TelemetryEnvelope.MaxEdgeBytes)
+        {
+            throw new ArgumentException($"An edge id in an envelope is at most {TelemetryEnvelope.MaxEdgeBytes} UTF-8 bytes.", nameof(edge));
+        }
+
+        _format = format;
         var settings = config.Where(kv => !kv.Key.StartsWith("dotnet.", StringComparison.Ordinal)).ToDictionary(kv => kv.Key, kv => kv.Value);
         settings["log.queue"] = "true";
         _rk = Interop.Librdkafka.NewProducer(settings, Interop.Librdkafka.EventDr | Interop.Librdkafka.EventError | Interop.Librdkafka.EventLog | Interop.Librdkafka.EventStats);
@@ -96,6 +108,9 @@ public sealed unsafe class NativeProducer : IDisposable
     }
 
     public string Topic { get; }
+
+    /// <summary>Where the <c>seq</c>, <c>edge</c> and <c>ts</c> fields go: three headers, or an envelope before the payload.</summary>
+    public RecordFormat Format => _format;
 
     /// <summary>True once <see cref="Dispose"/> has closed the client: every later call answers as documented, without librdkafka.</summary>
     public bool IsDisposed => _rk.IsClosed;
@@ -127,7 +142,6 @@ public sealed unsafe class NativeProducer : IDisposable
     /// nothing was taken). <paramref name="opaque"/> comes back with the record's delivery report; nothing comes back
     /// for a record refused here.
     /// </summary>
-    [System.Runtime.CompilerServices.SkipLocalsInit] // the nine entries are written in full below: no need to zero 648 bytes per record
     public int Produce(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint sequence, long receivedUnixNanos, long opaque)
     {
         if (!TryEnter())
@@ -135,10 +149,24 @@ public sealed unsafe class NativeProducer : IDisposable
             return Destroyed;
         }
 
-        uint seq = BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(sequence) : sequence;
-        long ts = BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(receivedUnixNanos) : receivedUnixNanos;
         try
         {
+            return _format == RecordFormat.Envelope
+                ? ProduceEnvelope(key, value, sequence, receivedUnixNanos, opaque)
+                : ProduceWithHeaders(key, value, sequence, receivedUnixNanos, opaque);
+        }
+        finally
+        {
+            _rk.DangerousRelease();
+        }
+    }
+
+    /// <summary>Key, value and the three headers: one record and five header allocations in librdkafka.</summary>
+    [System.Runtime.CompilerServices.SkipLocalsInit] // the nine entries are written in full below: no need to zero 648 bytes per record
+    private int ProduceWithHeaders(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint sequence, long receivedUnixNanos, long opaque)
+    {
+        uint seq = BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(sequence) : sequence;
+        long ts = BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(receivedUnixNanos) : receivedUnixNanos;
         fixed (byte* k = key)
         fixed (byte* v = value)
         {
@@ -156,21 +184,44 @@ public sealed unsafe class NativeProducer : IDisposable
             vus[6] = Interop.Librdkafka.Vu.Header(_edgeName, _edge, _edgeLength);
             vus[7] = Interop.Librdkafka.Vu.Header(_tsName, &ts, sizeof(long));
             vus[8] = new Interop.Librdkafka.Vu { Type = Interop.Librdkafka.VType.Opaque, I64 = opaque };
-            IntPtr error = Interop.Librdkafka.rd_kafka_produceva(_rk.DangerousGetHandle(), vus, 9);
-            if (error == IntPtr.Zero)
-            {
-                return 0;
-            }
+            return ErrorCode(Interop.Librdkafka.rd_kafka_produceva(_rk.DangerousGetHandle(), vus, 9));
+        }
+    }
 
-            int code = Interop.Librdkafka.rd_kafka_error_code(error);
-            Interop.Librdkafka.rd_kafka_error_destroy(error);
-            return code;
-        }
-        }
-        finally
+    /// <summary>Key and an envelope-prefixed value, no headers: one allocation in librdkafka (the record with its copies).</summary>
+    [System.Runtime.CompilerServices.SkipLocalsInit] // the six entries are written in full below
+    private int ProduceEnvelope(ReadOnlySpan<byte> key, ReadOnlySpan<byte> payload, uint sequence, long receivedUnixNanos, long opaque)
+    {
+        int prefix = TelemetryEnvelope.PrefixLength(_edgeLength);
+        int length = prefix + payload.Length;
+        byte[] buffer = t_envelope is { } b && b.Length >= length ? b : (t_envelope = new byte[Math.Max(length, 2048)]);
+        TelemetryEnvelope.WritePrefix(buffer, sequence, receivedUnixNanos, new ReadOnlySpan<byte>(_edge, _edgeLength));
+        payload.CopyTo(buffer.AsSpan(prefix));
+        fixed (byte* k = key)
+        fixed (byte* v = buffer)
         {
-            _rk.DangerousRelease();
+            Interop.Librdkafka.Vu* vus = stackalloc Interop.Librdkafka.Vu[6];
+            vus[0] = Interop.Librdkafka.Vu.Of(Interop.Librdkafka.VType.Rkt, (void*)_rkt);
+            vus[1] = Interop.Librdkafka.Vu.Memory(Interop.Librdkafka.VType.Key, k is null ? _edge : k, key.Length);
+            vus[2] = Interop.Librdkafka.Vu.Memory(Interop.Librdkafka.VType.Value, v, length);
+            vus[3] = new Interop.Librdkafka.Vu { Type = Interop.Librdkafka.VType.MsgFlags, I32 = Interop.Librdkafka.MsgFlagCopy };
+            vus[4] = new Interop.Librdkafka.Vu { Type = Interop.Librdkafka.VType.Timestamp, I64 = receivedUnixNanos / 1_000_000 };
+            vus[5] = new Interop.Librdkafka.Vu { Type = Interop.Librdkafka.VType.Opaque, I64 = opaque };
+            return ErrorCode(Interop.Librdkafka.rd_kafka_produceva(_rk.DangerousGetHandle(), vus, 6));
         }
+    }
+
+    /// <summary>0 for no error object, else its code (the object destroyed).</summary>
+    private static int ErrorCode(IntPtr error)
+    {
+        if (error == IntPtr.Zero)
+        {
+            return 0;
+        }
+
+        int code = Interop.Librdkafka.rd_kafka_error_code(error);
+        Interop.Librdkafka.rd_kafka_error_destroy(error);
+        return code;
     }
 
     /// <summary>

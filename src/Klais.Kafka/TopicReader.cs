@@ -25,7 +25,31 @@ public sealed record TopicRecord(
 
         return null;
     }
+
+    /// <summary>
+    /// A telemetry record's KLAIS fields and the device's payload, whichever <see cref="RecordFormat"/> the edge wrote:
+    /// the <c>seq</c>, <c>edge</c> and <c>ts</c> headers when present, else the envelope at the start of the value.
+    /// Throws <see cref="FormatException"/> for a record that carries neither.
+    /// </summary>
+    public TelemetryFields Telemetry()
+    {
+        if (Header("seq") is { Length: 4 } seq && Header("ts") is { Length: 8 } ts && Header("edge") is { } edge)
+        {
+            return new TelemetryFields(RecordFormat.Headers, System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(seq),
+                System.Text.Encoding.UTF8.GetString(edge), System.Buffers.Binary.BinaryPrimitives.ReadInt64BigEndian(ts), Value ?? []);
+        }
+
+        if (TelemetryEnvelope.TryRead(Value, out TelemetryEnvelopeFields fields))
+        {
+            return new TelemetryFields(RecordFormat.Envelope, fields.Sequence, fields.EdgeText, fields.ReceivedUnixNanos, fields.Payload.ToArray());
+        }
+
+        throw new FormatException($"Record {Partition}/{Offset} has neither the seq, edge and ts headers nor an envelope.");
+    }
 }
+
+/// <summary>What <see cref="TopicRecord.Telemetry"/> read: the format, the KLAIS fields and the device's payload.</summary>
+public sealed record TelemetryFields(RecordFormat Format, uint Sequence, string Edge, long ReceivedUnixNanos, byte[] Payload);
 
 /// <summary>
 /// Reads a whole topic: every partition from the beginning, without a consumer group (nothing is

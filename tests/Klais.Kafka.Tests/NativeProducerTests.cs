@@ -51,6 +51,50 @@ public sealed class NativeProducerTests(KafkaClusterFixture fixture)
     }
 
     [Fact]
+    public void In_the_envelope_format_records_carry_no_headers_and_the_value_starts_with_seq_ts_and_edge()
+    {
+        _cluster.CreateTopic("native-envelope", partitions: 2);
+        using var producer = new NativeProducer(new Dictionary<string, string>
+        {
+            ["bootstrap.servers"] = _cluster.BootstrapServers, ["enable.idempotence"] = "true", ["acks"] = "all", ["linger.ms"] = "5",
+        }, "native-envelope", "edge-ü7", RecordFormat.Envelope);
+        Assert.Equal(RecordFormat.Envelope, producer.Format);
+
+        // Payloads from empty to past the first buffer's 2,048 bytes, so the per-thread buffer grows once.
+        const int count = 300;
+        for (int i = 0; i < count; i++)
+        {
+            byte[] value = Encoding.UTF8.GetBytes(i == 0 ? string.Empty : $"{{\"i\":{i},\"pad\":\"{new string('x', i * 10)}\"}}");
+            Assert.Equal(0, producer.Produce(Encoding.UTF8.GetBytes($"dev-{i % 10:000}"), value, (uint)(5000 + i), 1_767_225_600_000_000_000L + (i * 1_000_000L), opaque: i));
+        }
+
+        var events = new Events();
+        DateTime deadline = DateTime.UtcNow + TestProducer.Wait;
+        while (events.Reports.Count < count && DateTime.UtcNow < deadline)
+        {
+            producer.Poll(100, events);
+        }
+
+        Assert.Equal(Enumerable.Range(0, count).Select(i => (long)i), events.Reports.Select(r => r.Opaque).Order());
+        IReadOnlyList<TopicRecord> records = TopicReader.Read(_cluster.BootstrapServers, "native-envelope", count, TestProducer.Wait);
+        Assert.Equal(count, records.Count);
+        foreach (TopicRecord r in records)
+        {
+            Assert.Empty(r.Headers);
+            Assert.Equal(TelemetryEnvelope.Version, r.Value![0]);
+            TelemetryFields fields = r.Telemetry();
+            int i = (int)fields.Sequence - 5000;
+            Assert.Equal(RecordFormat.Envelope, fields.Format);
+            Assert.Equal($"dev-{i % 10:000}", Encoding.UTF8.GetString(r.Key!));
+            Assert.Equal(i == 0 ? string.Empty : $"{{\"i\":{i},\"pad\":\"{new string('x', i * 10)}\"}}", Encoding.UTF8.GetString(fields.Payload));
+            Assert.Equal("edge-ü7", fields.Edge);
+            Assert.Equal(1_767_225_600_000_000_000L + (i * 1_000_000L), fields.ReceivedUnixNanos);
+            Assert.Equal(1_767_225_600_000L + i, r.TimestampUnixMs);
+            Assert.Equal(TelemetryEnvelope.PrefixLength("edge-ü7"u8.Length) + fields.Payload.Length, r.Value.Length);
+        }
+    }
+
+    [Fact]
     public void The_probe_sees_the_topic_and_its_leaders_and_says_why_it_fails_without_a_broker()
     {
         _cluster.CreateTopic("native-probe", partitions: 2);

@@ -28,6 +28,9 @@ internal sealed record EdgeConfig
     public required bool ValidateJson { get; init; }
     public required int KafkaLingerMs { get; init; }
     public required int KafkaMaxInFlight { get; init; }
+
+    /// <summary>Headers or envelope for each record's seq, edge and ts (<c>KLAIS_KAFKA_RECORD_FORMAT</c>).</summary>
+    public required RecordFormat KafkaRecordFormat { get; init; }
     /// <summary>Who may call the API and with what role; <see cref="ApiTokens.Open"/> without KLAIS_API_TOKENS_FILE.</summary>
     public required ApiTokens ApiTokens { get; init; }
 
@@ -100,6 +103,11 @@ internal static class EdgeConfigLoader
 
     private static bool IsInterfaceName(string name) =>
         name.Length == 0 || (name.Length <= 15 && !name.Any(c => c is '/' or ':' || char.IsWhiteSpace(c) || char.IsControl(c)));
+
+    private static readonly Dictionary<string, RecordFormat> RecordFormats = new(StringComparer.Ordinal)
+    {
+        ["headers"] = RecordFormat.Headers, ["envelope"] = RecordFormat.Envelope,
+    };
 
     private static readonly Dictionary<string, SpillFullPolicy> FullPolicies = new(StringComparer.Ordinal)
     {
@@ -230,6 +238,7 @@ internal static class EdgeConfigLoader
             ValidateJson = read.Boolean(EdgeSettings.ValidateJson),
             KafkaLingerMs = (int)read.WholeNumber(EdgeSettings.KafkaLingerMs, 0, Kafka.KafkaProducerOptions.MaxLingerMs),
             KafkaMaxInFlight = (int)read.WholeNumber(EdgeSettings.KafkaMaxInFlight, 1, Kafka.KafkaProducerOptions.MaxInFlightLimit),
+            KafkaRecordFormat = read.OneOf(EdgeSettings.KafkaRecordFormat, RecordFormats),
             ApiTokens = tokens,
             ApiCertificate = certificate,
             ShutdownTimeout = TimeSpan.FromSeconds(read.WholeNumber(EdgeSettings.ShutdownSeconds, 1, 3600)),

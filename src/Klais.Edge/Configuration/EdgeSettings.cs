@@ -27,6 +27,7 @@ internal static class EdgeSettings
     public static readonly Setting ValidateJson = new("KLAIS_VALIDATE_JSON", "true", "Reject payloads that are not one JSON value.");
     public static readonly Setting KafkaLingerMs = new("KLAIS_KAFKA_LINGER_MS", "5", "librdkafka linger.ms: how long a batch may wait to fill.");
     public static readonly Setting KafkaMaxInFlight = new("KLAIS_KAFKA_MAX_IN_FLIGHT", "200000", "Records handed to librdkafka and not yet acknowledged before the Dam holds back.");
+    public static readonly Setting KafkaRecordFormat = new("KLAIS_KAFKA_RECORD_FORMAT", "headers", "Where each record carries seq, edge and ts: headers (three Kafka headers) or envelope (a binary prefix before the payload, no headers; about a third less CPU per record). docs/kafka.md.");
     public static readonly Setting ApiTokensFile = ApiTokens.File;
 
     /// <summary>The single token of earlier releases; refused with a pointer to <see cref="ApiTokensFile"/>.</summary>
@@ -56,7 +57,7 @@ internal static class EdgeSettings
     [
         UdpBind, ApiBind, KafkaBootstrap, KafkaTopic, DamMaxRate, DamBurstSize, DamQueueMaxMessages, DamQueueMaxBytes,
         LogLevel, NodeId, ReceiveThreads, ReceiveBufferBytes, MaxPayloadBytes, ValidateJson, KafkaLingerMs, KafkaMaxInFlight,
-        ApiTokensFile, ApiToken, ApiTls.Cert, ApiTls.Key, ApiTls.Password, XdpInterface, XdpMode, ShutdownSeconds, SpillDir, SpillMaxBytes, SpillFsync, SpillFullPolicy, BreakerWindowMs,
+        KafkaRecordFormat, ApiTokensFile, ApiToken, ApiTls.Cert, ApiTls.Key, ApiTls.Password, XdpInterface, XdpMode, ShutdownSeconds, SpillDir, SpillMaxBytes, SpillFsync, SpillFullPolicy, BreakerWindowMs,
         BreakerBreakMs, BreakerStallMs, DedupeMaxDevices, DedupeIdleSeconds, Control, ControlStartTimeoutMs, ReportIntervalMs,
         DeviceReportWindowMs, ReportMaxDevices, SuspectRate, SuspectSources, HeavyHitterShare,
     ];

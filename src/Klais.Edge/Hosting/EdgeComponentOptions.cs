@@ -29,6 +29,7 @@ internal static class EdgeComponentOptions
         NodeId = config.NodeId,
         LingerMs = config.KafkaLingerMs,
         MaxInFlightMessages = config.KafkaMaxInFlight,
+        RecordFormat = config.KafkaRecordFormat,
     };
 
     public static SpillOptions Spill(EdgeConfig config, SpillDirectory directory) => new()

@@ -21,8 +21,11 @@ internal sealed class KafkaProducerOptions
     /// <summary>Telemetry topic (<c>KLAIS_KAFKA_TOPIC</c>).</summary>
     public string Topic { get; set; } = "iot_telemetry";
 
-    /// <summary>This edge's id: the <c>edge</c> header of every record.</summary>
+    /// <summary>This edge's id: the <c>edge</c> field of every record.</summary>
     public string NodeId { get; set; } = Environment.MachineName;
+
+    /// <summary>Whether <c>seq</c>, <c>edge</c> and <c>ts</c> go in three headers or in an envelope before the payload (<c>KLAIS_KAFKA_RECORD_FORMAT</c>).</summary>
+    public RecordFormat RecordFormat { get; set; } = RecordFormat.Headers;
 
     /// <summary>
     /// How long a batch waits for more records. 5 ms: at the default Dam rate (10k/s) a batch per

@@ -106,7 +106,7 @@ internal sealed partial class TelemetryProducer : IDamSink, INativeProducerEvent
         int initialSlots = Math.Min(_maxInFlight, 1024);
         _slots = new InFlightRecord[initialSlots];
         _free = new int[initialSlots];
-        _producer = new NativeProducer(ProducerConfig(options), _topic, options.NodeId);
+        _producer = new NativeProducer(ProducerConfig(options), _topic, options.NodeId, options.RecordFormat);
         _events = new Thread(ServeEvents) { IsBackground = true, Name = "klais-kafka-events" };
         _events.Start();
         LogStarted(_logger, options.BootstrapServers, _topic, options.NodeId, _maxInFlight);

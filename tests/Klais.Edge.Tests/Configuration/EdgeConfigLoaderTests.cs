@@ -159,6 +159,20 @@ public sealed class EdgeConfigLoaderTests
     }
 
     [Fact]
+    public void The_record_format_is_headers_by_default_envelope_when_asked_and_anything_else_is_named_with_the_choices()
+    {
+        Assert.Equal(Klais.Kafka.RecordFormat.Headers, Load().Config!.KafkaRecordFormat);
+        Assert.Equal(Klais.Kafka.RecordFormat.Envelope, Load(new Dictionary<string, string>(), "--kafka-record-format", "envelope").Config!.KafkaRecordFormat);
+
+        EdgeConfigResult bad = Load(new Dictionary<string, string> { ["KLAIS_KAFKA_RECORD_FORMAT"] = "avro", ["KLAIS_KAFKA_LINGER_MS"] = "-1" });
+        Assert.Null(bad.Config);
+        Assert.Equal(2, bad.Errors.Count);
+        string error = Assert.Single(bad.Errors, e => e.StartsWith("KLAIS_KAFKA_RECORD_FORMAT is \"avro\" (from the environment).", StringComparison.Ordinal));
+        Assert.Contains("headers", error, StringComparison.Ordinal);
+        Assert.Contains("envelope", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Bad_spill_breaker_and_dedupe_settings_are_all_reported()
     {
         var env = new Dictionary<string, string>

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Net;
 using System.Text;
 using System.Text.Json;
@@ -28,14 +27,17 @@ public sealed class EdgeEndToEndTests : IDisposable
         return buffer;
     }
 
-    [Fact]
-    public async Task Valid_datagrams_reach_kafka_exactly_once_and_invalid_ones_are_counted_by_reason()
+    [Theory]
+    [InlineData("headers")]
+    [InlineData("envelope")]
+    public async Task Valid_datagrams_reach_kafka_exactly_once_and_invalid_ones_are_counted_by_reason(string format)
     {
         const int Devices = 10, PerDevice = 100, Valid = Devices * PerDevice, BadEach = 25;
         _cluster.CreateTopic("e2e", 3);
         long before = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000;
         await using EdgeHarness edge = await EdgeHarness.StartAsync(EdgeHarness.Config(_cluster.BootstrapServers, "e2e",
-            ("KLAIS_DAM_MAX_RATE", "1000000"), ("KLAIS_DAM_BURST_SIZE", "1000000"), ("KLAIS_MAX_PAYLOAD_BYTES", "256")));
+            ("KLAIS_DAM_MAX_RATE", "1000000"), ("KLAIS_DAM_BURST_SIZE", "1000000"), ("KLAIS_MAX_PAYLOAD_BYTES", "256"),
+            ("KLAIS_KAFKA_RECORD_FORMAT", format)));
 
         for (int s = 0; s < PerDevice; s++)
         {
@@ -71,12 +73,16 @@ public sealed class EdgeEndToEndTests : IDisposable
             for (int s = 0; s < ordered.Count; s++)
             {
                 TopicRecord r = ordered[s];
-                uint sequence = BinaryPrimitives.ReadUInt32BigEndian(r.Header("seq"));
+                TelemetryFields fields = r.Telemetry();
+                Assert.Equal(format, fields.Format.ToString().ToLowerInvariant());
+                Assert.Equal(format == "headers" ? 3 : 0, r.Headers.Count);
+                uint sequence = fields.Sequence;
                 Assert.Equal((uint)(1000 + s), sequence);                                           // per-device order kept
-                Assert.Equal($$"""{"d":{{d}},"s":{{s}}}""", Encoding.UTF8.GetString(r.Value!));
-                Assert.Equal("edge-test", Encoding.UTF8.GetString(r.Header("edge")!));
-                long ts = BinaryPrimitives.ReadInt64BigEndian(r.Header("ts"));
+                Assert.Equal($$"""{"d":{{d}},"s":{{s}}}""", Encoding.UTF8.GetString(fields.Payload));
+                Assert.Equal("edge-test", fields.Edge);
+                long ts = fields.ReceivedUnixNanos;
                 Assert.InRange(ts, before - 1_000_000_000, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000 + 1_000_000_000);
+                Assert.Equal(ts / 1_000_000, r.TimestampUnixMs);
                 Assert.True(seen.Add((device.Key, sequence)), "duplicate record");
             }
         }
