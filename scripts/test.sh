@@ -11,7 +11,10 @@ status=0
 for proj in tests/*/*.Tests.csproj; do
   name=$(basename "$proj" .csproj)
   echo "== $name"
+  # --blame: when a test host dies, the log names the tests that were running; a test hung for 15 min fails the run
+  # instead of eating the CI's time (no dump: it would be gigabytes).
   dotnet test "$proj" -c "$config" --no-build -nologo \
+    --blame --blame-hang-timeout 15m --blame-hang-dump-type none \
     --logger "trx;LogFileName=$name.trx" --results-directory "$results" \
     --logger "console;verbosity=minimal" || status=1
 done

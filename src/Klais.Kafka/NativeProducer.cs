@@ -289,11 +289,26 @@ public sealed unsafe class NativeProducer : IDisposable
     /// <paramref name="inFlight"/>, those sent and not answered with <c>__PURGE_INFLIGHT</c> (the broker may still write
     /// them). Their reports come through <see cref="Poll"/> afterwards. Returns librdkafka's error code (0: done).
     /// </summary>
-    public int Purge(bool inFlight) =>
-        Interop.Librdkafka.Purge(_rk, Interop.Librdkafka.PurgeQueue | (inFlight ? Interop.Librdkafka.PurgeInFlight : 0));
+    public int Purge(bool inFlight) => WhileOpen(() => Interop.Librdkafka.Purge(_rk, Interop.Librdkafka.PurgeQueue | (inFlight ? Interop.Librdkafka.PurgeInFlight : 0)));
 
-    /// <summary>Waits up to <paramref name="timeoutMs"/> for <see cref="OutQueueLength"/> to reach 0 (someone must be polling); 0 when it did.</summary>
-    public int Flush(int timeoutMs) => Interop.Librdkafka.rd_kafka_flush(_rk, timeoutMs);
+    /// <summary>
+    /// Waits up to <paramref name="timeoutMs"/> for <see cref="OutQueueLength"/> to reach 0 (someone must be polling);
+    /// 0 when it did, <see cref="Destroyed"/> once disposed.
+    /// </summary>
+    public int Flush(int timeoutMs) => WhileOpen(() => Interop.Librdkafka.rd_kafka_flush(_rk, timeoutMs));
+
+    /// <summary><paramref name="call"/>'s answer, or <see cref="Destroyed"/> when the client is (or gets) disposed before it runs.</summary>
+    private int WhileOpen(Func<int> call)
+    {
+        try
+        {
+            return IsDisposed ? Destroyed : call();
+        }
+        catch (ObjectDisposedException)
+        {
+            return Destroyed; // disposed between the check and the call's reference on the client
+        }
+    }
 
     /// <summary>
     /// A metadata request for <see cref="Topic"/> over this producer's own connections: true when a broker answered,
@@ -361,6 +376,11 @@ public sealed unsafe class NativeProducer : IDisposable
     /// <summary>The fatal error that stopped the idempotent producer, or null while there is none.</summary>
     public string? FatalError()
     {
+        if (IsDisposed)
+        {
+            return null;
+        }
+
         byte* text = stackalloc byte[512];
         int code = Interop.Librdkafka.rd_kafka_fatal_error(_rk, text, 512);
         return code == 0 ? null : $"{Interop.Librdkafka.ErrorText(code)}: {Marshal.PtrToStringUTF8((IntPtr)text)}";

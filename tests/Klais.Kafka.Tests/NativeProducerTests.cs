@@ -195,6 +195,8 @@ public sealed class NativeProducerTests(KafkaClusterFixture fixture)
             Assert.Equal((1, 0, -1), (destroyedAnswers, unexpected, pollAfterDispose));
             Assert.Equal(NativeProducer.Destroyed, producer.Produce("dev-1"u8, "{}"u8, 0, 0, opaque: 0));
             Assert.Equal(0, producer.OutQueueLength);
+            Assert.Equal((NativeProducer.Destroyed, NativeProducer.Destroyed), (producer.Purge(inFlight: true), producer.Flush(10)));
+            Assert.Null(producer.FatalError());
             Assert.False(producer.ProbeTopic(TimeSpan.FromMilliseconds(10), out string problem));
             Assert.Equal("producer disposed", problem);
         }

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Klais.Edge.Configuration;
 using Klais.Edge.Spill;
@@ -26,9 +27,12 @@ internal enum DedupeVerdict : byte
 /// </summary>
 /// <remarks>
 /// <para>Layout: a set-associative table of <c>MaxDeviceCount</c> entries in sets of 8, keyed by the 64-bit device
-/// key. The 8 keys of a set fill one 64-byte cache line; the 24-byte slots sit in a parallel array; 32 bytes per
-/// device in all, allocated once. A set that is full evicts an idle device first, else its least recently seen one
-/// (counted: a duplicate of an evicted device's old datagram would pass).</para>
+/// key. A set is 256 contiguous bytes: its 8 keys (one 64-byte cache line), then its 8 slots of 24 bytes, the
+/// set's lock in the first slot's spare 4 bytes; 32 bytes per device in all, allocated once. A lookup touches the
+/// keys' line, the lock's line right after it and its slot's line, all within one 256-byte block (the hardware
+/// fetches adjacent lines together), instead of three lines in three arrays: with 10,000 devices the table is the
+/// receive thread's largest cache footprint. A set that is full evicts an idle device first, else its least recently
+/// seen one (counted: a duplicate of an evicted device's old datagram would pass).</para>
 /// <para>Gaps are counted when a sequence number leaves the window unseen: late (reordered) datagrams within the
 /// window are admitted and not counted as lost. The first datagram of a device marks the 63 numbers before it as
 /// seen, so a device is not charged for history the edge never expected.</para>
@@ -46,9 +50,7 @@ internal sealed class DedupeTable
     private const ulong EmptyKey = 0;
     private const ulong ZeroKeySubstitute = 0x9E3779B97F4A7C15;
 
-    private readonly ulong[] _keys;
-    private readonly Slot[] _slots;
-    private readonly int[] _locks;
+    private readonly Set[] _sets;
     private readonly int _setShift;
     private readonly long _epoch;
     private readonly long _ticksPerSecond;
@@ -69,9 +71,7 @@ internal sealed class DedupeTable
         int capacity = (int)BitOperations.RoundUpToPowerOf2((uint)options.MaxDeviceCount);
         int sets = capacity / Ways;
         _setShift = 64 - BitOperations.Log2((uint)sets);
-        _keys = new ulong[capacity];
-        _slots = new Slot[capacity];
-        _locks = new int[sets];
+        _sets = new Set[sets];
         _epoch = time.GetTimestamp();
         _ticksPerSecond = time.TimestampFrequency;
         _idleSeconds = (uint)Math.Max(1, options.IdleAfter.TotalSeconds);
@@ -79,10 +79,10 @@ internal sealed class DedupeTable
     }
 
     /// <summary>Devices the table holds at most.</summary>
-    public int Capacity => _keys.Length;
+    public int Capacity => _sets.Length * Ways;
 
     /// <summary>Bytes of the table per device it can hold (key, slot and a share of the set lock).</summary>
-    public static double BytesPerDevice => sizeof(ulong) + Marshal.SizeOf<Slot>() + (sizeof(int) / (double)Ways);
+    public static double BytesPerDevice => Unsafe.SizeOf<Set>() / (double)Ways;
 
     public long Devices => Interlocked.Read(ref _devices);
 
@@ -109,7 +109,7 @@ internal sealed class DedupeTable
         key = key == EmptyKey ? ZeroKeySubstitute : key;
         uint now = Seconds(timestamp);
         int set = SetOf(key);
-        ref int gate = ref _locks[set];
+        ref int gate = ref GateOf(set);
         Enter(ref gate);
         try
         {
@@ -117,11 +117,11 @@ internal sealed class DedupeTable
             if (index < 0)
             {
                 index = Claim(set, key, now);
-                _slots[index] = new Slot { Highest = sequence, Window = ulong.MaxValue, LastSeen = now };
+                Renew(ref SlotAt(index), sequence, ulong.MaxValue, now);
                 return DedupeVerdict.New;
             }
 
-            ref Slot slot = ref _slots[index];
+            ref Slot slot = ref SlotAt(index);
             slot.LastSeen = now;
             int distance = (int)(sequence - slot.Highest);
             if (distance > 0)
@@ -159,14 +159,14 @@ internal sealed class DedupeTable
     {
         key = key == EmptyKey ? ZeroKeySubstitute : key;
         int set = SetOf(key);
-        ref int gate = ref _locks[set];
+        ref int gate = ref GateOf(set);
         Enter(ref gate);
         try
         {
             int index = Find(set, key);
             if (index >= 0)
             {
-                ref Slot slot = ref _slots[index];
+                ref Slot slot = ref SlotAt(index);
                 int distance = (int)(sequence - slot.Highest);
                 if (distance <= 0 && distance > -WindowBits)
                 {
@@ -191,22 +191,22 @@ internal sealed class DedupeTable
         buffer.Write("KLDEDUP1"u8);
         buffer.Write(stackalloc byte[8]);
         long count = 0;
-        for (int set = 0; set < _locks.Length; set++)
+        for (int set = 0; set < _sets.Length; set++)
         {
-            ref int gate = ref _locks[set];
+            ref int gate = ref GateOf(set);
             Enter(ref gate);
             try
             {
                 for (int i = set * Ways; i < (set + 1) * Ways; i++)
                 {
-                    if (_keys[i] == EmptyKey)
+                    if (KeyAt(i) == EmptyKey)
                     {
                         continue;
                     }
 
-                    BinaryPrimitives.WriteUInt64LittleEndian(entry, _keys[i]);
-                    BinaryPrimitives.WriteUInt32LittleEndian(entry[8..], _slots[i].Highest);
-                    BinaryPrimitives.WriteUInt64LittleEndian(entry[12..], _slots[i].Window);
+                    BinaryPrimitives.WriteUInt64LittleEndian(entry, KeyAt(i));
+                    BinaryPrimitives.WriteUInt32LittleEndian(entry[8..], SlotAt(i).Highest);
+                    BinaryPrimitives.WriteUInt64LittleEndian(entry[12..], SlotAt(i).Window);
                     buffer.Write(entry);
                     count++;
                 }
@@ -263,12 +263,7 @@ internal sealed class DedupeTable
             if (Find(set, key) < 0)
             {
                 int index = Claim(set, key, now);
-                _slots[index] = new Slot
-                {
-                    Highest = BinaryPrimitives.ReadUInt32LittleEndian(entry[8..]),
-                    Window = BinaryPrimitives.ReadUInt64LittleEndian(entry[12..]),
-                    LastSeen = now,
-                };
+                Renew(ref SlotAt(index), BinaryPrimitives.ReadUInt32LittleEndian(entry[8..]), BinaryPrimitives.ReadUInt64LittleEndian(entry[12..]), now);
             }
         }
 
@@ -347,7 +342,7 @@ internal sealed class DedupeTable
         int first = set * Ways;
         for (int i = first; i < first + Ways; i++)
         {
-            if (_keys[i] == key)
+            if (KeyAt(i) == key)
             {
                 return i;
             }
@@ -363,22 +358,40 @@ internal sealed class DedupeTable
         int oldest = first;
         for (int i = first; i < first + Ways; i++)
         {
-            if (_keys[i] == EmptyKey)
+            if (KeyAt(i) == EmptyKey)
             {
-                _keys[i] = key;
+                KeyAt(i) = key;
                 Interlocked.Increment(ref _devices);
                 return i;
             }
 
-            if (_slots[i].LastSeen < _slots[oldest].LastSeen)
+            if (SlotAt(i).LastSeen < SlotAt(oldest).LastSeen)
             {
                 oldest = i;
             }
         }
 
-        Interlocked.Increment(ref now - _slots[oldest].LastSeen >= _idleSeconds ? ref _evictedIdle : ref _evictedActive);
-        _keys[oldest] = key;
+        Interlocked.Increment(ref now - SlotAt(oldest).LastSeen >= _idleSeconds ? ref _evictedIdle : ref _evictedActive);
+        KeyAt(oldest) = key;
         return oldest;
+    }
+
+    /// <summary>The key of entry <paramref name="index"/> (set × 8 + way).</summary>
+    private ref ulong KeyAt(int index) => ref _sets[index / Ways].Keys[index % Ways];
+
+    /// <summary>The slot of entry <paramref name="index"/> (set × 8 + way).</summary>
+    private ref Slot SlotAt(int index) => ref _sets[index / Ways].Slots[index % Ways];
+
+    /// <summary>A set's spin lock: the spare 4 bytes of its first slot.</summary>
+    private ref int GateOf(int set) => ref _sets[set].Slots[0].Gate;
+
+    /// <summary>Sets a slot's window for a new or reloaded device; its <see cref="Slot.Gate"/> (the set's lock, held now) stays.</summary>
+    private static void Renew(ref Slot slot, uint highest, ulong window, uint now)
+    {
+        slot.Window = window;
+        slot.Highest = highest;
+        slot.LastSeen = now;
+        slot.StaleSince = 0;
     }
 
     private uint Seconds(long timestamp) => (uint)Math.Max(0, (timestamp - _epoch) / _ticksPerSecond);
@@ -391,5 +404,30 @@ internal sealed class DedupeTable
         public uint Highest;
         public uint LastSeen;
         public uint StaleSince;
+
+        /// <summary>Used in a set's first slot only: the set's spin lock (0 free, 1 held).</summary>
+        public int Gate;
+    }
+
+    /// <summary>A set's 8 keys: one cache line.</summary>
+    [InlineArray(Ways)]
+    private struct SetKeys
+    {
+        private ulong _key;
+    }
+
+    /// <summary>A set's 8 slots, right after its keys.</summary>
+    [InlineArray(Ways)]
+    private struct SetSlots
+    {
+        private Slot _slot;
+    }
+
+    /// <summary>One set: 64 bytes of keys and 192 of slots, contiguous.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    private struct Set
+    {
+        public SetKeys Keys;
+        public SetSlots Slots;
     }
 }

@@ -88,7 +88,7 @@ public sealed class DedupeTableTests
         Assert.Equal(1024, table.Capacity);
         Assert.InRange(table.Devices, 900, 1024);
         Assert.Equal(10_000 - table.Devices, table.EvictedActive + table.EvictedIdle);
-        Assert.Equal(32.5, DedupeTable.BytesPerDevice);
+        Assert.Equal(32.0, DedupeTable.BytesPerDevice);
     }
 
     [Fact]
@@ -197,6 +197,40 @@ public sealed class DedupeTableTests
 
             return true;
         }).QuickCheckThrowOnFailure();
+    }
+
+    /// <summary>
+    /// The set's lock (in its first slot) makes each check one step: four threads offering the same datagrams at once
+    /// admit each exactly once. A lock that a new device's slot overwrote, or none, admits some twice.
+    /// </summary>
+    [Fact]
+    public void Dedupe_four_threads_offering_the_same_datagrams_at_once_admit_each_exactly_once()
+    {
+        DedupeTable table = Table(maxDevices: 1024);
+        const int Devices = 3, Sequences = 100_000;   // few devices: the threads collide on them all the time
+        ulong[] keys = Enumerable.Range(0, Devices).Select(DeviceKey).ToArray();
+        long[] admitted = new long[4];
+        using var start = new Barrier(4);
+        Parallel.For(0, 4, new ParallelOptions { MaxDegreeOfParallelism = 4 }, thread =>
+        {
+            start.SignalAndWait();
+            long count = 0;
+            for (uint s = 1; s <= Sequences; s++)
+            {
+                for (int d = 0; d < Devices; d++)
+                {
+                    if (table.Check(keys[d], s, 0) == DedupeVerdict.New)
+                    {
+                        count++;
+                    }
+                }
+            }
+
+            admitted[thread] = count;
+        });
+
+        Assert.Equal((long)Devices * Sequences, admitted.Sum());
+        Assert.Equal(Devices, table.Devices);
     }
 
     [Fact]
