@@ -23,6 +23,9 @@ internal sealed record EdgeConfig
     public required LogLevel LogLevel { get; init; }
     public required string NodeId { get; init; }
     public required int ReceiveThreads { get; init; }
+
+    /// <summary>Batches a receive thread may fill ahead of its handler thread; 0: no handler thread (<c>KLAIS_RECEIVE_HANDOFF</c>).</summary>
+    public required int ReceiveHandoff { get; init; }
     public required int ReceiveBufferBytes { get; init; }
     public required int MaxPayloadBytes { get; init; }
     public required bool ValidateJson { get; init; }
@@ -233,6 +236,7 @@ internal static class EdgeConfigLoader
             LogLevel = (LogLevel)read.OneOf(EdgeSettings.LogLevel, LogLevelNames.Levels),
             NodeId = nodeId.Length == 0 ? Environment.MachineName : nodeId,
             ReceiveThreads = (int)read.WholeNumber(EdgeSettings.ReceiveThreads, 0, 256),
+            ReceiveHandoff = (int)read.WholeNumber(EdgeSettings.ReceiveHandoff, 0, Receive.ReceiveOptions.MaxHandoffBatches),
             ReceiveBufferBytes = (int)read.WholeNumber(EdgeSettings.ReceiveBufferBytes, 4096, 1 << 30),
             MaxPayloadBytes = (int)read.WholeNumber(EdgeSettings.MaxPayloadBytes, 2, MaxDatagramPayload),
             ValidateJson = read.Boolean(EdgeSettings.ValidateJson),

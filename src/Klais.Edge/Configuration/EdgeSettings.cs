@@ -22,6 +22,7 @@ internal static class EdgeSettings
     public static readonly Setting LogLevel = new("KLAIS_LOG_LEVEL", "info", LogLevelNames.Description);
     public static readonly Setting NodeId = new("KLAIS_NODE_ID", "", "This edge's id in headers and reports; defaults to the host name.");
     public static readonly Setting ReceiveThreads = new("KLAIS_RECEIVE_THREADS", "0", "Receive threads, one SO_REUSEPORT socket each; 0 means one per core.");
+    public static readonly Setting ReceiveHandoff = new("KLAIS_RECEIVE_HANDOFF", "4", "Batches each receive thread may fill ahead of its socket's handler thread (parse, dedupe, Dam, produce); 0 runs all of it on the receive thread.");
     public static readonly Setting ReceiveBufferBytes = new("KLAIS_RECEIVE_BUFFER_BYTES", "8388608", "Kernel receive buffer per socket (SO_RCVBUF).");
     public static readonly Setting MaxPayloadBytes = new("KLAIS_MAX_PAYLOAD_BYTES", "1024", "Largest payload accepted after the 22-byte header.");
     public static readonly Setting ValidateJson = new("KLAIS_VALIDATE_JSON", "true", "Reject payloads that are not one JSON value.");
@@ -56,7 +57,7 @@ internal static class EdgeSettings
     public static IReadOnlyList<Setting> All { get; } =
     [
         UdpBind, ApiBind, KafkaBootstrap, KafkaTopic, DamMaxRate, DamBurstSize, DamQueueMaxMessages, DamQueueMaxBytes,
-        LogLevel, NodeId, ReceiveThreads, ReceiveBufferBytes, MaxPayloadBytes, ValidateJson, KafkaLingerMs, KafkaMaxInFlight,
+        LogLevel, NodeId, ReceiveThreads, ReceiveHandoff, ReceiveBufferBytes, MaxPayloadBytes, ValidateJson, KafkaLingerMs, KafkaMaxInFlight,
         KafkaRecordFormat, ApiTokensFile, ApiToken, ApiTls.Cert, ApiTls.Key, ApiTls.Password, XdpInterface, XdpMode, ShutdownSeconds, SpillDir, SpillMaxBytes, SpillFsync, SpillFullPolicy, BreakerWindowMs,
         BreakerBreakMs, BreakerStallMs, DedupeMaxDevices, DedupeIdleSeconds, Control, ControlStartTimeoutMs, ReportIntervalMs,
         DeviceReportWindowMs, ReportMaxDevices, SuspectRate, SuspectSources, HeavyHitterShare,

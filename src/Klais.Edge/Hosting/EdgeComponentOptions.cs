@@ -15,6 +15,7 @@ internal static class EdgeComponentOptions
     {
         Endpoint = config.UdpBind,
         Threads = config.ReceiveThreads == 0 ? Environment.ProcessorCount : config.ReceiveThreads,
+        HandoffBatches = config.ReceiveHandoff,
         ReceiveBufferBytes = config.ReceiveBufferBytes,
 
         // One byte more than the largest valid datagram: a longer one arrives truncated to this length and the

@@ -26,6 +26,17 @@ internal sealed class ReceiveOptions
     /// <summary>How long a blocked recvmmsg waits before checking for <see cref="UdpReceiver.Stop"/>.</summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>
+    /// Batches a socket's receive thread may have filled ahead of its handler thread (the handoff), or 0 for no
+    /// handoff: the receive thread then runs the handler itself. With a handoff each socket has two threads, one in
+    /// recvmmsg (the kernel's copy) and one parsing, deduplicating, offering to the Dam and producing, so one busy
+    /// socket (one sender, or a relay in front of the edge) gets two cores' worth of work instead of one.
+    /// </summary>
+    public int HandoffBatches { get; set; } = 4;
+
+    /// <summary>Most batches a handoff may hold (<c>KLAIS_RECEIVE_HANDOFF</c>'s bound).</summary>
+    public const int MaxHandoffBatches = 64;
+
     /// <summary>Datagrams a thread receives before it starts counting allocations (JIT tiering, first-call setup).</summary>
     public int WarmupDatagrams { get; set; } = 1;
 
@@ -47,6 +58,7 @@ internal sealed class ReceiveOptions
         Require(errors, nameof(MaxDatagramBytes), MaxDatagramBytes, Contracts.Wire.Datagram.HeaderLength, 65535);
         Require(errors, nameof(ReceiveBufferBytes), ReceiveBufferBytes, 0, int.MaxValue / 2);
         Require(errors, nameof(WarmupDatagrams), WarmupDatagrams, 0, int.MaxValue);
+        Require(errors, nameof(HandoffBatches), HandoffBatches, 0, MaxHandoffBatches);
         if (PollInterval < TimeSpan.FromMilliseconds(1) || PollInterval > TimeSpan.FromSeconds(10))
         {
             errors.Add($"`ReceiveOptions.PollInterval` is {PollInterval}. It must be between 1 ms and 10 s.");

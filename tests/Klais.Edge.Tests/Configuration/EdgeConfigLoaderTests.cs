@@ -173,6 +173,17 @@ public sealed class EdgeConfigLoaderTests
     }
 
     [Fact]
+    public void The_receive_handoff_is_4_batches_by_default_0_turns_it_off_and_more_than_64_is_refused()
+    {
+        Assert.Equal(4, Load().Config!.ReceiveHandoff);
+        Assert.Equal(0, Load(new Dictionary<string, string> { ["KLAIS_RECEIVE_HANDOFF"] = "0" }).Config!.ReceiveHandoff);
+
+        EdgeConfigResult bad = Load(new Dictionary<string, string> { ["KLAIS_RECEIVE_HANDOFF"] = "65" });
+        Assert.Null(bad.Config);
+        Assert.StartsWith("KLAIS_RECEIVE_HANDOFF is \"65\" (from the environment). It must be a whole number from 0 to 64", Assert.Single(bad.Errors), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Bad_spill_breaker_and_dedupe_settings_are_all_reported()
     {
         var env = new Dictionary<string, string>

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using Klais.Contracts.Wire;
 using Klais.Edge.Receive;
+using Klais.Net;
 
 namespace Klais.Edge.Tests.Receive;
 
@@ -214,6 +215,53 @@ public sealed class UdpReceiverTests
         Assert.Equal(0, receiver.AllocatedBytesSinceWarmup);
     }
 
+    /// <summary>
+    /// One socket, one sender: datagrams reach the handler in the order sent, with the handoff (on the socket's handler
+    /// thread) and without it (on the receive thread itself).
+    /// </summary>
+    [Theory]
+    [InlineData(0, "klais-udp-rx-0")]
+    [InlineData(4, "klais-udp-hd-0")]
+    public void With_or_without_a_handoff_one_senders_datagrams_arrive_in_order_on_the_expected_thread(int handoff, string thread)
+    {
+        var handler = new OrderHandler();
+        var options = Options("127.0.0.1");
+        options.HandoffBatches = handoff;
+        using var receiver = new UdpReceiver(options, handler);
+        receiver.Start();
+
+        Loopback.Send(receiver.LocalEndPoint, Enumerable.Range(0, 5000).Select(i => Loopback.TestDatagram(i)).ToList());
+
+        Assert.True(Loopback.WaitFor(() => receiver.Datagrams >= 5000), $"received {receiver.Datagrams} of 5000");
+        Assert.True(receiver.Stop());
+        Assert.Equal(Enumerable.Range(0, 5000).Select(i => (uint)i), handler.Sequences);
+        Assert.Equal([thread], handler.Threads);
+        Assert.Equal((5000L, 0L), (receiver.Taken, receiver.KernelDrops));
+    }
+
+    /// <summary>
+    /// A stop while the handler is behind: the receive thread stops taking from the kernel, and Stop returns only once
+    /// the handler thread has handled every batch already taken; nothing taken is dropped.
+    /// </summary>
+    [Fact]
+    public void A_stop_while_the_handler_is_behind_handles_every_batch_already_taken()
+    {
+        var handler = new OrderHandler { BatchDelay = TimeSpan.FromMilliseconds(30) };
+        var options = Options("127.0.0.1");
+        options.HandoffBatches = 4;
+        options.BatchSize = 8;
+        using var receiver = new UdpReceiver(options, handler);
+        receiver.Start();
+        Loopback.Send(receiver.LocalEndPoint, Enumerable.Range(0, 400).Select(i => Loopback.TestDatagram(i)).ToList());
+        Assert.True(Loopback.WaitFor(() => receiver.Taken >= 40), $"taken {receiver.Taken}");
+        Assert.True(receiver.Datagrams < receiver.Taken, $"handled {receiver.Datagrams} of {receiver.Taken} taken: the handler is not behind");
+
+        Assert.True(receiver.Stop(TimeSpan.FromSeconds(10)));
+
+        Assert.Equal(receiver.Taken, receiver.Datagrams);
+        Assert.Equal(Enumerable.Range(0, (int)receiver.Taken).Select(i => (uint)i), handler.Sequences);
+    }
+
     [Fact]
     public void Invalid_options_are_all_reported_at_once()
     {
@@ -224,6 +272,49 @@ public sealed class UdpReceiverTests
         Assert.Contains("`ReceiveOptions.Threads` is 0", error.Message, StringComparison.Ordinal);
         Assert.Contains("`ReceiveOptions.BatchSize` is 0", error.Message, StringComparison.Ordinal);
         Assert.Contains("`ReceiveOptions.MaxDatagramBytes` is 10", error.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>Records each datagram's sequence and the threads that handled them; optionally slow per batch.</summary>
+    private sealed class OrderHandler : IDatagramHandler
+    {
+        private readonly List<uint> _sequences = [];
+        private readonly HashSet<string> _threads = [];
+
+        public TimeSpan BatchDelay { get; init; }
+
+        public uint[] Sequences
+        {
+            get
+            {
+                lock (_sequences)
+                {
+                    return [.. _sequences];
+                }
+            }
+        }
+
+        public string[] Threads
+        {
+            get
+            {
+                lock (_sequences)
+                {
+                    return [.. _threads];
+                }
+            }
+        }
+
+        public void Handle(ReadOnlySpan<byte> datagram, in DatagramSource source, long receivedTimestamp)
+        {
+            Assert.Equal(Rejection.None, Datagram.TryParse(datagram, 1024, validateJson: false, out DatagramHeader header, out _));
+            lock (_sequences)
+            {
+                _sequences.Add(header.Sequence);
+                _threads.Add(Thread.CurrentThread.Name ?? "?");
+            }
+        }
+
+        public void EndBatch(long receivedTimestamp) => Thread.Sleep(BatchDelay);
     }
 
     private static uint ParseSequence(byte[] datagram)
