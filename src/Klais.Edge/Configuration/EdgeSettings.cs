@@ -22,7 +22,7 @@ internal static class EdgeSettings
     public static readonly Setting LogLevel = new("KLAIS_LOG_LEVEL", "info", LogLevelNames.Description);
     public static readonly Setting NodeId = new("KLAIS_NODE_ID", "", "This edge's id in headers and reports; defaults to the host name.");
     public static readonly Setting ReceiveThreads = new("KLAIS_RECEIVE_THREADS", "0", "Receive threads, one SO_REUSEPORT socket each; 0 means one per core.");
-    public static readonly Setting ReceiveHandoff = new("KLAIS_RECEIVE_HANDOFF", "4", "Batches each receive thread may fill ahead of its socket's handler thread (parse, dedupe, Dam, produce); 0 runs all of it on the receive thread.");
+    public static readonly Setting ReceiveHandoff = new("KLAIS_RECEIVE_HANDOFF", "0", "Batches each receive thread may fill ahead of a handler thread of its socket (parse, dedupe, Dam, produce); 0 runs all of it on the receive thread. For one busy socket, e.g. a relay in front of the edge: 4.");
     public static readonly Setting ReceiveBufferBytes = new("KLAIS_RECEIVE_BUFFER_BYTES", "8388608", "Kernel receive buffer per socket (SO_RCVBUF).");
     public static readonly Setting MaxPayloadBytes = new("KLAIS_MAX_PAYLOAD_BYTES", "1024", "Largest payload accepted after the 22-byte header.");
     public static readonly Setting ValidateJson = new("KLAIS_VALIDATE_JSON", "true", "Reject payloads that are not one JSON value.");

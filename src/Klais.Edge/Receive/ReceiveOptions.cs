@@ -27,12 +27,13 @@ internal sealed class ReceiveOptions
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>
-    /// Batches a socket's receive thread may have filled ahead of its handler thread (the handoff), or 0 for no
-    /// handoff: the receive thread then runs the handler itself. With a handoff each socket has two threads, one in
-    /// recvmmsg (the kernel's copy) and one parsing, deduplicating, offering to the Dam and producing, so one busy
-    /// socket (one sender, or a relay in front of the edge) gets two cores' worth of work instead of one.
+    /// Batches a socket's receive thread may have filled ahead of its handler thread (the handoff), or 0 (the default)
+    /// for no handoff: the receive thread then runs the handler itself. With a handoff each socket has two threads, one
+    /// in recvmmsg (the kernel's copy) and one parsing, deduplicating, offering to the Dam and producing, so one busy
+    /// socket (a relay in front of the edge) can use two cores instead of one. Off by default: on the benchmark machine
+    /// it did not raise the rate (docs/BENCHMARKS.md, "Receive handoff") and it wakes a thread per batch.
     /// </summary>
-    public int HandoffBatches { get; set; } = 4;
+    public int HandoffBatches { get; set; }
 
     /// <summary>Most batches a handoff may hold (<c>KLAIS_RECEIVE_HANDOFF</c>'s bound).</summary>
     public const int MaxHandoffBatches = 64;

@@ -135,7 +135,7 @@ internal sealed class UdpReceiver : IDisposable
     public long HandlerFaults => Sum(static w => Volatile.Read(ref w.HandlerFaults));
 
     /// <summary>Bytes allocated on the receive threads since each finished its warm-up; 0 is the budget.</summary>
-    public long AllocatedBytesSinceWarmup => Sum(static w => Volatile.Read(ref w.AllocatedSinceWarmup));
+    public long AllocatedBytesSinceWarmup => Sum(static w => Volatile.Read(ref w.AllocatedSinceWarmup) + Volatile.Read(ref w.ReceiverAllocatedSinceWarmup));
 
     /// <summary>Receive threads that have finished their warm-up, so that <see cref="AllocatedBytesSinceWarmup"/> covers them.</summary>
     public int WarmedUpThreads => (int)Sum(static w => Volatile.Read(ref w.WarmedUp) ? 1 : 0);
@@ -233,8 +233,9 @@ internal sealed class UdpReceiver : IDisposable
 
     private sealed class Worker : IDisposable
     {
-        // Written by the receive thread.
+        // Written by the receive thread (with a handoff: the handler's warm-up starts its count).
         public long Taken;
+        public long ReceiverAllocatedSinceWarmup;
 
         // Written by the thread that runs the handler (the handler thread, or the receive thread without a handoff).
         public long Datagrams;
@@ -339,6 +340,7 @@ internal sealed class UdpReceiver : IDisposable
         {
             int next = 0;
             bool holding = false;
+            long allocationBaseline = -1;
             try
             {
                 while (!_owner._stopping)
@@ -362,6 +364,15 @@ internal sealed class UdpReceiver : IDisposable
                         next = (next + 1) % _batches.Length;
                         holding = false;
                         _filled!.Release();
+                    }
+
+                    if (allocationBaseline >= 0)
+                    {
+                        Volatile.Write(ref ReceiverAllocatedSinceWarmup, GC.GetAllocatedBytesForCurrentThread() - allocationBaseline);
+                    }
+                    else if (Volatile.Read(ref WarmedUp))
+                    {
+                        allocationBaseline = GC.GetAllocatedBytesForCurrentThread();
                     }
                 }
             }

@@ -173,10 +173,10 @@ public sealed class EdgeConfigLoaderTests
     }
 
     [Fact]
-    public void The_receive_handoff_is_4_batches_by_default_0_turns_it_off_and_more_than_64_is_refused()
+    public void The_receive_handoff_is_off_by_default_4_batches_when_asked_and_more_than_64_is_refused()
     {
-        Assert.Equal(4, Load().Config!.ReceiveHandoff);
-        Assert.Equal(0, Load(new Dictionary<string, string> { ["KLAIS_RECEIVE_HANDOFF"] = "0" }).Config!.ReceiveHandoff);
+        Assert.Equal(0, Load().Config!.ReceiveHandoff);
+        Assert.Equal(4, Load(new Dictionary<string, string> { ["KLAIS_RECEIVE_HANDOFF"] = "4" }).Config!.ReceiveHandoff);
 
         EdgeConfigResult bad = Load(new Dictionary<string, string> { ["KLAIS_RECEIVE_HANDOFF"] = "65" });
         Assert.Null(bad.Config);

@@ -131,11 +131,14 @@ public sealed class UdpReceiverTests
         Assert.Equal(IPAddress.Loopback, receiver.LocalEndPoint.Address);
     }
 
-    [Fact]
-    public void Stop_returns_within_its_bound_and_the_threads_end()
+    [Theory]
+    [InlineData(0)]
+    [InlineData(4)]
+    public void Stop_returns_within_its_bound_and_the_threads_end(int handoff)
     {
         var options = Options("127.0.0.1", threads: 2);
         options.PollInterval = TimeSpan.FromMilliseconds(50);
+        options.HandoffBatches = handoff;
         using var receiver = new UdpReceiver(options, new RecordingHandler());
         receiver.Start();
         var watch = Stopwatch.StartNew();
@@ -192,12 +195,15 @@ public sealed class UdpReceiverTests
         Assert.True(receiver.ActualReceiveBufferBytes < 64 * 1024);
     }
 
-    [Fact]
-    public void Receive_threads_allocate_nothing_per_datagram()
+    [Theory]
+    [InlineData(0)]
+    [InlineData(4)]
+    public void Receive_threads_allocate_nothing_per_datagram(int handoff)
     {
         var handler = new ParsingHandler();
         var options = Options("127.0.0.1");
         options.WarmupDatagrams = 1000;
+        options.HandoffBatches = handoff;
         using var receiver = new UdpReceiver(options, handler);
         receiver.Start();
         byte[][] datagrams = Enumerable.Range(0, 1000).Select(i => Loopback.TestDatagram(i)).ToArray();
