@@ -33,13 +33,17 @@ public class ReceiveToProduceBenchmarks
     private EdgePipeline _pipeline = null!;
     private uint _sequence;
 
+    /// <summary>Where the record's seq, edge and ts go (<c>KLAIS_KAFKA_RECORD_FORMAT</c>).</summary>
+    [Params(RecordFormat.Headers, RecordFormat.Envelope)]
+    public RecordFormat Format { get; set; }
+
     [GlobalSetup]
     public void Setup()
     {
         _cluster = KafkaDevCluster.Start();
         _cluster.CreateTopic("bench", partitions: 6);
         _producer = new TelemetryProducer(
-            new KafkaProducerOptions { BootstrapServers = _cluster.BootstrapServers, Topic = "bench", NodeId = "bench-edge", MaxInFlightMessages = 1_000_000 },
+            new KafkaProducerOptions { BootstrapServers = _cluster.BootstrapServers, Topic = "bench", NodeId = "bench-edge", MaxInFlightMessages = 1_000_000, RecordFormat = Format },
             NullLogger<TelemetryProducer>.Instance);
         _dam = new Dam(new DamOptions { MaxRate = DamOptions.MaxRateLimit, BurstSize = DamOptions.MaxBurstLimit }, _producer, TimeProvider.System);
         _pipeline = new EdgePipeline(_dam, 1024, validateJson: true, TimeProvider.System, new DedupeTable(new DedupeOptions(), TimeProvider.System),
