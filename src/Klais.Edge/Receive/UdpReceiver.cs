@@ -10,7 +10,7 @@ namespace Klais.Edge.Receive;
 /// datagram to an <see cref="IDatagramHandler"/>. Nothing is allocated per datagram.
 /// </summary>
 /// <remarks>
-/// With a handoff (<see cref="ReceiveOptions.HandoffBatches"/> above 0, the default) each socket has two threads: the
+/// With a handoff (<see cref="ReceiveOptions.HandoffBatches"/> above 0; off by default) each socket has two threads: the
 /// receive thread (<c>klais-udp-rx-N</c>) only calls recvmmsg, into one of a few batches in turn, and hands each
 /// filled batch to the socket's handler thread (<c>klais-udp-hd-N</c>), which runs the handler over it in the order
 /// received and hands the batch back. The kernel's copy and our own per-datagram work then run on two cores, as
