@@ -26,6 +26,7 @@ api=127.0.0.1:${KLAIS_BENCH_API_PORT:-8600}
 rounds=${KLAIS_BENCH_ROUNDS:-3}
 sweep=(${KLAIS_BENCH_SWEEP:-100000 150000 200000 250000 300000 350000 400000 450000 500000})
 formats=(${KLAIS_BENCH_FORMATS:-headers envelope})
+declare -A rate   # the edge's delivered/s of this round, per format
 devices=10000
 say() { echo "$*" | tee -a "$summary"; }
 
@@ -149,14 +150,14 @@ for round in $(seq "$rounds"); do
     rejected=$(jq '[.rejected[]] | add' <<<"$s")
     stop_pid "$edge" 20
     edges+=" | klais-edge ($format) ${e_rate}/s delivered to Kafka ($e_del of $e_sent, $kdrops kernel drops, $rejected rejected since start; receive-to-enqueue p50 ${p50} us p99 ${p99} us)"
-    eval "rate_$format=$e_rate"
+    rate[$format]=$e_rate
   done
   rbase=$(udp_drops "$rsyslog_port")
   timed "$rsyslog_port" rsyslog_delivered; r_sent=$t_sent r_del=$t_delivered r_rate=$t_rate
   rdrops=$(( $(udp_drops "$rsyslog_port") - rbase ))
   ratios=""
   for format in "${formats[@]}"; do
-    e_rate=$(eval echo "\$rate_$format")
+    e_rate=${rate[$format]}
     ratios+=" | $format: edge/sink $(awk -v e="$e_rate" -v s="$sink_rate" 'BEGIN { printf "%.2f", e / s }') edge/rsyslog $(awk -v e="$e_rate" -v s="$r_rate" 'BEGIN { printf "%.2f", e / s }') edge/asyncio $(awk -v e="$e_rate" -v s="$py_rate" 'BEGIN { printf "%.1f", e / s }')"
   done
   say "round $round: C sink ${sink_rate}/s ($sink_recv received) | python asyncio ${py_rate}/s ($py_recv received) | rsyslog ${r_rate}/s delivered to Kafka ($r_del of $r_sent, $rdrops kernel drops)$edges$ratios"

@@ -60,8 +60,6 @@ public sealed unsafe class NativeProducer : IDisposable
     private readonly Interop.Librdkafka.Message*[] _messages = new Interop.Librdkafka.Message*[MaxReportsPerPoll];
     private readonly NativeDeliveryReport[] _reports = new NativeDeliveryReport[MaxReportsPerPoll];
     private readonly List<byte[]> _pinned = new(4);
-    private readonly RecordFormat _format;
-    private int _disposed;
 
     /// <summary>Each producing thread's buffer for an envelope and its payload; grows to the largest record, never per record.</summary>
     [ThreadStatic]
@@ -83,7 +81,7 @@ public sealed unsafe class NativeProducer : IDisposable
             throw new ArgumentException($"An edge id in an envelope is at most {TelemetryEnvelope.MaxEdgeBytes} UTF-8 bytes.", nameof(edge));
         }
 
-        _format = format;
+        Format = format;
         var settings = config.Where(kv => !kv.Key.StartsWith("dotnet.", StringComparison.Ordinal)).ToDictionary(kv => kv.Key, kv => kv.Value);
         settings["log.queue"] = "true";
         _rk = Interop.Librdkafka.NewProducer(settings, Interop.Librdkafka.EventDr | Interop.Librdkafka.EventError | Interop.Librdkafka.EventLog | Interop.Librdkafka.EventStats);
@@ -110,31 +108,13 @@ public sealed unsafe class NativeProducer : IDisposable
     public string Topic { get; }
 
     /// <summary>Where the <c>seq</c>, <c>edge</c> and <c>ts</c> fields go: three headers, or an envelope before the payload.</summary>
-    public RecordFormat Format => _format;
+    public RecordFormat Format { get; }
 
     /// <summary>True once <see cref="Dispose"/> has closed the client: every later call answers as documented, without librdkafka.</summary>
     public bool IsDisposed => _rk.IsClosed;
 
     /// <summary>Records librdkafka holds (queued, in flight) plus events not yet polled: <c>rd_kafka_outq_len</c>.</summary>
-    public int OutQueueLength
-    {
-        get
-        {
-            if (!TryEnter())
-            {
-                return 0;
-            }
-
-            try
-            {
-                return Interop.Librdkafka.rd_kafka_outq_len(_rk);
-            }
-            finally
-            {
-                _rk.DangerousRelease();
-            }
-        }
-    }
+    public int OutQueueLength => WhileOpen(() => Interop.Librdkafka.rd_kafka_outq_len(_rk), 0);
 
     /// <summary>
     /// Hands one record to librdkafka: 0, or librdkafka's error code (-184 <c>__QUEUE_FULL</c>: back-pressure, nothing
@@ -151,7 +131,7 @@ public sealed unsafe class NativeProducer : IDisposable
 
         try
         {
-            return _format == RecordFormat.Envelope
+            return Format == RecordFormat.Envelope
                 ? ProduceEnvelope(key, value, sequence, receivedUnixNanos, opaque)
                 : ProduceWithHeaders(key, value, sequence, receivedUnixNanos, opaque);
         }
@@ -289,26 +269,14 @@ public sealed unsafe class NativeProducer : IDisposable
     /// <paramref name="inFlight"/>, those sent and not answered with <c>__PURGE_INFLIGHT</c> (the broker may still write
     /// them). Their reports come through <see cref="Poll"/> afterwards. Returns librdkafka's error code (0: done).
     /// </summary>
-    public int Purge(bool inFlight) => WhileOpen(() => Interop.Librdkafka.Purge(_rk, Interop.Librdkafka.PurgeQueue | (inFlight ? Interop.Librdkafka.PurgeInFlight : 0)));
+    public int Purge(bool inFlight) =>
+        WhileOpen(() => Interop.Librdkafka.Purge(_rk, Interop.Librdkafka.PurgeQueue | (inFlight ? Interop.Librdkafka.PurgeInFlight : 0)), Destroyed);
 
     /// <summary>
     /// Waits up to <paramref name="timeoutMs"/> for <see cref="OutQueueLength"/> to reach 0 (someone must be polling);
     /// 0 when it did, <see cref="Destroyed"/> once disposed.
     /// </summary>
-    public int Flush(int timeoutMs) => WhileOpen(() => Interop.Librdkafka.rd_kafka_flush(_rk, timeoutMs));
-
-    /// <summary><paramref name="call"/>'s answer, or <see cref="Destroyed"/> when the client is (or gets) disposed before it runs.</summary>
-    private int WhileOpen(Func<int> call)
-    {
-        try
-        {
-            return IsDisposed ? Destroyed : call();
-        }
-        catch (ObjectDisposedException)
-        {
-            return Destroyed; // disposed between the check and the call's reference on the client
-        }
-    }
+    public int Flush(int timeoutMs) => WhileOpen(() => Interop.Librdkafka.rd_kafka_flush(_rk, timeoutMs), Destroyed);
 
     /// <summary>
     /// A metadata request for <see cref="Topic"/> over this producer's own connections: true when a broker answered,
@@ -374,31 +342,18 @@ public sealed unsafe class NativeProducer : IDisposable
     }
 
     /// <summary>The fatal error that stopped the idempotent producer, or null while there is none.</summary>
-    public string? FatalError()
+    public string? FatalError() => WhileOpen(() =>
     {
-        if (IsDisposed)
-        {
-            return null;
-        }
-
         byte* text = stackalloc byte[512];
         int code = Interop.Librdkafka.rd_kafka_fatal_error(_rk, text, 512);
         return code == 0 ? null : $"{Interop.Librdkafka.ErrorText(code)}: {Marshal.PtrToStringUTF8((IntPtr)text)}";
-    }
+    }, (string?)null);
 
     /// <summary>
     /// Destroys the client without flushing: records it still holds are dropped. A call under way on another thread
     /// keeps the client until it returns, and the header names it passes are the producer's own pinned arrays.
     /// </summary>
-    public void Dispose()
-    {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
-        {
-            return;
-        }
-
-        _rk.Dispose();
-    }
+    public void Dispose() => _rk.Dispose(); // closing twice is harmless
 
     /// <summary>
     /// A copy of <paramref name="bytes"/> on the pinned heap: it never moves and lives as long as this producer, so
@@ -410,6 +365,27 @@ public sealed unsafe class NativeProducer : IDisposable
         bytes.CopyTo(array);
         _pinned.Add(array);
         return (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(array));
+    }
+
+    /// <summary>
+    /// <paramref name="call"/>'s answer with a reference on the client held, or <paramref name="closed"/> once it is
+    /// disposed: the calls off the per-record path (the per-record ones take the reference inline, with no delegate).
+    /// </summary>
+    private T WhileOpen<T>(Func<T> call, T closed)
+    {
+        if (!TryEnter())
+        {
+            return closed;
+        }
+
+        try
+        {
+            return call();
+        }
+        finally
+        {
+            _rk.DangerousRelease();
+        }
     }
 
     /// <summary>Takes a reference on the client for one call; false once it is disposed.</summary>

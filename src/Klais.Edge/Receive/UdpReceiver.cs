@@ -79,7 +79,7 @@ internal sealed class UdpReceiver : IDisposable
         {
             foreach (Worker? worker in _workers)
             {
-                worker?.Release();
+                worker?.Dispose();
             }
 
             throw;
@@ -209,7 +209,7 @@ internal sealed class UdpReceiver : IDisposable
             // than the leak.
             if (ended || (!worker.Thread.IsAlive && worker.HandlerThread?.IsAlive != true))
             {
-                worker.Release();
+                worker.Dispose();
             }
         }
     }
@@ -290,7 +290,7 @@ internal sealed class UdpReceiver : IDisposable
         /// <summary>The thread that runs the handler over filled batches; null without a handoff.</summary>
         public Thread? HandlerThread { get; }
 
-        public void Release()
+        public void Dispose()
         {
             Socket.Dispose();
             foreach (ReceiveBatch? batch in _batches)
@@ -301,8 +301,6 @@ internal sealed class UdpReceiver : IDisposable
             _filled?.Dispose();
             _free?.Dispose();
         }
-
-        public void Dispose() => Release();
 
         // The loops never return, so they would be compiled by on-stack replacement mid-run, and that transition
         // allocates once (32 bytes, seen after ~9,000 datagrams; gone with DOTNET_TC_OnStackReplacement=0).
