@@ -2,7 +2,8 @@
 # make bench: the edge's figures, each side by side with its peers in the same run (machines are noisy).
 #  1. Against peers, every one fed by the same C sender (bench/sink/udp_flood: sendmmsg, 64 per call, one thread;
 #     10,000 devices, 60-byte payloads): the C recvmmsg sink (the ceiling), a Python asyncio receiver, rsyslog's
-#     imudp -> omkafka (Debian rsyslog-kafka, installed here; the edge's Kafka settings) and klais-edge in each
+#     imudp -> omkafka (Debian rsyslog-kafka, installed here; the edge's Kafka settings), the librdkafka floor
+#     (bench/sink/udp_kafka: the least a UDP -> Kafka forwarder on librdkafka does) and klais-edge in each
 #     record format (KLAIS_BENCH_FORMATS, default "headers envelope": KLAIS_KAFKA_RECORD_FORMAT, docs/kafka.md).
 #     a. the sender at full speed: received/s (sinks) and delivered to Kafka/s (edge, rsyslog);
 #     b. an offered-load sweep (KLAIS_BENCH_SWEEP rates, 5 s each): delivered share and kernel drops at each rate,
@@ -20,6 +21,8 @@ cd "$(dirname "$0")/.."
 bin=out/bin
 out=artifacts/bench; mkdir -p "$out"
 summary=$out/summary.txt; : >"$summary"
+# Whatever this script started and has not stopped yet (an early exit), stopped by PID.
+trap 'for p in $(jobs -p); do kill "$p" 2>/dev/null; done' EXIT
 count=${KLAIS_BENCH_DATAGRAMS:-3000000}
 port=${KLAIS_BENCH_PORT:-5600}
 api=127.0.0.1:${KLAIS_BENCH_API_PORT:-8600}
@@ -52,7 +55,7 @@ say "sender: bench/sink/udp_flood 127.0.0.1:PORT $devices RATE COUNT START (send
 
 # Kafka for the edge and rsyslog: a dev cluster in its own process, as a broker would be, with the control plane's
 # topics (the edge reports and follows klais.control by default) and rsyslog's own topic.
-"$bin/klais-devcluster" --brokers 1 --topic iot_telemetry:6 --topic klais.reports:12 --topic klais.control:1 --topic rsyslog_telemetry:6 \
+"$bin/klais-devcluster" --brokers 1 --topic iot_telemetry:6 --topic klais.reports:12 --topic klais.control:1 --topic rsyslog_telemetry:6 --topic floor_telemetry:6 \
   >"$out/devcluster.out" 2>"$out/devcluster.err" &
 cluster=$!
 for _ in $(seq 100); do grep -q '^bootstrap=' "$out/devcluster.out" && break; sleep 0.1; done
@@ -76,10 +79,19 @@ sed -e "s|@BOOTSTRAP@|$bootstrap|" -e "s|@PORT@|$rsyslog_port|" -e "s|@WORKDIR@|
 rsyslogd -n -f "$out/rsyslog/rsyslog.conf" -i "$PWD/$out/rsyslog/rsyslogd.pid" >"$out/rsyslog/rsyslogd.log" 2>&1 &
 rsyslog=$!
 wait_bound "$rsyslog_port" || { cat "$out/rsyslog/rsyslogd.log"; exit 1; }
-# rsyslog_delivered: records in its topic (the end offsets of its 6 partitions, summed).
-rsyslog_delivered() {
-  kcat -Q -b "$bootstrap" $(for p in 0 1 2 3 4 5; do echo "-t rsyslog_telemetry:$p:-1"; done) 2>/dev/null | awk '{ n += $NF } END { print n + 0 }'
+# topic_delivered TOPIC: records in a 6-partition topic (the end offsets of its partitions, summed).
+topic_delivered() {
+  kcat -Q -b "$bootstrap" $(for p in 0 1 2 3 4 5; do echo "-t $1:$p:-1"; done) 2>/dev/null | awk '{ n += $NF } END { print n + 0 }'
 }
+rsyslog_delivered() { topic_delivered rsyslog_telemetry; }
+
+# The librdkafka floor: recvmmsg -> rd_kafka_produce_batch with the same producer settings and nothing else (no
+# dedupe, spill or checks); what it delivers is the most any edge on librdkafka can on this machine.
+floor_port=$((port + 12))
+./bench/sink/udp_kafka "$floor_port" "$bootstrap" floor_telemetry 0 >"$out/floor.txt" 2>&1 &
+floor=$!
+wait_bound "$floor_port" || { cat "$out/floor.txt"; exit 1; }
+floor_delivered() { topic_delivered floor_telemetry; }
 
 # The edge's delivered count (the API of the edge running now).
 edge_delivered() { stat .kafka.delivered; }
@@ -114,6 +126,7 @@ start_edge() {
 # Warm-up: the timed runs measure steady states, not tier-0 JIT code and first-touch memory (the C sink has
 # neither): each edge started below gets 300,000 datagrams first, rsyslog gets them here.
 flood "$rsyslog_port" 0 300000; settle rsyslog_delivered >/dev/null
+flood "$floor_port" 0 300000; settle floor_delivered >/dev/null
 
 # 1a. The sender at full speed. Delivered rate = records acknowledged / (last change of the count - the flood's
 # start), polled every 200 ms (one curl or kcat per poll: heavier polling steals CPU from the receiver on 2 cores).
@@ -155,17 +168,21 @@ for round in $(seq "$rounds"); do
   rbase=$(udp_drops "$rsyslog_port")
   timed "$rsyslog_port" rsyslog_delivered; r_sent=$t_sent r_del=$t_delivered r_rate=$t_rate
   rdrops=$(( $(udp_drops "$rsyslog_port") - rbase ))
-  ratios=""
+  fbase=$(udp_drops "$floor_port")
+  timed "$floor_port" floor_delivered; f_sent=$t_sent f_del=$t_delivered f_rate=$t_rate
+  fdrops=$(( $(udp_drops "$floor_port") - fbase ))
+  ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+  ratios=" | floor/sink $(ratio "$f_rate" "$sink_rate") rsyslog/sink $(ratio "$r_rate" "$sink_rate")"
   for format in "${formats[@]}"; do
     e_rate=${rate[$format]}
-    ratios+=" | $format: edge/sink $(awk -v e="$e_rate" -v s="$sink_rate" 'BEGIN { printf "%.2f", e / s }') edge/rsyslog $(awk -v e="$e_rate" -v s="$r_rate" 'BEGIN { printf "%.2f", e / s }') edge/asyncio $(awk -v e="$e_rate" -v s="$py_rate" 'BEGIN { printf "%.1f", e / s }')"
+    ratios+=" | $format: edge/sink $(ratio "$e_rate" "$sink_rate") edge/rsyslog $(ratio "$e_rate" "$r_rate") edge/floor $(ratio "$e_rate" "$f_rate") edge/asyncio $(awk -v e="$e_rate" -v s="$py_rate" 'BEGIN { printf "%.1f", e / s }')"
   done
-  say "round $round: C sink ${sink_rate}/s ($sink_recv received) | python asyncio ${py_rate}/s ($py_recv received) | rsyslog ${r_rate}/s delivered to Kafka ($r_del of $r_sent, $rdrops kernel drops)$edges$ratios"
+  say "round $round: C sink ${sink_rate}/s ($sink_recv received) | python asyncio ${py_rate}/s ($py_recv received) | rsyslog ${r_rate}/s delivered to Kafka ($r_del of $r_sent, $rdrops kernel drops) | librdkafka floor ${f_rate}/s delivered to Kafka ($f_del of $f_sent, $fdrops kernel drops)$edges$ratios"
 done
 
 # 1b. Offered-load sweep: each rate for 5 s; delivered share = what reached Kafka (or the sink) / what was sent.
 share() { awk -v d="$1" -v s="$2" 'BEGIN { printf "%.1f %%", 100 * d / s }'; }
-rsyslog_lossless=0 sink_lossless=0 edge_lossless=""
+sink_lossless=0 edge_lossless=""
 for format in "${formats[@]}"; do
   start_edge "$out/edge.sweep.$format.log" "$format"
   lossless=0
@@ -180,14 +197,21 @@ for format in "${formats[@]}"; do
   stop_pid "$edge" 20
   edge_lossless+="klais-edge ($format) ${lossless}/s, "
 done
-for rate in "${sweep[@]}"; do
-  n=$((rate * 5))
-  base=$(rsyslog_delivered); rbase=$(udp_drops "$rsyslog_port")
-  flood "$rsyslog_port" "$rate" "$n"
-  read -r r _ < <(settle rsyslog_delivered); r=$((r - base)); rd=$(( $(udp_drops "$rsyslog_port") - rbase ))
-  [ "$r" -ge "$n" ] && [ "$rate" -gt "$rsyslog_lossless" ] && rsyslog_lossless=$rate
-  say "offered ${rate}/s for 5 s: rsyslog $(share "$r" "$n") delivered ($r of $n, $rd kernel drops)"
-done
+# sweep_peer NAME PORT COUNTER: the sweep against a forwarder to Kafka that runs all along; sets p_lossless.
+sweep_peer() {
+  local rate n base drops d
+  p_lossless=0
+  for rate in "${sweep[@]}"; do
+    n=$((rate * 5))
+    base=$($3); drops=$(udp_drops "$2")
+    flood "$2" "$rate" "$n"
+    read -r d _ < <(settle "$3"); d=$((d - base)); drops=$(( $(udp_drops "$2") - drops ))
+    [ "$d" -ge "$n" ] && [ "$rate" -gt "$p_lossless" ] && p_lossless=$rate
+    say "offered ${rate}/s for 5 s: $1 $(share "$d" "$n") delivered ($d of $n, $drops kernel drops)"
+  done
+}
+sweep_peer rsyslog "$rsyslog_port" rsyslog_delivered; rsyslog_lossless=$p_lossless
+sweep_peer "librdkafka floor" "$floor_port" floor_delivered; floor_lossless=$p_lossless
 for rate in "${sweep[@]}"; do
   n=$((rate * 5))
   ./bench/sink/udp_sink "$port" 1000 >"$out/sink.txt" &
@@ -198,8 +222,9 @@ for rate in "${sweep[@]}"; do
   [ "$got" -ge "$n" ] && [ "$rate" -gt "$sink_lossless" ] && sink_lossless=$rate
   say "offered ${rate}/s for 5 s: C sink $(share "$got" "$n") received ($got of $n)"
 done
-say "highest offered rate without loss (of ${sweep[*]}): ${edge_lossless}rsyslog ${rsyslog_lossless}/s, C sink ${sink_lossless}/s"
+say "highest offered rate without loss (of ${sweep[*]}): ${edge_lossless}rsyslog ${rsyslog_lossless}/s, librdkafka floor ${floor_lossless}/s, C sink ${sink_lossless}/s"
 stop_pid "$rsyslog" 10
+stop_pid "$floor" 20
 
 # 2. Latency and memory at a steady 100,000 datagrams/s for 10 s (the C sender, paced): RSS sampled every 200 ms
 # during the load (the highest) and 5 s after it.
