@@ -165,6 +165,7 @@ internal sealed class EdgeMetrics
             Gauge("klais_dedupe_devices", "devices", "dedupe.devices", "Devices whose sequence window the edge holds.", () => dedupe.Devices),
             Gauge("klais_dedupe_capacity", "devices", "dedupe.capacity", "Devices the dedupe table can hold (KLAIS_DEDUPE_MAX_DEVICES, rounded up).", () => dedupe.Capacity),
             Gauge("klais_dedupe_bytes_per_device", "bytes", "dedupe.bytes_per_device", "Memory one device's entry takes in the dedupe table.", () => DedupeTable.BytesPerDevice),
+            Gauge("klais_dedupe_huge_pages", "boolean", "dedupe.huge_pages", "1 when the dedupe table is advised into transparent huge pages (fewer TLB misses per lookup); 0 when it is smaller than one or the kernel refused.", () => dedupe.InHugePages ? 1 : 0),
             Counter("klais_dedupe_gaps_total", "sequences", "dedupe.gaps", "Sequence numbers that left their device's window unseen: loss before the edge.", () => dedupe.Gaps),
             Counter("klais_dedupe_stale_total", "datagrams", "dedupe.stale", "Datagrams older than their device's window (also counted as duplicates).", () => dedupe.Stale),
             Counter("klais_dedupe_resets_total", "devices", "dedupe.resets", "Devices re-anchored: a sequence jump of more than 65536, or only stale datagrams for a while.", () => dedupe.Resets),
