@@ -32,6 +32,7 @@ formats=(${KLAIS_BENCH_FORMATS:-headers envelope})
 declare -A rate   # the edge's delivered/s of this round, per format
 devices=10000
 say() { echo "$*" | tee -a "$summary"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 # The peers: rsyslog with its Kafka output (the tool an operator would pick instead of an edge) and Python for the
 # asyncio receiver. Debian's rsyslog package starts no daemon here; the bench runs its own with its own config.
@@ -171,7 +172,6 @@ for round in $(seq "$rounds"); do
   fbase=$(udp_drops "$floor_port")
   timed "$floor_port" floor_delivered; f_sent=$t_sent f_del=$t_delivered f_rate=$t_rate
   fdrops=$(( $(udp_drops "$floor_port") - fbase ))
-  ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
   ratios=" | floor/sink $(ratio "$f_rate" "$sink_rate") rsyslog/sink $(ratio "$r_rate" "$sink_rate")"
   for format in "${formats[@]}"; do
     e_rate=${rate[$format]}
