@@ -33,9 +33,10 @@ internal enum DedupeVerdict : byte
 /// keys' line, the lock's line right after it and its slot's line, all within one 256-byte block (the hardware
 /// fetches adjacent lines together), instead of three lines in three arrays: with 10,000 devices the table is the
 /// receive thread's largest cache footprint. The table lives in transparent huge pages where the kernel allows
-/// (<see cref="HugePages"/>): spread over a 24 MB table, 10,000 devices touch thousands of 4 KiB pages, and the TLB
-/// misses of those lookups were the receive thread's largest cost of our own. A set that is full evicts an idle device first, else its least recently
-/// seen one (counted: a duplicate of an evicted device's old datagram would pass).</para>
+/// (<see cref="HugePages"/>): spread over the default 32 MB table, 10,000 devices touch thousands of 4 KiB pages, and
+/// the TLB misses of those lookups were the receive thread's largest cost of our own. A set that is full evicts an
+/// idle device first, else its least recently seen one (counted: a duplicate of an evicted device's old datagram
+/// would pass).</para>
 /// <para>Gaps are counted when a sequence number leaves the window unseen: late (reordered) datagrams within the
 /// window are admitted and not counted as lost. The first datagram of a device marks the 63 numbers before it as
 /// seen, so a device is not charged for history the edge never expected.</para>

@@ -253,7 +253,7 @@ internal sealed class UdpReceiver : IDisposable
         private readonly SemaphoreSlim? _filled;
         private readonly SemaphoreSlim? _free;
         private readonly int _pollMs;
-        private long _allocationBaseline;
+        private long _allocationBaseline = -1;
         private volatile bool _receiverEnded;
 
         public Worker(UdpReceiver owner, int index, UdpSocket socket, ReceiveOptions options)
@@ -364,14 +364,7 @@ internal sealed class UdpReceiver : IDisposable
                         _filled!.Release();
                     }
 
-                    if (allocationBaseline >= 0)
-                    {
-                        Volatile.Write(ref ReceiverAllocatedSinceWarmup, GC.GetAllocatedBytesForCurrentThread() - allocationBaseline);
-                    }
-                    else if (Volatile.Read(ref WarmedUp))
-                    {
-                        allocationBaseline = GC.GetAllocatedBytesForCurrentThread();
-                    }
+                    PublishAllocations(Volatile.Read(ref WarmedUp), ref allocationBaseline, ref ReceiverAllocatedSinceWarmup);
                 }
             }
             catch (SocketOperationException ex)
@@ -413,16 +406,30 @@ internal sealed class UdpReceiver : IDisposable
             }
         }
 
+        /// <summary>The handler's side: warmed up once it has handled the warm-up's datagrams; its allocations since then.</summary>
         private void TrackAllocations()
         {
-            if (WarmedUp)
+            if (!WarmedUp && Datagrams >= _owner._warmupDatagrams)
             {
-                Volatile.Write(ref AllocatedSinceWarmup, GC.GetAllocatedBytesForCurrentThread() - _allocationBaseline);
-            }
-            else if (Datagrams >= _owner._warmupDatagrams)
-            {
-                _allocationBaseline = GC.GetAllocatedBytesForCurrentThread();
                 Volatile.Write(ref WarmedUp, true);
+            }
+
+            PublishAllocations(WarmedUp, ref _allocationBaseline, ref AllocatedSinceWarmup);
+        }
+
+        /// <summary>
+        /// This thread's bytes allocated since it was warmed up, written to <paramref name="allocated"/>; the first call
+        /// after <paramref name="warmedUp"/> turns true takes the baseline (<paramref name="baseline"/> is −1 before).
+        /// </summary>
+        private static void PublishAllocations(bool warmedUp, ref long baseline, ref long allocated)
+        {
+            if (baseline >= 0)
+            {
+                Volatile.Write(ref allocated, GC.GetAllocatedBytesForCurrentThread() - baseline);
+            }
+            else if (warmedUp)
+            {
+                baseline = GC.GetAllocatedBytesForCurrentThread();
             }
         }
 
