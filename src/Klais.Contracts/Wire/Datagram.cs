@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Text.Json;
 
 namespace Klais.Contracts.Wire;
 
@@ -19,7 +18,7 @@ public static class Datagram
     /// <summary>
     /// Parses a datagram in place. Returns <see cref="Rejection.None"/> and the header fields on success,
     /// else the first rule it breaks. Allocates nothing. JSON is checked only when
-    /// <paramref name="validateJson"/> is set (Utf8JsonReader over the span: no allocation either).
+    /// <paramref name="validateJson"/> is set (<see cref="JsonSyntax"/>, one pass over the span: no allocation either).
     /// </summary>
     public static Rejection TryParse(
         ReadOnlySpan<byte> datagram,
@@ -54,7 +53,7 @@ public static class Datagram
             return Rejection.PayloadTooLarge;
         }
 
-        if (validateJson && !IsJson(body))
+        if (validateJson && !JsonSyntax.IsValid(body))
         {
             return Rejection.InvalidJson;
         }
@@ -96,29 +95,6 @@ public static class Datagram
         }
 
         return System.Text.Unicode.Utf8.IsValid(rawId[..nul]) ? nul : -1;
-    }
-
-    private static bool IsJson(ReadOnlySpan<byte> body)
-    {
-        if (body.IsEmpty)
-        {
-            return false;
-        }
-
-        var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = 64 });
-        try
-        {
-            while (reader.Read())
-            {
-            }
-
-            // Read() returning false at the end means one complete value; trailing garbage throws.
-            return reader.BytesConsumed == body.Length || body[(int)reader.BytesConsumed..].Trim(" \t\r\n"u8).IsEmpty;
-        }
-        catch (JsonException)
-        {
-            return false;
-        }
     }
 
     /// <summary>Writes a datagram; returns its length. Used by the load generator and tests.</summary>
