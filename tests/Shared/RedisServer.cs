@@ -32,19 +32,9 @@ internal sealed class RedisServer : IDisposable
 
     public void Start()
     {
-        var info = new ProcessStartInfo("redis-server")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (string arg in new[] { "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1",
-                     "--dir", _dir, "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--daemonize", "no", "--logfile", "redis.log" })
-        {
-            info.ArgumentList.Add(arg);
-        }
-
-        _process = Process.Start(info) ?? throw new InvalidOperationException("redis-server did not start (scripts/setup.sh installs it)");
+        ProcessStartInfo info = ChildProcess.Info("redis-server", "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1",
+            "--dir", _dir, "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--daemonize", "no", "--logfile", "redis.log");
+        _process = ChildProcess.Start(info);
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
         while (!Ping())
         {

@@ -45,11 +45,8 @@ internal sealed class EdgeProcess : IDisposable
     {
         string? executable = Environment.GetEnvironmentVariable("KLAIS_TEST_EDGE");
         ProcessStartInfo info = string.IsNullOrEmpty(executable)
-            ? new ProcessStartInfo("dotnet", Path.Combine(AppContext.BaseDirectory, "klais-edge.dll"))
-            : new ProcessStartInfo(Path.GetFullPath(executable));
-        info.RedirectStandardOutput = true;
-        info.RedirectStandardError = true;
-        info.UseShellExecute = false;
+            ? ChildProcess.Info("dotnet", Path.Combine(AppContext.BaseDirectory, "klais-edge.dll"))
+            : ChildProcess.Info(Path.GetFullPath(executable));
         foreach (string name in info.Environment.Keys.Where(k => k.StartsWith("KLAIS_", StringComparison.Ordinal)).ToList())
         {
             info.Environment.Remove(name);
@@ -61,7 +58,7 @@ internal sealed class EdgeProcess : IDisposable
         }
 
         var output = new StringBuilder();
-        var process = Process.Start(info)!;
+        Process process = ChildProcess.Start(info);
         process.OutputDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
         process.ErrorDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
         process.BeginOutputReadLine();

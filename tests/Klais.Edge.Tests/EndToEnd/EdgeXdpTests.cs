@@ -4,6 +4,7 @@ using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
+using Klais.Testing;
 using Klais.Xdp.Tests.Support;
 
 namespace Klais.Edge.Tests.EndToEnd;
@@ -47,11 +48,7 @@ public sealed class EdgeXdpTests : IDisposable
 
     private Process StartEdge(params (string Name, string Value)[] env)
     {
-        var info = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (string arg in (string[])["netns", "exec", _veth.ReceiverNamespace, "dotnet", Path.Combine(AppContext.BaseDirectory, "klais-edge.dll")])
-        {
-            info.ArgumentList.Add(arg);
-        }
+        ProcessStartInfo info = ChildProcess.Info("ip", "netns", "exec", _veth.ReceiverNamespace, "dotnet", Path.Combine(AppContext.BaseDirectory, "klais-edge.dll"));
 
         foreach (string name in info.Environment.Keys.Where(k => k.StartsWith("KLAIS_", StringComparison.Ordinal)).ToList())
         {
@@ -68,7 +65,7 @@ public sealed class EdgeXdpTests : IDisposable
             info.Environment[name] = value;
         }
 
-        var process = Process.Start(info)!;
+        Process process = ChildProcess.Start(info);
         _started.Add((process.Id, process.StartTime));
         process.OutputDataReceived += (_, e) => { lock (_output) { _output.AppendLine(e.Data); } };
         process.ErrorDataReceived += (_, e) => { lock (_output) { _output.AppendLine(e.Data); } };

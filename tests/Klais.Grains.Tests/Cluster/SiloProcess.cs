@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using Klais.Testing;
 
 namespace Klais.Grains.Tests.Cluster;
 
@@ -12,12 +13,7 @@ internal sealed class SiloProcess : IDisposable
     public SiloProcess(string id, IReadOnlyDictionary<string, string> environment)
     {
         Id = id;
-        var info = new ProcessStartInfo("dotnet", Path.Combine(AppContext.BaseDirectory, "klais-silo.dll"))
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
+        ProcessStartInfo info = ChildProcess.Info("dotnet", Path.Combine(AppContext.BaseDirectory, "klais-silo.dll"));
         foreach (string name in info.Environment.Keys.Where(k => k.StartsWith("KLAIS_", StringComparison.Ordinal)).ToList())
         {
             info.Environment.Remove(name);
@@ -29,7 +25,7 @@ internal sealed class SiloProcess : IDisposable
             info.Environment[name] = value;
         }
 
-        Process = Process.Start(info)!;
+        Process = ChildProcess.Start(info);
         Process.OutputDataReceived += (_, e) =>
         {
             Append(e.Data);
