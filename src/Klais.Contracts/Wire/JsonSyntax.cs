@@ -11,8 +11,8 @@ namespace Klais.Contracts.Wire;
 /// <remarks>
 /// The edge checks every datagram's payload on its receive thread. Reading the payload token by token with the
 /// reader cost about 7 % of that thread at full speed; a single pass over the bytes that only says yes or no does the
-/// same check in a fraction of the time (docs/BENCHMARKS.md, "JSON check"). The reader stays the reference: a
-/// differential test feeds both the same inputs, hand-picked and generated, and requires the same verdict.
+/// same check in a third to a half of the time (docs/BENCHMARKS.md, <c>JsonCheckBenchmarks</c>). The reader stays the
+/// reference: a differential test feeds both the same inputs, hand-picked and generated, and requires the same verdict.
 /// </remarks>
 public static class JsonSyntax
 {
