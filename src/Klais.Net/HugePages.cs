@@ -17,11 +17,10 @@ public static class HugePages
 
     /// <summary>
     /// A zeroed table of <paramref name="length"/> elements that starts on a 2 MiB boundary (a cache line when it is
-    /// smaller than 2 MiB), in pinned memory (it never
-    /// moves, so the advice stays with it), whose whole 2 MiB pages are advised to be huge pages
-    /// (<c>madvise(MADV_HUGEPAGE)</c>). Pages are still given out as they are first touched, so an idle table costs no
-    /// memory; what was touched before the advice (a reused heap region) stays in small pages until the kernel
-    /// collapses it. <see cref="HugePageTable{T}.Advised"/> is false when the table holds no whole huge page, or the
+    /// smaller than 2 MiB), in pinned memory (it never moves, so the advice stays with it), whose whole 2 MiB pages are
+    /// advised to be huge pages (<c>madvise(MADV_HUGEPAGE)</c>). Pages are still given out as they are first touched,
+    /// so an idle table costs no memory; what was touched before the advice (a reused heap region) stays in small
+    /// pages until the kernel collapses it. <see cref="HugePageTable{T}.Advised"/> is false when the table holds no whole huge page, or the
     /// kernel refused the advice (transparent huge pages disabled: the table then works as before, in small pages).
     /// </summary>
     /// <remarks>
@@ -55,8 +54,7 @@ public static class HugePages
 
 /// <summary>
 /// A fixed table of unmanaged elements in pinned memory, starting on a 2 MiB boundary or, when smaller, a cache line
-/// (<see cref="HugePages.Allocate"/>).
-/// Indexed like an array, with bounds checks; zeroed when allocated.
+/// (<see cref="HugePages.Allocate"/>). Indexed like an array, with bounds checks; zeroed when allocated.
 /// </summary>
 public sealed class HugePageTable<T>
     where T : unmanaged

@@ -41,38 +41,26 @@ public static class JsonSyntax
 
             switch (json[i])
             {
-                case (byte)'{':
+                case (byte)'{' or (byte)'[':
                     if (depth == MaxDepth)
                     {
                         return false;
                     }
 
-                    objects |= 1UL << depth;
+                    bool isObject = json[i] == '{';
+                    objects = isObject ? objects | (1UL << depth) : objects & ~(1UL << depth);
                     depth++;
                     i = SkipWhitespace(json, i + 1);
-                    if (i < json.Length && json[i] == '}')
+                    if (i < json.Length && json[i] == (isObject ? (byte)'}' : (byte)']'))
                     {
                         depth--;
                         i++;
                         break;
                     }
 
-                    goto Member;
-
-                case (byte)'[':
-                    if (depth == MaxDepth)
+                    if (isObject)
                     {
-                        return false;
-                    }
-
-                    objects &= ~(1UL << depth);
-                    depth++;
-                    i = SkipWhitespace(json, i + 1);
-                    if (i < json.Length && json[i] == ']')
-                    {
-                        depth--;
-                        i++;
-                        break;
+                        goto Member;
                     }
 
                     continue;
