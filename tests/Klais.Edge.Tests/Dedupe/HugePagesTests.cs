@@ -10,32 +10,24 @@ namespace Klais.Edge.Tests.Dedupe;
 /// <summary>The dedupe table in transparent huge pages: checked in the kernel's own account (/proc/self/smaps).</summary>
 public sealed class HugePagesTests
 {
-    private static readonly string Mode = ThpMode();
-
     [Fact]
-    public void An_advised_table_is_zeroed_and_its_touched_pages_are_huge_ones()
+    public void An_advised_table_is_zeroed_and_the_kernel_marks_its_huge_pages_for_huge_page_use()
     {
         HugePageTable<long> table = HugePages.Allocate<long>(6 * HugePages.Size / sizeof(long));
 
         Assert.True(table.Advised);
         Assert.All(table.AsSpan().ToArray(), v => Assert.Equal(0, v));
-        for (int i = 0; i < table.Length; i += 4096 / sizeof(long))
-        {
-            table[i] = i;   // first touch of every page
-        }
-
-        // Counted over the whole mapping the table lies in, which other tests' tables may share (more huge pages) and
-        // which may hold recycled heap memory that was huge before (so no growth): a lower bound only.
-        long hugeKb = AnonHugePagesKb(table.Address, table.Address + (ulong)table.Length * sizeof(long));
-        if (Mode == "never")
-        {
-            Assert.Equal(0, hugeKb);   // the advice is taken, the kernel gives small pages: the table still works
-        }
-        else
-        {
-            // 6 MiB from a 2 MiB boundary are 3 whole huge pages; allow one the kernel could not find at once.
-            Assert.True(hugeKb >= 2 * 2048, $"{hugeKb} kB of huge pages in the table's mapping");
-        }
+        // The advice is checked where the kernel keeps it: every mapping of the table's range carries VM_HUGEPAGE ("hg"
+        // in /proc/self/smaps' VmFlags), which is what makes a fault there ask for a huge page. Whether one is free at
+        // that moment is the kernel's to decide (under memory pressure it falls back to small pages and collapses them
+        // later), and a range the runtime reused was faulted in before the advice: counting AnonHugePages failed under
+        // load for both reasons, so it is not asserted.
+        ulong start = table.Address;
+        ulong end = start + ((ulong)table.Length * sizeof(long));
+        List<(ulong From, ulong To, bool Huge)> mappings = Mappings(start, end);
+        Assert.NotEmpty(mappings);
+        Assert.All(mappings, m => Assert.True(m.Huge, $"mapping {m.From:x}-{m.To:x} of the table {start:x}-{end:x} is not advised"));
+        Assert.True(mappings[0].From <= start && mappings[^1].To >= end, "the table's range is not mapped in full");
     }
 
     [Theory]
@@ -71,34 +63,28 @@ public sealed class HugePagesTests
         public long Last;
     }
 
-    /// <summary>The bracketed word of /sys/kernel/mm/transparent_hugepage/enabled: always, madvise or never.</summary>
-    private static string ThpMode()
+    /// <summary>This process's mappings that overlap [<paramref name="start"/>, <paramref name="end"/>), in order, and whether each carries the huge-page advice.</summary>
+    private static List<(ulong From, ulong To, bool Huge)> Mappings(ulong start, ulong end)
     {
-        string text = File.ReadAllText("/sys/kernel/mm/transparent_hugepage/enabled");
-        int open = text.IndexOf('[');
-        return text[(open + 1)..text.IndexOf(']', open)];
-    }
-
-    /// <summary>AnonHugePages (kB) of this process's mappings that overlap [<paramref name="start"/>, <paramref name="end"/>).</summary>
-    private static long AnonHugePagesKb(ulong start, ulong end)
-    {
+        var mappings = new List<(ulong From, ulong To, bool Huge)>();
         bool inside = false;
-        long kb = 0;
+        ulong from = 0, to = 0;
         foreach (string line in File.ReadLines("/proc/self/smaps"))
         {
             int dash = line.IndexOf('-');
             int space = line.IndexOf(' ');
-            if (dash > 0 && space > dash && ulong.TryParse(line.AsSpan(0, dash), NumberStyles.HexNumber, null, out ulong from)
-                && ulong.TryParse(line.AsSpan(dash + 1, space - dash - 1), NumberStyles.HexNumber, null, out ulong to))
+            if (dash > 0 && space > dash && ulong.TryParse(line.AsSpan(0, dash), NumberStyles.HexNumber, null, out ulong f)
+                && ulong.TryParse(line.AsSpan(dash + 1, space - dash - 1), NumberStyles.HexNumber, null, out ulong t))
             {
+                (from, to) = (f, t);
                 inside = from < end && start < to;
             }
-            else if (inside && line.StartsWith("AnonHugePages:", StringComparison.Ordinal))
+            else if (inside && line.StartsWith("VmFlags:", StringComparison.Ordinal))
             {
-                kb += long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+                mappings.Add((from, to, line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Contains("hg")));
             }
         }
 
-        return kb;
+        return mappings;
     }
 }
