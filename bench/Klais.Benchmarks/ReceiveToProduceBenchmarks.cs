@@ -27,6 +27,7 @@ public class ReceiveToProduceBenchmarks
     private static readonly TimeSpan FlushTimeout = TimeSpan.FromSeconds(30);
 
     private readonly byte[][] _datagrams = new byte[Devices][];
+    private readonly int[] _batch = new int[Batch];
     private KafkaDevCluster _cluster = null!;
     private TelemetryProducer _producer = null!;
     private Dam _dam = null!;
@@ -47,7 +48,8 @@ public class ReceiveToProduceBenchmarks
             NullLogger<TelemetryProducer>.Instance);
         _dam = new Dam(new DamOptions { MaxRate = DamOptions.MaxRateLimit, BurstSize = DamOptions.MaxBurstLimit }, _producer, TimeProvider.System);
         _pipeline = new EdgePipeline(_dam, 1024, validateJson: true, TimeProvider.System, new DedupeTable(new DedupeOptions(), TimeProvider.System),
-            new DevicePolicy(TimeProvider.System), activity: null, afterBatch: _producer.ServeReports);
+            new DevicePolicy(TimeProvider.System), activity: null,
+            beforeBatch: _producer.BeginReceiveBatch, afterBatch: _producer.EndReceiveBatch);
         byte[] payload = """{"t":21.53,"h":48.2,"p":1013.2,"bat":3.71,"ok":true,"n":123}"""u8.ToArray();
         for (int d = 0; d < Devices; d++)
         {
@@ -82,7 +84,19 @@ public class ReceiveToProduceBenchmarks
                 "sensor-"u8.CopyTo(id);
                 (device + 10000).TryFormat(id[7..], out int digits);
                 Datagram.Write(datagram, id[..(7 + digits)], (n / Devices) + 1, payload);
-                _pipeline.Handle(datagram, default, stamp);
+                _batch[i] = device;
+            }
+
+            // As a receive thread calls it: the batch begun, prefetched in full, handled, ended.
+            _pipeline.BeginBatch();
+            foreach (int device in _batch)
+            {
+                _pipeline.Prefetch(_datagrams[device]);
+            }
+
+            foreach (int device in _batch)
+            {
+                _pipeline.Handle(_datagrams[device], default, stamp);
             }
 
             _pipeline.EndBatch(stamp);

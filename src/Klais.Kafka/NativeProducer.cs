@@ -60,10 +60,15 @@ public sealed unsafe class NativeProducer : IDisposable
     private readonly Interop.Librdkafka.Message*[] _messages = new Interop.Librdkafka.Message*[MaxReportsPerPoll];
     private readonly NativeDeliveryReport[] _reports = new NativeDeliveryReport[MaxReportsPerPoll];
     private readonly List<byte[]> _pinned = new(4);
+    private int _disposed;
 
     /// <summary>Each producing thread's buffer for an envelope and its payload; grows to the largest record, never per record.</summary>
     [ThreadStatic]
     private static byte[]? t_envelope;
+
+    /// <summary>The producer this thread holds open (<see cref="BeginHold"/>), if any.</summary>
+    [ThreadStatic]
+    private static NativeProducer? t_held;
 
     /// <summary>
     /// A producer of <paramref name="topic"/> with librdkafka <paramref name="config"/> (bootstrap.servers, acks, …),
@@ -111,7 +116,7 @@ public sealed unsafe class NativeProducer : IDisposable
     public RecordFormat Format { get; }
 
     /// <summary>True once <see cref="Dispose"/> has closed the client: every later call answers as documented, without librdkafka.</summary>
-    public bool IsDisposed => _rk.IsClosed;
+    public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 
     /// <summary>Records librdkafka holds (queued, in flight) plus events not yet polled: <c>rd_kafka_outq_len</c>.</summary>
     public int OutQueueLength => WhileOpen(() => Interop.Librdkafka.rd_kafka_outq_len(_rk), 0);
@@ -124,6 +129,12 @@ public sealed unsafe class NativeProducer : IDisposable
     /// </summary>
     public int Produce(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint sequence, long receivedUnixNanos, long opaque)
     {
+        if (t_held == this)
+        {
+            // This thread's hold keeps the client alive; a Dispose since then only marks it closed.
+            return Volatile.Read(ref _disposed) != 0 ? Destroyed : ProduceOpen(key, value, sequence, receivedUnixNanos, opaque);
+        }
+
         if (!TryEnter())
         {
             return Destroyed;
@@ -131,15 +142,51 @@ public sealed unsafe class NativeProducer : IDisposable
 
         try
         {
-            return Format == RecordFormat.Envelope
-                ? ProduceEnvelope(key, value, sequence, receivedUnixNanos, opaque)
-                : ProduceWithHeaders(key, value, sequence, receivedUnixNanos, opaque);
+            return ProduceOpen(key, value, sequence, receivedUnixNanos, opaque);
         }
         finally
         {
             _rk.DangerousRelease();
         }
     }
+
+    /// <summary>
+    /// Holds the client open on the calling thread until <see cref="EndHold"/>, so that the <see cref="Produce"/> calls
+    /// in between take no reference of their own: a receive thread holds once per batch instead of paying an
+    /// interlocked pair per record (4 % of its time in the profile). A <see cref="Dispose"/> meanwhile is answered as
+    /// usual (<see cref="Produce"/> says <see cref="Destroyed"/>); the client is freed at <see cref="EndHold"/>. False,
+    /// and nothing held, once disposed. One hold per thread at a time; keep it short (one batch).
+    /// </summary>
+    public bool BeginHold()
+    {
+        if (t_held is not null)
+        {
+            throw new InvalidOperationException("This thread already holds a producer: end that hold first.");
+        }
+
+        if (!TryEnter())
+        {
+            return false;
+        }
+
+        t_held = this;
+        return true;
+    }
+
+    /// <summary>Ends this thread's <see cref="BeginHold"/>; nothing to do when it holds nothing of this producer.</summary>
+    public void EndHold()
+    {
+        if (t_held == this)
+        {
+            t_held = null;
+            _rk.DangerousRelease();
+        }
+    }
+
+    private int ProduceOpen(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint sequence, long receivedUnixNanos, long opaque) =>
+        Format == RecordFormat.Envelope
+            ? ProduceEnvelope(key, value, sequence, receivedUnixNanos, opaque)
+            : ProduceWithHeaders(key, value, sequence, receivedUnixNanos, opaque);
 
     /// <summary>Key, value and the three headers: one record and five header allocations in librdkafka.</summary>
     [System.Runtime.CompilerServices.SkipLocalsInit] // the nine entries are written in full below: no need to zero 648 bytes per record
@@ -353,7 +400,13 @@ public sealed unsafe class NativeProducer : IDisposable
     /// Destroys the client without flushing: records it still holds are dropped. A call under way on another thread
     /// keeps the client until it returns, and the header names it passes are the producer's own pinned arrays.
     /// </summary>
-    public void Dispose() => _rk.Dispose(); // closing twice is harmless
+    public void Dispose()
+    {
+        // Marked first: a thread holding the client (or inside a call) keeps it alive until it lets go, but from now
+        // on every call answers as disposed.
+        Volatile.Write(ref _disposed, 1);
+        _rk.Dispose(); // closing twice is harmless
+    }
 
     /// <summary>
     /// A copy of <paramref name="bytes"/> on the pinned heap: it never moves and lives as long as this producer, so
@@ -391,7 +444,7 @@ public sealed unsafe class NativeProducer : IDisposable
     /// <summary>Takes a reference on the client for one call; false once it is disposed.</summary>
     private bool TryEnter()
     {
-        if (_rk.IsClosed)
+        if (Volatile.Read(ref _disposed) != 0)
         {
             return false;
         }

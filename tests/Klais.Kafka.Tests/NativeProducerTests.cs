@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace Klais.Kafka.Tests;
@@ -138,7 +139,8 @@ public sealed class NativeProducerTests(KafkaClusterFixture fixture)
     /// <summary>
     /// A stop can dispose the producer while a receive thread still produces and serves reports (a thread slow to
     /// notice the stop on a loaded machine). Those calls must neither touch a destroyed client (a crash of the whole
-    /// process) nor throw: they answer "destroyed" and "no event". Repeated, since the race is one of timing.
+    /// process) nor throw: they answer "destroyed" and "no event". Repeated, since the race is one of timing; in every
+    /// other round the producing thread holds the client open 64 records at a time, as a receive thread does.
     /// </summary>
     [Fact]
     public void Dispose_during_produce_and_poll_on_other_threads_answers_destroyed_and_never_touches_a_freed_client()
@@ -154,14 +156,22 @@ public sealed class NativeProducerTests(KafkaClusterFixture fixture)
             int destroyedAnswers = 0;
             int unexpected = 0;
             int pollAfterDispose = 0;
+            bool holding = round % 2 == 1;   // as a receive thread produces: the client held for 64 records at a time
             var producing = new Thread(() =>
             {
                 started.Signal();
                 for (uint i = 0; ; i++)
                 {
+                    if (holding && i % 64 == 0)
+                    {
+                        producer.EndHold();
+                        producer.BeginHold();
+                    }
+
                     int error = producer.Produce("dev-1"u8, "{}"u8, i, 0, opaque: i);
                     if (error == NativeProducer.Destroyed)
                     {
+                        producer.EndHold();
                         Interlocked.Increment(ref destroyedAnswers);
                         return;
                     }
@@ -201,6 +211,40 @@ public sealed class NativeProducerTests(KafkaClusterFixture fixture)
             Assert.Equal("producer disposed", problem);
         }
     }
+
+    /// <summary>
+    /// A hold keeps the client of a producer disposed meanwhile alive until it ends: produce answers "destroyed" at once,
+    /// and the client is freed only at the end of the hold. A thread holds one producer at a time.
+    /// </summary>
+    [Fact]
+    public void A_thread_holding_the_client_sees_a_dispose_at_once_and_the_client_is_freed_when_the_hold_ends()
+    {
+        _cluster.CreateTopic("native-hold", partitions: 1);
+        var producer = new NativeProducer(new Dictionary<string, string>
+        {
+            ["bootstrap.servers"] = _cluster.BootstrapServers, ["enable.idempotence"] = "true", ["acks"] = "all", ["linger.ms"] = "1",
+        }, "native-hold", "edge-7");
+        var other = new NativeProducer(new Dictionary<string, string> { ["bootstrap.servers"] = _cluster.BootstrapServers }, "native-hold", "edge-8");
+
+        Assert.True(producer.BeginHold());
+        Assert.Throws<InvalidOperationException>(() => other.BeginHold());
+        Assert.Equal(0, producer.Produce("dev-1"u8, "{}"u8, 1, 0, opaque: 1));
+        SafeHandle client = ClientOf(producer);
+        producer.Dispose();
+
+        Assert.True(producer.IsDisposed);
+        Assert.Equal(NativeProducer.Destroyed, producer.Produce("dev-1"u8, "{}"u8, 2, 0, opaque: 2));
+        Assert.False(client.IsInvalid);   // still held: not freed
+        producer.EndHold();
+        Assert.True(client.IsInvalid);    // freed (librdkafka's handle released) when the hold ended
+        Assert.False(producer.BeginHold());
+        Assert.True(other.BeginHold());
+        other.EndHold();
+        other.Dispose();
+    }
+
+    private static SafeHandle ClientOf(NativeProducer producer) =>
+        (SafeHandle)typeof(NativeProducer).GetField("_rk", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!.GetValue(producer)!;
 
     private sealed class Events : INativeProducerEvents
     {

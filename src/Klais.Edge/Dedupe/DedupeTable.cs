@@ -159,6 +159,19 @@ internal sealed class DedupeTable
         }
     }
 
+    /// <summary>Starts loading <paramref name="key"/>'s set into the cache (its four lines) ahead of <see cref="Check"/>; a hint only, nothing on processors without it.</summary>
+    public unsafe void Prefetch(ulong key)
+    {
+        if (System.Runtime.Intrinsics.X86.Sse.IsSupported)
+        {
+            byte* set = (byte*)Unsafe.AsPointer(ref _sets[SetOf(key == EmptyKey ? ZeroKeySubstitute : key)]);
+            System.Runtime.Intrinsics.X86.Sse.Prefetch0(set);
+            System.Runtime.Intrinsics.X86.Sse.Prefetch0(set + 64);
+            System.Runtime.Intrinsics.X86.Sse.Prefetch0(set + 128);
+            System.Runtime.Intrinsics.X86.Sse.Prefetch0(set + 192);
+        }
+    }
+
     /// <summary>
     /// Forgets that <paramref name="sequence"/> was seen (the Dam dropped it after <see cref="Check"/> admitted it), so
     /// the device's retransmission is not taken for a duplicate.

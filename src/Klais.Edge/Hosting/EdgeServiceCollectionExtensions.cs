@@ -66,7 +66,7 @@ internal static class EdgeServiceCollectionExtensions
             sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton(sp => new EdgePipeline(sp.GetRequiredService<Dam>(), config.MaxPayloadBytes, config.ValidateJson, sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<DedupeTable>(), sp.GetRequiredService<DevicePolicy>(), sp.GetService<DeviceActivity>(),
-            sp.GetRequiredService<TelemetryProducer>().ServeReports));
+            sp.GetRequiredService<TelemetryProducer>().BeginReceiveBatch, sp.GetRequiredService<TelemetryProducer>().EndReceiveBatch));
         services.TryAddSingleton<EdgeHealth>();
         if (EdgeControl.IsEnabled(config))
         {

@@ -444,6 +444,19 @@ internal sealed partial class TelemetryProducer : IDamSink, INativeProducerEvent
     /// lock-free per-thread path instead of two threads contending for one arena (the profile's largest cost after
     /// the copy out of the kernel; docs/design/edge-produce-path.md). Another thread already serving: nothing to do.
     /// </summary>
+    /// <summary>
+    /// A receive thread's batch begins: the client is held open on this thread until <see cref="EndReceiveBatch"/>, so
+    /// the batch's records take no reference on it one by one (<see cref="NativeProducer.BeginHold"/>).
+    /// </summary>
+    public void BeginReceiveBatch() => _producer.BeginHold();
+
+    /// <summary>A receive thread's batch has ended: the hold ends, and the delivery reports waiting now are served (<see cref="ServeReports"/>).</summary>
+    public void EndReceiveBatch()
+    {
+        _producer.EndHold();
+        ServeReports();
+    }
+
     public void ServeReports()
     {
         Volatile.Write(ref _receiverServedAt, Environment.TickCount64);

@@ -35,15 +35,18 @@ internal sealed class EdgePipeline : IDatagramHandler
     private readonly long _unixNanosAtStart;
     private readonly long _timestampAtStart;
     private readonly double _nanosPerTick = 1e9 / Stopwatch.Frequency;
+    private readonly Action? _beforeBatch;
     private readonly Action? _afterBatch;
 
     [ThreadStatic]
     private static int t_offered;
 
-    /// <param name="afterBatch">Run on the receive thread after each batch (the producer serves its delivery reports there).</param>
+    /// <param name="beforeBatch">Run on the receive thread before each batch (the producer holds its client open for the batch).</param>
+    /// <param name="afterBatch">Run on the receive thread after each batch, also when <paramref name="beforeBatch"/> threw (the producer ends that hold and serves its delivery reports there).</param>
     public EdgePipeline(Dam.Dam dam, int maxPayloadBytes, bool validateJson, TimeProvider time, DedupeTable? dedupe = null, DevicePolicy? policy = null,
-        DeviceActivity? activity = null, Action? afterBatch = null)
+        DeviceActivity? activity = null, Action? beforeBatch = null, Action? afterBatch = null)
     {
+        _beforeBatch = beforeBatch;
         _afterBatch = afterBatch;
         _activity = activity;
         _dam = dam;
@@ -103,6 +106,24 @@ internal sealed class EdgePipeline : IDatagramHandler
         }
 
         t_offered++;
+    }
+
+    public void BeginBatch() => _beforeBatch?.Invoke();
+
+    /// <summary>
+    /// Starts loading the device's dedupe set and activity slot: the receive thread calls this for a whole batch before
+    /// handling it, so the batch's cache misses on those tables (spread over megabytes, so mostly missed) overlap
+    /// instead of stalling each datagram in turn. A datagram too short to carry a device id is left for
+    /// <see cref="Handle"/> to reject.
+    /// </summary>
+    public void Prefetch(ReadOnlySpan<byte> datagram)
+    {
+        if (datagram.Length >= Datagram.HeaderLength && (_dedupe is not null || _activity is not null))
+        {
+            ulong key = DeviceKey.Compute(datagram.Slice(Datagram.DeviceIdOffset, Datagram.DeviceIdLength));
+            _dedupe?.Prefetch(key);
+            _activity?.Prefetch(key);
+        }
     }
 
     public void EndBatch(long receivedTimestamp)

@@ -437,6 +437,21 @@ internal sealed class UdpReceiver : IDisposable
         {
             IDatagramHandler handler = _owner._handler!; // set before the thread started
             long bytes = 0;
+            try
+            {
+                handler.BeginBatch();
+
+                // The whole batch's per-device lookups are started first, so their cache misses overlap.
+                for (int i = 0; i < count; i++)
+                {
+                    handler.Prefetch(batch[i]);
+                }
+            }
+            catch (Exception)
+            {
+                Volatile.Write(ref HandlerFaults, HandlerFaults + 1);
+            }
+
             for (int i = 0; i < count; i++)
             {
                 ReadOnlySpan<byte> datagram = batch[i];

@@ -39,6 +39,7 @@ internal sealed class SafeKafkaHandle : SafeHandle
         }
 
         Interop.Librdkafka.rd_kafka_destroy(handle);
+        handle = IntPtr.Zero;   // a freed client reads as invalid
         return true;
     }
 }

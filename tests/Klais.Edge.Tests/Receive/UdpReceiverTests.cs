@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Net;
 using Klais.Contracts.Wire;
@@ -268,6 +269,39 @@ public sealed class UdpReceiverTests
         Assert.Equal(Enumerable.Range(0, (int)receiver.Taken).Select(i => (uint)i), handler.Sequences);
     }
 
+    /// <summary>
+    /// Every datagram of a batch is offered to <see cref="IDatagramHandler.Prefetch"/> before the first of them is
+    /// handled, in the order they are then handled, with the handoff and without it.
+    /// </summary>
+    [Theory]
+    [InlineData(0)]
+    [InlineData(4)]
+    public void A_batch_is_prefetched_in_full_before_its_first_datagram_is_handled(int handoff)
+    {
+        var handler = new CallLogHandler();
+        var options = Options("127.0.0.1");
+        options.HandoffBatches = handoff;
+        options.BatchSize = 16;
+        using var receiver = new UdpReceiver(options, handler);
+        receiver.Start();
+
+        Loopback.Send(receiver.LocalEndPoint, Enumerable.Range(0, 3000).Select(i => Loopback.TestDatagram(i)).ToList());
+
+        Assert.True(Loopback.WaitFor(() => receiver.Datagrams >= 3000), $"received {receiver.Datagrams} of 3000");
+        Assert.True(receiver.Stop());
+        List<List<(char Call, uint Sequence)>> batches = handler.Batches();
+        Assert.Equal(receiver.Batches, batches.Count);
+        foreach (List<(char Call, uint Sequence)> batch in batches)
+        {
+            uint[] prefetched = batch.TakeWhile(c => c.Call == 'P').Select(c => c.Sequence).ToArray();
+            uint[] handled = batch.Skip(prefetched.Length).Select(c => c.Call == 'H' ? c.Sequence : uint.MaxValue).ToArray();
+            Assert.InRange(prefetched.Length, 1, 16);
+            Assert.Equal(prefetched, handled);
+        }
+
+        Assert.Equal(Enumerable.Range(0, 3000).Select(i => (uint)i), batches.SelectMany(b => b.Where(c => c.Call == 'H').Select(c => c.Sequence)));
+    }
+
     [Fact]
     public void Invalid_options_are_all_reported_at_once()
     {
@@ -321,6 +355,42 @@ public sealed class UdpReceiverTests
         }
 
         public void EndBatch(long receivedTimestamp) => Thread.Sleep(BatchDelay);
+    }
+
+    /// <summary>Logs each call by one receive thread: 'P' prefetch and 'H' handle with the datagram's sequence; a batch ends at EndBatch.</summary>
+    private sealed class CallLogHandler : IDatagramHandler
+    {
+        private readonly List<List<(char Call, uint Sequence)>> _batches = [];
+        private List<(char Call, uint Sequence)> _current = [];
+
+        public List<List<(char Call, uint Sequence)>> Batches()
+        {
+            lock (_batches)
+            {
+                return [.. _batches];
+            }
+        }
+
+        public void Prefetch(ReadOnlySpan<byte> datagram) => Log('P', datagram);
+
+        public void Handle(ReadOnlySpan<byte> datagram, in DatagramSource source, long receivedTimestamp) => Log('H', datagram);
+
+        public void EndBatch(long receivedTimestamp)
+        {
+            lock (_batches)
+            {
+                _batches.Add(_current);
+                _current = [];
+            }
+        }
+
+        private void Log(char call, ReadOnlySpan<byte> datagram)
+        {
+            lock (_batches)
+            {
+                _current.Add((call, BinaryPrimitives.ReadUInt32BigEndian(datagram[Datagram.SequenceOffset..])));
+            }
+        }
     }
 
     private static uint ParseSequence(byte[] datagram)
