@@ -115,7 +115,7 @@ public sealed unsafe class NativeProducer : IDisposable
     /// <summary>Where the <c>seq</c>, <c>edge</c> and <c>ts</c> fields go: three headers, or an envelope before the payload.</summary>
     public RecordFormat Format { get; }
 
-    /// <summary>True once <see cref="Dispose"/> has closed the client: every later call answers as documented, without librdkafka.</summary>
+    /// <summary>True once <see cref="Dispose"/> was called: every later call answers as documented, without librdkafka.</summary>
     public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 
     /// <summary>Records librdkafka holds (queued, in flight) plus events not yet polled: <c>rd_kafka_outq_len</c>.</summary>
@@ -398,7 +398,8 @@ public sealed unsafe class NativeProducer : IDisposable
 
     /// <summary>
     /// Destroys the client without flushing: records it still holds are dropped. A call under way on another thread
-    /// keeps the client until it returns, and the header names it passes are the producer's own pinned arrays.
+    /// keeps the client until it returns, a thread's hold (<see cref="BeginHold"/>) until it ends, and the header names
+    /// they pass are the producer's own pinned arrays.
     /// </summary>
     public void Dispose()
     {
