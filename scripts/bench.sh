@@ -6,8 +6,8 @@
 #     (bench/sink/udp_kafka: the least a UDP -> Kafka forwarder on librdkafka does) and klais-edge in each
 #     record format (KLAIS_BENCH_FORMATS, default "headers envelope": KLAIS_KAFKA_RECORD_FORMAT, docs/kafka.md).
 #     a. the sender at full speed: received/s (sinks) and delivered to Kafka/s (edge, rsyslog);
-#     b. an offered-load sweep (KLAIS_BENCH_SWEEP rates, 5 s each): delivered share and kernel drops at each rate,
-#        and the highest rate with no loss.
+#     b. an offered-load sweep (KLAIS_BENCH_SWEEP rates, 5 s each): delivered share, kernel drops and the
+#        forwarder's CPU per delivered record at each rate, and the highest rate with no loss.
 #  2. Receive-to-enqueue latency P50/P99 from the edge's histogram during that run; RSS at a steady 100k/s.
 #  3. Idle RSS of klais-edge (external Kafka, and the embedded dev cluster).
 #  4. BenchmarkDotNet: Dam vs TokenBucketRateLimiter, zero-allocation receive/parse/Dam path, produce bytes/record.
@@ -182,36 +182,41 @@ done
 
 # 1b. Offered-load sweep: each rate for 5 s; delivered share = what reached Kafka (or the sink) / what was sent.
 share() { awk -v d="$1" -v s="$2" 'BEGIN { printf "%.1f %%", 100 * d / s }'; }
+# cpu_ticks PID: the process's CPU (user + system, all its threads) in clock ticks; per_record TICKS RECORDS: as µs
+# per delivered record. With the sender paced the receiver has the CPU it asks for, so this is its cost per record,
+# steadier than a full-speed rate that shares the cores with the sender (Kafka's own process not included).
+cpu_ticks() { awk '{ sub(/^[^)]*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
+per_record() { awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN { if (n > 0) printf "%.2f us CPU per record", t * 1e6 / hz / n; else printf "no record" }'; }
 sink_lossless=0 edge_lossless=""
 for format in "${formats[@]}"; do
   start_edge "$out/edge.sweep.$format.log" "$format"
   lossless=0
   for rate in "${sweep[@]}"; do
     n=$((rate * 5))
-    base=$(edge_delivered); kbase=$(stat .receive.kernel_drops)
+    base=$(edge_delivered); kbase=$(stat .receive.kernel_drops); c=$(cpu_ticks "$edge")
     flood "$port" "$rate" "$n"
-    read -r d _ < <(settle edge_delivered); d=$((d - base)); kd=$(( $(stat .receive.kernel_drops) - kbase ))
+    read -r d _ < <(settle edge_delivered); d=$((d - base)); kd=$(( $(stat .receive.kernel_drops) - kbase )); c=$(( $(cpu_ticks "$edge") - c ))
     [ "$d" -ge "$sent" ] && [ "$rate" -gt "$lossless" ] && lossless=$rate
-    say "offered ${rate}/s for 5 s: klais-edge ($format) $(share "$d" "$sent") delivered ($d of $sent, $kd kernel drops)"
+    say "offered ${rate}/s for 5 s: klais-edge ($format) $(share "$d" "$sent") delivered ($d of $sent, $kd kernel drops; $(per_record "$c" "$d"))"
   done
   stop_pid "$edge" 20
   edge_lossless+="klais-edge ($format) ${lossless}/s, "
 done
-# sweep_peer NAME PORT COUNTER: the sweep against a forwarder to Kafka that runs all along; sets p_lossless.
+# sweep_peer NAME PORT COUNTER PID: the sweep against a forwarder to Kafka that runs all along; sets p_lossless.
 sweep_peer() {
-  local rate n base drops d
+  local rate n base drops d c
   p_lossless=0
   for rate in "${sweep[@]}"; do
     n=$((rate * 5))
-    base=$($3); drops=$(udp_drops "$2")
+    base=$($3); drops=$(udp_drops "$2"); c=$(cpu_ticks "$4")
     flood "$2" "$rate" "$n"
-    read -r d _ < <(settle "$3"); d=$((d - base)); drops=$(( $(udp_drops "$2") - drops ))
+    read -r d _ < <(settle "$3"); d=$((d - base)); drops=$(( $(udp_drops "$2") - drops )); c=$(( $(cpu_ticks "$4") - c ))
     [ "$d" -ge "$n" ] && [ "$rate" -gt "$p_lossless" ] && p_lossless=$rate
-    say "offered ${rate}/s for 5 s: $1 $(share "$d" "$n") delivered ($d of $n, $drops kernel drops)"
+    say "offered ${rate}/s for 5 s: $1 $(share "$d" "$n") delivered ($d of $n, $drops kernel drops; $(per_record "$c" "$d"))"
   done
 }
-sweep_peer rsyslog "$rsyslog_port" rsyslog_delivered; rsyslog_lossless=$p_lossless
-sweep_peer "librdkafka floor" "$floor_port" floor_delivered; floor_lossless=$p_lossless
+sweep_peer rsyslog "$rsyslog_port" rsyslog_delivered "$rsyslog"; rsyslog_lossless=$p_lossless
+sweep_peer "librdkafka floor" "$floor_port" floor_delivered "$floor"; floor_lossless=$p_lossless
 for rate in "${sweep[@]}"; do
   n=$((rate * 5))
   ./bench/sink/udp_sink "$port" 1000 >"$out/sink.txt" &
