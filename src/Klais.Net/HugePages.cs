@@ -20,8 +20,9 @@ public static class HugePages
     /// smaller than 2 MiB), in pinned memory (it never moves, so the advice stays with it), whose whole 2 MiB pages are
     /// advised to be huge pages (<c>madvise(MADV_HUGEPAGE)</c>). Pages are still given out as they are first touched,
     /// so an idle table costs no memory; what was touched before the advice (a reused heap region) stays in small
-    /// pages until the kernel collapses it. <see cref="HugePageTable{T}.Advised"/> is false when the table holds no whole huge page, or the
-    /// kernel refused the advice (transparent huge pages disabled: the table then works as before, in small pages).
+    /// pages until the kernel collapses it. <see cref="HugePageTable{T}.Advised"/> is false when the table holds no
+    /// whole huge page, or the kernel refused the advice (transparent huge pages disabled: the table then works as
+    /// before, in small pages).
     /// </summary>
     /// <remarks>
     /// The boundary matters as much as the advice: an array's elements start 16 bytes into the object the runtime

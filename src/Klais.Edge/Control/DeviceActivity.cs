@@ -207,7 +207,7 @@ internal sealed class DeviceActivity : IDisposable
         if (System.Runtime.Intrinsics.X86.Sse.IsSupported)
         {
             Slot[] table = _tables[Volatile.Read(ref _active)];
-            byte* slot = (byte*)Unsafe.AsPointer(ref table[(int)(deviceKey ^ (deviceKey >> 32)) & _mask]);
+            byte* slot = (byte*)Unsafe.AsPointer(ref table[FirstProbe(deviceKey)]);
             System.Runtime.Intrinsics.X86.Sse.Prefetch0(slot);
             System.Runtime.Intrinsics.X86.Sse.Prefetch0(slot + 64);
         }
@@ -285,7 +285,7 @@ internal sealed class DeviceActivity : IDisposable
         Slot[] table = _tables[Volatile.Read(ref _active)];
         if (deviceKey != 0)
         {
-            int index = (int)(deviceKey ^ (deviceKey >> 32)) & _mask;
+            int index = FirstProbe(deviceKey);
             for (int probe = 0; probe < MaxProbes; probe++)
             {
                 ref Slot slot = ref table[index];
@@ -322,6 +322,9 @@ internal sealed class DeviceActivity : IDisposable
         found = false;
         return ref Unsafe.NullRef<Slot>();
     }
+
+    /// <summary>The slot a device's probe starts at (and <see cref="Prefetch"/> loads).</summary>
+    private int FirstProbe(ulong deviceKey) => (int)(deviceKey ^ (deviceKey >> 32)) & _mask;
 
     private static DeviceWindow? Read(ref Slot slot)
     {

@@ -114,7 +114,7 @@ internal sealed class DedupeTable
     /// </summary>
     public DedupeVerdict Check(ulong key, uint sequence, long timestamp)
     {
-        key = key == EmptyKey ? ZeroKeySubstitute : key;
+        key = Stored(key);
         uint now = Seconds(timestamp);
         int set = SetOf(key);
         ref int gate = ref GateOf(set);
@@ -164,7 +164,7 @@ internal sealed class DedupeTable
     {
         if (System.Runtime.Intrinsics.X86.Sse.IsSupported)
         {
-            byte* set = (byte*)Unsafe.AsPointer(ref _sets[SetOf(key == EmptyKey ? ZeroKeySubstitute : key)]);
+            byte* set = (byte*)Unsafe.AsPointer(ref _sets[SetOf(Stored(key))]);
             System.Runtime.Intrinsics.X86.Sse.Prefetch0(set);
             System.Runtime.Intrinsics.X86.Sse.Prefetch0(set + 64);
             System.Runtime.Intrinsics.X86.Sse.Prefetch0(set + 128);
@@ -178,7 +178,7 @@ internal sealed class DedupeTable
     /// </summary>
     public void Forget(ulong key, uint sequence)
     {
-        key = key == EmptyKey ? ZeroKeySubstitute : key;
+        key = Stored(key);
         int set = SetOf(key);
         ref int gate = ref GateOf(set);
         Enter(ref gate);
@@ -355,6 +355,9 @@ internal sealed class DedupeTable
         slot.StaleSince = 0;
         return DedupeVerdict.New;
     }
+
+    /// <summary>The key as the table stores it: 0 marks an empty slot, so a device whose key is 0 is kept under another.</summary>
+    private static ulong Stored(ulong key) => key == EmptyKey ? ZeroKeySubstitute : key;
 
     private int SetOf(ulong key) => (int)((key * 0x9E3779B97F4A7C15UL) >> _setShift);
 

@@ -438,13 +438,6 @@ internal sealed partial class TelemetryProducer : IDamSink, INativeProducerEvent
     };
 
     /// <summary>
-    /// Serves delivery reports (and any other event) waiting now, at most a few events; for a receive thread after
-    /// each batch. Under load the records are freed by the thread that made them: librdkafka allocates each record
-    /// and its headers with malloc on the producing thread, and freeing them there keeps glibc's allocator on its
-    /// lock-free per-thread path instead of two threads contending for one arena (the profile's largest cost after
-    /// the copy out of the kernel; docs/design/edge-produce-path.md). Another thread already serving: nothing to do.
-    /// </summary>
-    /// <summary>
     /// A receive thread's batch begins: the client is held open on this thread until <see cref="EndReceiveBatch"/>, so
     /// the batch's records take no reference on it one by one (<see cref="NativeProducer.BeginHold"/>).
     /// </summary>
@@ -457,6 +450,13 @@ internal sealed partial class TelemetryProducer : IDamSink, INativeProducerEvent
         ServeReports();
     }
 
+    /// <summary>
+    /// Serves delivery reports (and any other event) waiting now, at most a few events; for a receive thread after
+    /// each batch. Under load the records are freed by the thread that made them: librdkafka allocates each record
+    /// and its headers with malloc on the producing thread, and freeing them there keeps glibc's allocator on its
+    /// lock-free per-thread path instead of two threads contending for one arena (the profile's largest cost after
+    /// the copy out of the kernel; docs/design/edge-produce-path.md). Another thread already serving: nothing to do.
+    /// </summary>
     public void ServeReports()
     {
         Volatile.Write(ref _receiverServedAt, Environment.TickCount64);
