@@ -30,7 +30,9 @@ public interface INativeProducerEvents
 /// <summary>
 /// A producer straight on librdkafka, the edge's per-record path. A record is one <c>rd_kafka_produceva</c> call: key,
 /// value and the KLAIS fields <c>seq</c>, <c>edge</c>, <c>ts</c> (three headers, or an envelope before the payload:
-/// <see cref="RecordFormat"/>) copied by librdkafka, and a 64-bit opaque that comes back with its report. Delivery
+/// <see cref="RecordFormat"/>), and a 64-bit opaque that comes back with its report. librdkafka copies the record
+/// (<see cref="Produce"/>), or sends the value from memory the caller keeps until the report
+/// (<see cref="ProduceUncopied"/>). Delivery
 /// reports, errors, logs and statistics arrive as events on one queue, and <see cref="Poll"/> hands reports over in
 /// batches of up to 1,024, with no managed object per record. Header names and the edge id are UTF-8 made once.
 /// </summary>
@@ -183,59 +185,122 @@ public sealed unsafe class NativeProducer : IDisposable
         }
     }
 
-    private int ProduceOpen(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint sequence, long receivedUnixNanos, long opaque) =>
-        Format == RecordFormat.Envelope
-            ? ProduceEnvelope(key, value, sequence, receivedUnixNanos, opaque)
-            : ProduceWithHeaders(key, value, sequence, receivedUnixNanos, opaque);
+    /// <summary>
+    /// Bytes this producer's record values carry before the payload: the envelope's prefix
+    /// (<see cref="RecordFormat.Envelope"/>), or 0 with headers. What <see cref="WriteValuePrefix"/> writes.
+    /// </summary>
+    public int ValuePrefixLength => Format == RecordFormat.Envelope ? TelemetryEnvelope.PrefixLength(_edgeLength) : 0;
 
-    /// <summary>Key, value and the three headers: one record and five header allocations in librdkafka.</summary>
-    [System.Runtime.CompilerServices.SkipLocalsInit] // the nine entries are written in full below: no need to zero 648 bytes per record
-    private int ProduceWithHeaders(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint sequence, long receivedUnixNanos, long opaque)
+    /// <summary>
+    /// Writes the <see cref="ValuePrefixLength"/> bytes a value for <see cref="ProduceUncopied"/> starts with: the
+    /// envelope with this producer's edge id, or nothing with headers.
+    /// </summary>
+    public void WriteValuePrefix(Span<byte> destination, uint sequence, long receivedUnixNanos)
     {
-        uint seq = BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(sequence) : sequence;
-        long ts = BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(receivedUnixNanos) : receivedUnixNanos;
-        fixed (byte* k = key)
-        fixed (byte* v = value)
+        if (Format == RecordFormat.Envelope)
         {
-            // An empty span pins as null, and librdkafka sends a null pointer as a null key or value: point at a
-            // byte of ours instead, so that an empty value stays empty, not null.
-            byte* keyBytes = k is null ? _edge : k;
-            byte* valueBytes = v is null ? _edge : v;
-            Interop.Librdkafka.Vu* vus = stackalloc Interop.Librdkafka.Vu[9];
-            vus[0] = Interop.Librdkafka.Vu.Of(Interop.Librdkafka.VType.Rkt, (void*)_rkt);
-            vus[1] = Interop.Librdkafka.Vu.Memory(Interop.Librdkafka.VType.Key, keyBytes, key.Length);
-            vus[2] = Interop.Librdkafka.Vu.Memory(Interop.Librdkafka.VType.Value, valueBytes, value.Length);
-            vus[3] = new Interop.Librdkafka.Vu { Type = Interop.Librdkafka.VType.MsgFlags, I32 = Interop.Librdkafka.MsgFlagCopy };
-            vus[4] = new Interop.Librdkafka.Vu { Type = Interop.Librdkafka.VType.Timestamp, I64 = receivedUnixNanos / 1_000_000 };
-            vus[5] = Interop.Librdkafka.Vu.Header(_seqName, &seq, sizeof(uint));
-            vus[6] = Interop.Librdkafka.Vu.Header(_edgeName, _edge, _edgeLength);
-            vus[7] = Interop.Librdkafka.Vu.Header(_tsName, &ts, sizeof(long));
-            vus[8] = new Interop.Librdkafka.Vu { Type = Interop.Librdkafka.VType.Opaque, I64 = opaque };
-            return ErrorCode(Interop.Librdkafka.rd_kafka_produceva(_rk.DangerousGetHandle(), vus, 9));
+            TelemetryEnvelope.WritePrefix(destination, sequence, receivedUnixNanos, new ReadOnlySpan<byte>(_edge, _edgeLength));
         }
     }
 
-    /// <summary>Key and an envelope-prefixed value, no headers: one allocation in librdkafka (the record with its copies).</summary>
-    [System.Runtime.CompilerServices.SkipLocalsInit] // the six entries are written in full below
+    /// <summary>
+    /// <see cref="Produce"/> without librdkafka's copy of the value: the record is sent from <paramref name="value"/>
+    /// itself, the whole value (<see cref="WriteValuePrefix"/>'s bytes, then the payload). That memory must not move
+    /// (native, or an array on the pinned heap) and must not change until the record's delivery report has been
+    /// polled: librdkafka reads it whenever it builds a request, retries included (rdkafka.h: neither
+    /// <c>RD_KAFKA_MSG_F_COPY</c> nor <c>_F_FREE</c>). The key is copied as always. Answers as <see cref="Produce"/>;
+    /// a record refused here is not referenced.
+    /// </summary>
+    /// <remarks>
+    /// The edge keeps each record in flight in a slot of its own anyway (to spill it if it comes back), so handing
+    /// librdkafka that slot saves two copies and most of librdkafka's allocation per record.
+    /// </remarks>
+    public int ProduceUncopied(ReadOnlySpan<byte> key, byte* value, int valueLength, uint sequence, long receivedUnixNanos, long opaque)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        if (t_held == this)
+        {
+            return Volatile.Read(ref _disposed) != 0 ? Destroyed : ProduceKeyed(key, value, valueLength, 0, sequence, receivedUnixNanos, opaque);
+        }
+
+        if (!TryEnter())
+        {
+            return Destroyed;
+        }
+
+        try
+        {
+            return ProduceKeyed(key, value, valueLength, 0, sequence, receivedUnixNanos, opaque);
+        }
+        finally
+        {
+            _rk.DangerousRelease();
+        }
+    }
+
+    private int ProduceOpen(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint sequence, long receivedUnixNanos, long opaque)
+    {
+        if (Format == RecordFormat.Envelope)
+        {
+            return ProduceEnvelope(key, value, sequence, receivedUnixNanos, opaque);
+        }
+
+        fixed (byte* v = value)
+        {
+            // An empty span pins as null, and librdkafka sends a null pointer as a null value: point at a byte of ours
+            // instead, so that an empty value stays empty, not null.
+            return ProduceKeyed(key, v is null ? _edge : v, value.Length, Interop.Librdkafka.MsgFlagCopy, sequence, receivedUnixNanos, opaque);
+        }
+    }
+
+    /// <summary>The envelope and the payload made one value in this thread's buffer, which librdkafka copies.</summary>
     private int ProduceEnvelope(ReadOnlySpan<byte> key, ReadOnlySpan<byte> payload, uint sequence, long receivedUnixNanos, long opaque)
     {
-        int prefix = TelemetryEnvelope.PrefixLength(_edgeLength);
+        int prefix = ValuePrefixLength;
         int length = prefix + payload.Length;
         byte[] buffer = t_envelope is { } b && b.Length >= length ? b : (t_envelope = new byte[Math.Max(length, 2048)]);
-        TelemetryEnvelope.WritePrefix(buffer, sequence, receivedUnixNanos, new ReadOnlySpan<byte>(_edge, _edgeLength));
+        WriteValuePrefix(buffer, sequence, receivedUnixNanos);
         payload.CopyTo(buffer.AsSpan(prefix));
-        fixed (byte* k = key)
         fixed (byte* v = buffer)
         {
-            Interop.Librdkafka.Vu* vus = stackalloc Interop.Librdkafka.Vu[6];
-            vus[0] = Interop.Librdkafka.Vu.Of(Interop.Librdkafka.VType.Rkt, (void*)_rkt);
-            vus[1] = Interop.Librdkafka.Vu.Memory(Interop.Librdkafka.VType.Key, k is null ? _edge : k, key.Length);
-            vus[2] = Interop.Librdkafka.Vu.Memory(Interop.Librdkafka.VType.Value, v, length);
-            vus[3] = new Interop.Librdkafka.Vu { Type = Interop.Librdkafka.VType.MsgFlags, I32 = Interop.Librdkafka.MsgFlagCopy };
-            vus[4] = new Interop.Librdkafka.Vu { Type = Interop.Librdkafka.VType.Timestamp, I64 = receivedUnixNanos / 1_000_000 };
-            vus[5] = new Interop.Librdkafka.Vu { Type = Interop.Librdkafka.VType.Opaque, I64 = opaque };
-            return ErrorCode(Interop.Librdkafka.rd_kafka_produceva(_rk.DangerousGetHandle(), vus, 6));
+            return ProduceKeyed(key, v, length, Interop.Librdkafka.MsgFlagCopy, sequence, receivedUnixNanos, opaque);
         }
+    }
+
+    private int ProduceKeyed(ReadOnlySpan<byte> key, byte* value, int valueLength, int flags, uint sequence, long receivedUnixNanos, long opaque)
+    {
+        fixed (byte* k = key)
+        {
+            // As for the value: an empty key stays empty, not null.
+            return ProduceVa(k is null ? _edge : k, key.Length, value, valueLength, flags, sequence, receivedUnixNanos, opaque);
+        }
+    }
+
+    /// <summary>
+    /// Key, value, timestamp and opaque, and in the headers format the three headers: one allocation in librdkafka for
+    /// an envelope's record, six with headers.
+    /// </summary>
+    [System.Runtime.CompilerServices.SkipLocalsInit] // each entry's type and the members librdkafka reads for it are written below
+    private int ProduceVa(byte* key, int keyLength, byte* value, int valueLength, int flags, uint sequence, long receivedUnixNanos, long opaque)
+    {
+        uint seq = BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(sequence) : sequence;
+        long ts = BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(receivedUnixNanos) : receivedUnixNanos;
+        Interop.Librdkafka.Vu* vus = stackalloc Interop.Librdkafka.Vu[9];
+        int n = 0;
+        vus[n++].Set(Interop.Librdkafka.VType.Rkt, (void*)_rkt);
+        vus[n++].SetMemory(Interop.Librdkafka.VType.Key, key, keyLength);
+        vus[n++].SetMemory(Interop.Librdkafka.VType.Value, value, valueLength);
+        vus[n++].Set(Interop.Librdkafka.VType.MsgFlags, flags);
+        vus[n++].Set(Interop.Librdkafka.VType.Timestamp, receivedUnixNanos / 1_000_000);
+        if (Format == RecordFormat.Headers)
+        {
+            vus[n++].SetHeader(_seqName, &seq, sizeof(uint));
+            vus[n++].SetHeader(_edgeName, _edge, _edgeLength);
+            vus[n++].SetHeader(_tsName, &ts, sizeof(long));
+        }
+
+        vus[n++].Set(Interop.Librdkafka.VType.Opaque, opaque);
+        return ErrorCode(Interop.Librdkafka.rd_kafka_produceva(_rk.DangerousGetHandle(), vus, (nuint)n));
     }
 
     /// <summary>0 for no error object, else its code (the object destroyed).</summary>

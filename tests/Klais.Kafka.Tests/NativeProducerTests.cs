@@ -95,6 +95,57 @@ public sealed class NativeProducerTests(KafkaClusterFixture fixture)
         }
     }
 
+    /// <summary>
+    /// An uncopied record is read from the caller's memory when librdkafka builds the request, not when it is produced:
+    /// the value changed after the call (within the linger) is what Kafka gets, while the key was copied at once.
+    /// </summary>
+    [Theory]
+    [InlineData(RecordFormat.Headers)]
+    [InlineData(RecordFormat.Envelope)]
+    public unsafe void An_uncopied_value_is_sent_from_the_callers_memory_and_the_key_is_copied(RecordFormat format)
+    {
+        string topic = $"native-uncopied-{format}".ToLowerInvariant();
+        _cluster.CreateTopic(topic, partitions: 1);
+        using var producer = new NativeProducer(new Dictionary<string, string>
+        {
+            ["bootstrap.servers"] = _cluster.BootstrapServers, ["enable.idempotence"] = "true", ["acks"] = "all", ["linger.ms"] = "1000",
+        }, topic, "edge-7", format);
+        Assert.Equal(format == RecordFormat.Envelope ? TelemetryEnvelope.PrefixLength("edge-7"u8.Length) : 0, producer.ValuePrefixLength);
+
+        ReadOnlySpan<byte> before = "{\"v\":1}"u8;
+        int length = producer.ValuePrefixLength + before.Length;
+        byte* value = (byte*)NativeMemory.Alloc((nuint)length);
+        try
+        {
+            var span = new Span<byte>(value, length);
+            producer.WriteValuePrefix(span, 77, 1_767_225_600_000_000_000L);
+            before.CopyTo(span[producer.ValuePrefixLength..]);
+            byte[] key = "dev-1"u8.ToArray();
+            Assert.Equal(0, producer.ProduceUncopied(key, value, length, 77, 1_767_225_600_000_000_000L, opaque: 5));
+            "{\"v\":2}"u8.CopyTo(span[producer.ValuePrefixLength..]);
+            key[4] = (byte)'9';
+
+            var events = new Events();
+            DateTime deadline = DateTime.UtcNow + TestProducer.Wait;
+            while (events.Reports.Count < 1 && DateTime.UtcNow < deadline)
+            {
+                producer.Poll(100, events);
+            }
+
+            Assert.Equal([new NativeDeliveryReport(5, 0, 2)], events.Reports);
+        }
+        finally
+        {
+            NativeMemory.Free(value);
+        }
+
+        TopicRecord record = Assert.Single(TopicReader.Read(_cluster.BootstrapServers, topic, 1, TestProducer.Wait));
+        TelemetryFields fields = record.Telemetry();
+        Assert.Equal((format, 77u, "edge-7", 1_767_225_600_000_000_000L), (fields.Format, fields.Sequence, fields.Edge, fields.ReceivedUnixNanos));
+        Assert.Equal("{\"v\":2}", Encoding.UTF8.GetString(fields.Payload));
+        Assert.Equal("dev-1", Encoding.UTF8.GetString(record.Key!));
+    }
+
     [Fact]
     public void The_probe_sees_the_topic_and_its_leaders_and_says_why_it_fails_without_a_broker()
     {

@@ -1,5 +1,8 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Confluent.Kafka;
 using Klais.Edge.Dam;
+using Klais.Kafka;
 
 namespace Klais.Edge.Kafka;
 
@@ -9,13 +12,19 @@ namespace Klais.Edge.Kafka;
 /// librdkafka gives back (purged, timed out) can still be spilled instead of lost. Slots are reused: none is
 /// allocated in steady state.
 /// </summary>
-internal sealed class InFlightRecord
+/// <remarks>
+/// The copy is also what librdkafka sends (<see cref="NativeProducer.ProduceUncopied"/>): the slot's bytes are on the
+/// pinned heap, laid out as device id, then the record's value (the producer's value prefix, then the payload), and
+/// they are not written again until the slot is reused, which is after the record's delivery report.
+/// </remarks>
+internal sealed unsafe class InFlightRecord
 {
     /// <summary>Ticket of a record that came straight from the Dam rather than from the spill.</summary>
     public const long Direct = -1;
 
-    private byte[] _bytes = new byte[128];
+    private byte[] _bytes = GC.AllocateUninitializedArray<byte>(128, pinned: true);
     private int _idLength;
+    private int _prefixLength;
     private int _payloadLength;
 
     internal InFlightRecord(int index) => Index = index;
@@ -38,26 +47,40 @@ internal sealed class InFlightRecord
     {
         get
         {
-            ReadOnlySpan<byte> bytes = _bytes.AsSpan(0, _idLength + _payloadLength);
-            return new Admitted(bytes[.._idLength], Sequence, bytes[_idLength..], ReceivedUnixNanos);
+            ReadOnlySpan<byte> bytes = _bytes;
+            return new Admitted(bytes[.._idLength], Sequence, bytes.Slice(_idLength + _prefixLength, _payloadLength), ReceivedUnixNanos);
         }
     }
 
     /// <summary>Bytes of device id and payload.</summary>
     public int Length => _idLength + _payloadLength;
 
-    internal void Fill(in Admitted record, long ticket, long order)
+    /// <summary>The record's Kafka key: its device id.</summary>
+    internal ReadOnlySpan<byte> Key => _bytes.AsSpan(0, _idLength);
+
+    /// <summary>The record's Kafka value, where it stays until the slot is reused: the prefix, then the payload.</summary>
+    internal byte* Value => (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_bytes)) + _idLength;
+
+    internal int ValueLength => _prefixLength + _payloadLength;
+
+    /// <summary>Copies <paramref name="record"/> in, its value prefixed as <paramref name="producer"/> sends it.</summary>
+    internal void Fill(in Admitted record, long ticket, long order, NativeProducer? producer = null)
     {
         Order = order;
-        int length = record.DeviceId.Length + record.Payload.Length;
+        int prefix = producer?.ValuePrefixLength ?? 0;
+        int length = record.DeviceId.Length + prefix + record.Payload.Length;
         if (length > _bytes.Length)
         {
-            _bytes = new byte[(length + 127) & ~127];   // grows to the largest record it has carried, then stays
+            // Grows to the largest record it has carried, then stays; the old array goes with its record's report.
+            _bytes = GC.AllocateUninitializedArray<byte>((length + 127) & ~127, pinned: true);
         }
 
-        record.DeviceId.CopyTo(_bytes);
-        record.Payload.CopyTo(_bytes.AsSpan(record.DeviceId.Length));
+        Span<byte> bytes = _bytes;
+        record.DeviceId.CopyTo(bytes);
+        producer?.WriteValuePrefix(bytes[record.DeviceId.Length..], record.Sequence, record.ReceivedUnixNanos);
+        record.Payload.CopyTo(bytes[(record.DeviceId.Length + prefix)..]);
         _idLength = record.DeviceId.Length;
+        _prefixLength = prefix;
         _payloadLength = record.Payload.Length;
         Sequence = record.Sequence;
         ReceivedUnixNanos = record.ReceivedUnixNanos;

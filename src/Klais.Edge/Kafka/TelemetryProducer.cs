@@ -198,14 +198,14 @@ internal sealed partial class TelemetryProducer : IDamSink, INativeProducerEvent
     private bool ProduceReserved(in Admitted record, long ticket)
     {
         InFlightRecord slot = Rent();
-        slot.Fill(record, ticket, Interlocked.Increment(ref _produceOrder));
+        slot.Fill(record, ticket, Interlocked.Increment(ref _produceOrder), _producer);
         if (Volatile.Read(ref _holding) != 0)
         {
             Hold(slot);
             return true;
         }
 
-        if (Send(slot, record))
+        if (Send(slot))
         {
             return true;
         }
@@ -215,12 +215,13 @@ internal sealed partial class TelemetryProducer : IDamSink, INativeProducerEvent
     }
 
     /// <summary>
-    /// Hands a filled slot to librdkafka. False only for back-pressure (Local_QueueFull) or a closed producer: the
-    /// slot is still the caller's. Any other error takes the record (released and counted failed).
+    /// Hands a filled slot to librdkafka, which sends the record from the slot itself (no copy of the value; the slot
+    /// is not reused before the record's report). False only for back-pressure (Local_QueueFull) or a closed
+    /// producer: the slot is still the caller's. Any other error takes the record (released and counted failed).
     /// </summary>
-    private bool Send(InFlightRecord slot, in Admitted record)
+    private unsafe bool Send(InFlightRecord slot)
     {
-        int error = _producer.Produce(record.DeviceId, record.Payload, record.Sequence, record.ReceivedUnixNanos, slot.Index);
+        int error = _producer.ProduceUncopied(slot.Key, slot.Value, slot.ValueLength, slot.Sequence, slot.ReceivedUnixNanos, slot.Index);
         if (error == 0)
         {
             return true;
@@ -308,7 +309,7 @@ internal sealed partial class TelemetryProducer : IDamSink, INativeProducerEvent
         {
             // Read before Send: once produced, the slot may be delivered, released and reused on another thread.
             int length = slot.Length;
-            if (!Send(slot, slot.Record))
+            if (!Send(slot))
             {
                 break;
             }

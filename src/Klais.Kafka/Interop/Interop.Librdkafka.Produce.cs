@@ -48,11 +48,41 @@ internal static partial class Interop
             [FieldOffset(16)] public void* HeaderValue;
             [FieldOffset(24)] public nint HeaderSize;
 
-            public static Vu Of(VType type, void* ptr) => new() { Type = type, Ptr = ptr };
+            // Setters, not constructors: a 72-byte struct built and then assigned is zeroed and copied (a Memmove
+            // call per entry, 4 % of a receive thread in the profile), while these write the entry where it lies.
+            // librdkafka reads only the members of each entry's type, so the rest may stay uninitialised.
+            public void Set(VType type, void* ptr)
+            {
+                Type = type;
+                Ptr = ptr;
+            }
 
-            public static Vu Memory(VType type, void* ptr, int size) => new() { Type = type, Ptr = ptr, Size = (nuint)size };
+            public void Set(VType type, int value)
+            {
+                Type = type;
+                I32 = value;
+            }
 
-            public static Vu Header(byte* name, void* value, int size) => new() { Type = VType.Header, Ptr = name, HeaderValue = value, HeaderSize = size };
+            public void Set(VType type, long value)
+            {
+                Type = type;
+                I64 = value;
+            }
+
+            public void SetMemory(VType type, void* ptr, int size)
+            {
+                Type = type;
+                Ptr = ptr;
+                Size = (nuint)size;
+            }
+
+            public void SetHeader(byte* name, void* value, int size)
+            {
+                Type = VType.Header;
+                Ptr = name;
+                HeaderValue = value;
+                HeaderSize = size;
+            }
         }
 
         /// <summary>rd_kafka_message_t's fields a delivery report needs: <c>err</c> at 0, <c>_private</c> (the opaque) at 64.</summary>
