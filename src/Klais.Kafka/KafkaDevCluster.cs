@@ -88,8 +88,25 @@ public sealed class KafkaDevCluster : IDisposable
     public void SetTopicError(string topic, ErrorCode error) =>
         Interop.Librdkafka.MockTopicSetError(_cluster, topic, (int)error);
 
+    /// <summary>
+    /// Held while a broker goes down; a process that runs a dev cluster must start its child processes under it too.
+    /// Taking a broker down closes its listening socket and binds its port again at once (not listening, so that
+    /// connections are refused), and librdkafka aborts the whole process when that bind fails. It fails when a child
+    /// is being started at that moment: between fork and exec the child holds a copy of every open descriptor, close-
+    /// on-exec ones included, so the listener lives on in it for those microseconds and the port is still in use. A
+    /// loop of brokers going down and up beside a loop of process starts aborted within a minute without this gate.
+    /// </summary>
+    public static Lock ChildProcessGate { get; } = new();
+
     /// <summary>Takes a broker down: its connections close and new ones are refused until <see cref="SetBrokerUp"/>.</summary>
-    public void SetBrokerDown(int brokerId) => Interop.Librdkafka.MockBrokerSetDown(_cluster, CheckBroker(brokerId));
+    public void SetBrokerDown(int brokerId)
+    {
+        int id = CheckBroker(brokerId);
+        lock (ChildProcessGate)
+        {
+            Interop.Librdkafka.MockBrokerSetDown(_cluster, id);
+        }
+    }
 
     public void SetBrokerUp(int brokerId) => Interop.Librdkafka.MockBrokerSetUp(_cluster, CheckBroker(brokerId));
 

@@ -2,10 +2,10 @@ namespace Klais.Kafka;
 
 /// <summary>
 /// Keeps the kernel from handing out the mock brokers' ports as ephemeral ports while a cluster lives
-/// (<c>/proc/sys/net/ipv4/ip_local_reserved_ports</c>; binding them explicitly still works). A broker that is down
-/// has no listener, so a client reconnecting to it can be given the broker's own port as its local port and connect
-/// to itself (TCP's self-connect), or another connection can take it; the broker's listener then cannot bind again
-/// and librdkafka's mock aborts the process. Needs root (the tests and the demo run as root); without it nothing is
+/// (<c>/proc/sys/net/ipv4/ip_local_reserved_ports</c>; binding them explicitly still works). A broker going down
+/// closes its listener and binds the port again at once; should another socket be given the port in between, that
+/// bind fails and librdkafka's mock aborts the process. (The gap is short; the likelier cause of that abort, a child
+/// process holding a copy of the listener, is what <see cref="KafkaDevCluster.ChildProcessGate"/> is for.) Needs root (the tests and the demo run as root); without it nothing is
 /// reserved and the rare collision stays possible. The file is machine-wide: a lock file serialises the
 /// read-change-write of every process, each reservation is recorded in a file named after its process, and the
 /// reservations of processes that ended without releasing theirs (killed, or never disposed) are released by the

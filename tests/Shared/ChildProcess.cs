@@ -15,6 +15,13 @@ internal static class ChildProcess
 {
     private static readonly BlockingCollection<(ProcessStartInfo Info, TaskCompletionSource<Process> Started)> Requests = new();
 
+    /// <summary>
+    /// Held across every process start of the test host. In a test assembly that runs Kafka dev clusters it is
+    /// <c>KafkaDevCluster.ChildProcessGate</c> (set by <c>Shared/Kafka/ChildProcessGate.cs</c>): a broker going down
+    /// while a child is between fork and exec aborts the host. Start processes only through this class.
+    /// </summary>
+    public static Lock Gate { get; set; } = new();
+
     static ChildProcess() => new Thread(Serve) { IsBackground = true, Name = "test-child-forker" }.Start();
 
     /// <summary>Start information for <paramref name="fileName"/> with <paramref name="arguments"/>, under setpriv; output redirected.</summary>
@@ -37,13 +44,22 @@ internal static class ChildProcess
         return started.Task.GetAwaiter().GetResult();
     }
 
+    /// <summary>Starts a short command (<c>kill</c>, <c>ip</c>, a build) on the calling thread, under <see cref="Gate"/>.</summary>
+    public static Process Run(ProcessStartInfo info)
+    {
+        lock (Gate)
+        {
+            return Process.Start(info) ?? throw new InvalidOperationException($"{info.FileName} did not start");
+        }
+    }
+
     private static void Serve()
     {
         foreach ((ProcessStartInfo info, TaskCompletionSource<Process> started) in Requests.GetConsumingEnumerable())
         {
             try
             {
-                started.SetResult(Process.Start(info) ?? throw new InvalidOperationException($"{info.FileName} did not start"));
+                started.SetResult(Run(info));
             }
             catch (Exception e)
             {

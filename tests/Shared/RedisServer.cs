@@ -66,7 +66,7 @@ internal sealed class RedisServer : IDisposable
     {
         if (_process is { HasExited: false } p)
         {
-            using var kill = Process.Start("kill", ["-TERM", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            using Process kill = ChildProcess.Run(new ProcessStartInfo("kill", ["-TERM", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]));
             kill.WaitForExit();
             if (!p.WaitForExit(10_000))
             {

@@ -11,11 +11,11 @@ public sealed class ChildProcessTests
     public async Task A_child_is_killed_when_its_parent_process_is_killed()
     {
         // A parent that starts a child the way ChildProcess does, prints its PID, and waits; then the parent gets kill -9.
-        using Process parent = Process.Start(new ProcessStartInfo("bash", ["-c", "setpriv --pdeathsig KILL -- sleep 300 & echo $!; wait"])
+        using Process parent = ChildProcess.Run(new ProcessStartInfo("bash", ["-c", "setpriv --pdeathsig KILL -- sleep 300 & echo $!; wait"])
         {
             RedirectStandardOutput = true,
             UseShellExecute = false,
-        })!;
+        });
         int child = int.Parse(parent.StandardOutput.ReadLine()!, CultureInfo.InvariantCulture);
         WaitUntilSleeping(child);   // setpriv has set the signal once it runs sleep
         Assert.True(IsRunning(child));
@@ -34,7 +34,7 @@ public sealed class ChildProcessTests
         // Each thread ends only once its child runs sleep: setpriv has set the signal by then (a thread that ended
         // before would have left the child to another thread of this process first, with no signal set yet).
         Process? direct = null, forked = null;
-        RunOnThreadThatEnds(() => direct = UntilSleeping(Process.Start(ChildProcess.Info("sleep", "300"))!));
+        RunOnThreadThatEnds(() => direct = UntilSleeping(ChildProcess.Run(ChildProcess.Info("sleep", "300"))));
         RunOnThreadThatEnds(() => forked = UntilSleeping(ChildProcess.Start(ChildProcess.Info("sleep", "300"))));
         try
         {

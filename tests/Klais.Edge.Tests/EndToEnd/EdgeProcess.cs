@@ -133,7 +133,7 @@ internal sealed class EdgeProcess : IDisposable
     /// <summary>Sends a signal (TERM, KILL) with kill(1).</summary>
     public async Task SignalAsync(string signal)
     {
-        using Process kill = Process.Start("kill", $"-{signal} {Process.Id}");
+        using Process kill = ChildProcess.Run(new ProcessStartInfo("kill", $"-{signal} {Process.Id}"));
         await kill.WaitForExitAsync();
     }
 

@@ -238,7 +238,7 @@ public sealed class EdgeXdpTests : IDisposable
 
     private static async Task TerminateAsync(Process edge)
     {
-        using (Process kill = Process.Start("kill", $"-TERM {edge.Id}"))
+        using (Process kill = ChildProcess.Run(new ProcessStartInfo("kill", $"-TERM {edge.Id}")))
         {
             await kill.WaitForExitAsync();
         }

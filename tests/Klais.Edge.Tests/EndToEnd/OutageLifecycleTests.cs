@@ -151,8 +151,7 @@ public sealed class OutageLifecycleTests(ITestOutputHelper output)
                 else
                 {
                     // Half before the outage, acknowledged and read back while Kafka is up; the brokers never come
-                    // back in this run: a mock broker set up again must bind its old port, which a client's
-                    // reconnection attempts can hold by then (a TCP self-connect), and librdkafka aborts on that.
+                    // back in this run.
                     Assert.True(await Eventually.TrueAsync(async () => await edge.StatusAsync("/health/ready") == 200, TimeSpan.FromSeconds(60)), edge.OutputText);
                     Send(env["KLAIS_UDP_BIND"], 0, perDevice / 2);
                     Assert.True(await edge.WaitForStatsAsync(s => Delivered(s) == sent / 2, TimeSpan.FromSeconds(60)), edge.OutputText);

@@ -71,7 +71,7 @@ internal sealed class SiloProcess : IDisposable
     /// <summary>Sends a signal (STOP, CONT, TERM) with kill(1).</summary>
     public void Signal(string signal)
     {
-        using Process kill = Process.Start("kill", $"-{signal} {Process.Id}")!;
+        using Process kill = ChildProcess.Run(new ProcessStartInfo("kill", $"-{signal} {Process.Id}"));
         kill.WaitForExit();
     }
 

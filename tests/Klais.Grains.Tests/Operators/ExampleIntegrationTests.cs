@@ -71,7 +71,7 @@ public sealed class ExampleIntegrationTests
             info.ArgumentList.Add(arg);
         }
 
-        using Process process = Process.Start(info)!;
+        using Process process = ChildProcess.Run(info);
         Task<string> output = process.StandardOutput.ReadToEndAsync();
         Task<string> errors = process.StandardError.ReadToEndAsync();
         using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(90));

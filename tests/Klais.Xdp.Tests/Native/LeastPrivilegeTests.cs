@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Klais.Testing;
 using Klais.Xdp.Native;
 using Klais.Xdp.Tests.Support;
 
@@ -71,7 +72,7 @@ public sealed class LeastPrivilegeTests
                 start.ArgumentList.Add(argument);
             }
 
-            using Process process = Process.Start(start)!;
+            using Process process = ChildProcess.Run(start);
             string error = process.StandardError.ReadToEnd() + process.StandardOutput.ReadToEnd();
             process.WaitForExit();
             return (process.ExitCode, error);

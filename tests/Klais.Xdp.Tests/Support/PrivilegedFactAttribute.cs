@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Klais.Testing;
 
 namespace Klais.Xdp.Tests.Support;
 
@@ -62,7 +63,7 @@ internal static class Ip
             start.ArgumentList.Add(argument);
         }
 
-        using Process process = Process.Start(start) ?? throw new InvalidOperationException("could not start ip");
+        using Process process = ChildProcess.Run(start);
         string output = process.StandardOutput.ReadToEnd();
         string error = process.StandardError.ReadToEnd();
         process.WaitForExit();
