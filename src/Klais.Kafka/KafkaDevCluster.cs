@@ -94,7 +94,7 @@ public sealed class KafkaDevCluster : IDisposable
     /// connections are refused), and librdkafka aborts the whole process when that bind fails. It fails when a child
     /// is being started at that moment: between fork and exec the child holds a copy of every open descriptor, close-
     /// on-exec ones included, so the listener lives on in it for those microseconds and the port is still in use. A
-    /// loop of brokers going down and up beside a loop of process starts aborted within a minute without this gate.
+    /// loop of brokers going down and up beside a loop of process starts aborted within 100 cycles without this gate.
     /// </summary>
     public static Lock ChildProcessGate { get; } = new();
 
