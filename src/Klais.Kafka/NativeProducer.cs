@@ -131,13 +131,7 @@ public sealed unsafe class NativeProducer : IDisposable
     /// </summary>
     public int Produce(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint sequence, long receivedUnixNanos, long opaque)
     {
-        if (t_held == this)
-        {
-            // This thread's hold keeps the client alive; a Dispose since then only marks it closed.
-            return Volatile.Read(ref _disposed) != 0 ? Destroyed : ProduceOpen(key, value, sequence, receivedUnixNanos, opaque);
-        }
-
-        if (!TryEnter())
+        if (!EnterProduce(out bool release))
         {
             return Destroyed;
         }
@@ -148,7 +142,10 @@ public sealed unsafe class NativeProducer : IDisposable
         }
         finally
         {
-            _rk.DangerousRelease();
+            if (release)
+            {
+                _rk.DangerousRelease();
+            }
         }
     }
 
@@ -218,12 +215,7 @@ public sealed unsafe class NativeProducer : IDisposable
     public int ProduceUncopied(ReadOnlySpan<byte> key, byte* value, int valueLength, uint sequence, long receivedUnixNanos, long opaque)
     {
         ArgumentNullException.ThrowIfNull(value);
-        if (t_held == this)
-        {
-            return Volatile.Read(ref _disposed) != 0 ? Destroyed : ProduceKeyed(key, value, valueLength, 0, sequence, receivedUnixNanos, opaque);
-        }
-
-        if (!TryEnter())
+        if (!EnterProduce(out bool release))
         {
             return Destroyed;
         }
@@ -234,8 +226,27 @@ public sealed unsafe class NativeProducer : IDisposable
         }
         finally
         {
-            _rk.DangerousRelease();
+            if (release)
+            {
+                _rk.DangerousRelease();
+            }
         }
+    }
+
+    /// <summary>
+    /// Opens the client for one produce call: this thread's hold keeps it alive (a Dispose since then only marks it
+    /// closed), else the call takes a reference of its own, to release when <paramref name="release"/>. False once disposed.
+    /// </summary>
+    private bool EnterProduce(out bool release)
+    {
+        if (t_held == this)
+        {
+            release = false;
+            return Volatile.Read(ref _disposed) == 0;
+        }
+
+        release = TryEnter();
+        return release;
     }
 
     private int ProduceOpen(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, uint sequence, long receivedUnixNanos, long opaque)
